@@ -1,0 +1,113 @@
+package check
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/redis-vip/redis-vip/node"
+	"github.com/redis-vip/redis-vip/transition"
+)
+
+// Exit codes of `redis-vip check`.
+const (
+	ExitEligible    = 0
+	ExitNotEligible = 1
+	ExitBadInput    = 2
+)
+
+// Input is what Verdict looks at.
+type Input struct {
+	// Local is nil when LocalErr says why it could not be read.
+	Local    *node.Facts
+	LocalErr error
+	// Peer is nil when PeerErr says why it could not be read.
+	Peer    *node.Facts
+	PeerErr error
+	// LocalAnnounce and PeerAddr are the configured addresses.
+	LocalAnnounce, PeerAddr string
+	// LastEvent is the newest event keepalived sent this instance ("" none).
+	LastEvent transition.Event
+	// TransitionRunning is true while a notify hook holds the instance lock.
+	TransitionRunning bool
+	// Holdoff, when Now is before its Until, makes the check fail.
+	Holdoff transition.Holdoff
+	Now     time.Time
+}
+
+// Result is the verdict: OK or not, one line of why, and warnings that do
+// not change it.
+type Result struct {
+	OK       bool     `json:"ok"`
+	Reason   string   `json:"reason"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// ExitCode maps the verdict to the process exit code.
+func (r Result) ExitCode() int {
+	if r.OK {
+		return ExitEligible
+	}
+	return ExitNotEligible
+}
+
+func fail(format string, args ...any) Result {
+	return Result{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Verdict says whether the local Redis may hold the VIP: reachable, not
+// loading, a master or a replica in sync (or whose master is unreachable),
+// and not empty or stale while the peer holds newer data.
+func Verdict(in Input) Result {
+	if in.Local == nil {
+		return fail("local redis unreachable: %v", in.LocalErr)
+	}
+	l := *in.Local
+	if l.Loading {
+		return fail("local redis is loading its dataset")
+	}
+	if in.Peer != nil && in.Peer.RunID != "" && in.Peer.RunID == l.RunID {
+		return fail("peer %s is the local redis itself (same run_id): fix peer in the configuration", in.PeerAddr)
+	}
+	if in.Holdoff.Active(in.Now) {
+		return fail("holding off until %s: %s", in.Holdoff.Until.UTC().Format(time.RFC3339), in.Holdoff.Reason)
+	}
+	if in.TransitionRunning {
+		return Result{OK: true, Reason: "transition in progress"}
+	}
+	var warnings []string
+	if in.Peer != nil && !in.Peer.Loading {
+		p := *in.Peer
+		rel := node.Compare(l, p)
+		switch {
+		case l.Empty() && !p.Empty() && !l.MasterSyncInProgress:
+			return fail("local is empty while the peer holds %d keys: it must not serve (S5)", p.Keys)
+		case rel == node.Behind && l.Role == node.RoleMaster:
+			return fail("local master is stale: peer %s holds newer data (S5)", p.Summary())
+		case rel == node.Diverged:
+			warnings = append(warnings, fmt.Sprintf("histories diverged (split brain): local %s, peer %s", l.Summary(), p.Summary()))
+		}
+	}
+	if l.Role == node.RoleMaster {
+		return Result{OK: true, Reason: "local is master", Warnings: warnings}
+	}
+	return replicaVerdict(in, l, warnings)
+}
+
+func replicaVerdict(in Input, l node.Facts, warnings []string) Result {
+	followsPeer := node.SameAddr(l.MasterAddr(), in.PeerAddr)
+	if in.Peer != nil && followsPeer && in.Peer.Role == node.RoleReplica && node.SameAddr(in.Peer.MasterAddr(), in.LocalAnnounce) {
+		return fail("replication loop: local and peer replicate each other")
+	}
+	if in.LastEvent == transition.EventMaster {
+		return fail("keepalived made this node master but its redis is a replica of %s: give the VIP back", l.MasterAddr())
+	}
+	switch {
+	case l.InSync():
+		return Result{OK: true, Reason: "local is a replica in sync with " + l.MasterAddr(), Warnings: warnings}
+	case l.MasterSyncInProgress:
+		return fail("local replica is in a full sync from %s", l.MasterAddr())
+	case followsPeer && in.Peer == nil:
+		return Result{OK: true, Reason: fmt.Sprintf("local is a replica and its master (the peer) is unreachable (%v): eligible to take over", in.PeerErr), Warnings: warnings}
+	}
+	return fail("local replica's link to %s is down while that master is reachable", l.MasterAddr())
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/redis-vip/redis-vip/config"
+	"github.com/redis-vip/redis-vip/guard"
+	"github.com/redis-vip/redis-vip/keepalived"
+	"github.com/redis-vip/redis-vip/transition"
+)
+
+// Exit codes shared by every subcommand (check and report add their own
+// meanings of 1; see the README).
+const (
+	exitOK       = 0
+	exitFailed   = 1
+	exitBadInput = 2
+)
+
+// exitCode ends a command with a code and no further message: the command
+// already printed what it had to say.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+// errBadInput marks problems with what the operator gave us.
+var errBadInput = errors.New("bad input")
+
+// run builds the app, runs it and maps its error to an exit code, printing
+// at most one line.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, args)
+	var code exitCode
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &code):
+		return int(code)
+	}
+	fmt.Fprintf(stderr, "redis-vip: %s\n", strings.Join(strings.Fields(err.Error()), " "))
+	if isBadInput(err) {
+		return exitBadInput
+	}
+	return exitFailed
+}
+
+func isBadInput(err error) bool {
+	for _, target := range []error{errBadInput, config.ErrConfig, keepalived.ErrBadNotify, transition.ErrPeerIsLocal, guard.ErrLocalRunning} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:    "redis-vip",
+		Usage:   "keep one virtual IP on the Redis that holds the data",
+		Version: version,
+		Description: "keepalived's companion for a two-node Redis master/replica pair behind a VIP:\n" +
+			"check for vrrp_script, notify-* for its hooks, guard before redis-server starts.",
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(stderr, "redis-vip: unknown command %q (see redis-vip --help)\n", name)
+		},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return fmt.Errorf("%w: %v (see redis-vip %s --help)", errBadInput, err, c.Command.Name)
+		},
+		Commands: []*cli.Command{
+			checkCommand(),
+			notifyCommand("notify-master", transition.EventMaster),
+			notifyCommand("notify-backup", transition.EventBackup),
+			notifyCommand("notify-fault", transition.EventFault),
+			notifyCommand("notify-stop", transition.EventStop),
+			genericNotifyCommand(),
+			notifyFIFOCommand(),
+			guardCommand(),
+			versionCommand(),
+		},
+	}
+	app.Action = func(c *cli.Context) error {
+		if c.Args().Len() > 0 {
+			return fmt.Errorf("%w: unknown command %q (see redis-vip --help)", errBadInput, c.Args().First())
+		}
+		return cli.ShowAppHelp(c)
+	}
+	return app
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "version",
+		Usage:     "print the version",
+		UsageText: "redis-vip version",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintf(c.App.Writer, "redis-vip %s\n", version)
+			return nil
+		},
+	}
+}

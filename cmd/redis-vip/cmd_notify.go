@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+
+	"github.com/redis-vip/redis-vip/config"
+	"github.com/redis-vip/redis-vip/keepalived"
+	"github.com/redis-vip/redis-vip/transition"
+)
+
+func forceFlag() cli.Flag {
+	s := config.SettingForce
+	return &cli.BoolFlag{Name: s.Flag, EnvVars: []string{s.Env}, Usage: s.Usage}
+}
+
+var notifyHelp = map[transition.Event]string{
+	transition.EventMaster: "sync from a live, fresher peer, then promote (REPLICAOF NO ONE)",
+	transition.EventBackup: "follow the peer, never an empty, older or diverged one",
+	transition.EventFault:  "record; follow a fresher live master if local Redis is up",
+	transition.EventStop:   "record; leave Redis as it is so the peer can sync from it",
+}
+
+func notifyCommand(name string, ev transition.Event) *cli.Command {
+	return &cli.Command{
+		Name:  name,
+		Usage: notifyHelp[ev] + " (keepalived notify_" + string(ev) + ")",
+		UsageText: fmt.Sprintf("redis-vip %s [--instance NAME] [--force]\n\n"+
+			"keepalived.conf, inside vrrp_instance:\n  notify_%s \"/usr/bin/redis-vip %s --instance redis6379\"\n\n"+
+			"Exit codes: 0 done (also: superseded by a newer event, or deferred), 1 refused or failed, 2 bad input.", name, ev, name),
+		Flags: append(commonFlags(), forceFlag()),
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() > 0 {
+				return fmt.Errorf("%w: %s takes no arguments, got %q", errBadInput, name, c.Args().Slice())
+			}
+			e, err := load(c)
+			if err != nil {
+				return err
+			}
+			defer e.flush()
+			return runTransition(c.Context, c.App.Writer, e, ev, "keepalived", c.Bool(config.SettingForce.Flag))
+		},
+	}
+}
+
+// runTransition runs one transition for e's instance and prints one line.
+func runTransition(ctx context.Context, out io.Writer, e *env, ev transition.Event, source string, force bool) error {
+	if err := checkResolvable(ctx, e.inst.Peer); err != nil {
+		return err
+	}
+	local, peer, err := e.dial()
+	if err != nil {
+		return err
+	}
+	defer local.Close()
+	defer peer.Close()
+	in := e.inst
+	r := &transition.Runner{
+		Log: e.log, Instance: in.Name, Local: local, Peer: peer,
+		LocalAnnounce: in.Announce, PeerAddr: in.Peer,
+		State:   transition.StateDir{Dir: in.StateDir, Instance: in.Name},
+		Backups: transition.FileBackup{Dir: in.BackupDir, Keep: in.BackupsKeep, Instance: in.Name, Poll: 50 * time.Millisecond, Now: time.Now},
+		Opts: transition.Options{Force: force, FollowDiverged: in.OnDiverged == config.DivergedBackupAndFollow, Handover: in.Handover,
+			SyncTimeout: in.Timeouts.Sync, PeerWait: in.Timeouts.PeerWait, Holdoff: in.Timeouts.Holdoff, Poll: 50 * time.Millisecond},
+		Now: time.Now,
+	}
+	ctx, cancel := context.WithTimeout(ctx, in.Timeouts.Transition)
+	defer cancel()
+	rec, err := r.Run(ctx, ev, source)
+	line := fmt.Sprintf("%s %s: %s", in.Name, ev, rec.Outcome)
+	if rec.Plan != nil {
+		line += fmt.Sprintf(": %s: %s", rec.Plan.Decision, rec.Plan.Reason)
+	}
+	fmt.Fprintln(out, line)
+	return err
+}
+
+func eventFor(s keepalived.State) transition.Event {
+	switch s {
+	case keepalived.StateMaster:
+		return transition.EventMaster
+	case keepalived.StateBackup:
+		return transition.EventBackup
+	case keepalived.StateFault:
+		return transition.EventFault
+	}
+	return transition.EventStop
+}
+
+// instanceFor finds the redis-vip instance for keepalived's NAME, unless
+// --instance says it.
+func instanceFor(c *cli.Context, cfg *config.Config, n keepalived.Notify) (string, error) {
+	if name := c.String(config.SettingInstance.Flag); name != "" {
+		return name, nil
+	}
+	name, ok := cfg.ByVRRPInstance(n.Name)
+	if !ok {
+		return "", fmt.Errorf("%w: keepalived %s %q matches no instance (set vrrp_instance: %s in one of: %v)", config.ErrConfig, n.Type, n.Name, n.Name, cfg.Names())
+	}
+	return name, nil
+}
+
+func genericNotifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "notify",
+		Usage: "dispatch keepalived's generic notify (TYPE NAME STATE PRIORITY) to notify-master/backup/fault/stop",
+		UsageText: "redis-vip notify [--instance NAME] TYPE NAME STATE [PRIORITY]\n\n" +
+			"keepalived.conf, inside vrrp_instance VI_REDIS (keepalived appends the four words):\n  notify \"/usr/bin/redis-vip notify\"\n\n" +
+			"The redis-vip instance is the one whose vrrp_instance is NAME (or whose name is NAME).\n" +
+			"Exit codes: as notify-master and friends; 2 for malformed arguments.",
+		Flags: append(commonFlags(), forceFlag()),
+		Action: func(c *cli.Context) error {
+			n, err := keepalived.ParseArgs(c.Args().Slice())
+			if err != nil {
+				return err
+			}
+			cfg, src, log, flush, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			defer flush()
+			name, err := instanceFor(c, cfg, n)
+			if err != nil {
+				return err
+			}
+			inst, err := cfg.Select(name, src)
+			if err != nil {
+				return err
+			}
+			e := &env{cfg: cfg, inst: inst, log: log.With(zap.String("instance", name)), flush: func() {}}
+			return runTransition(c.Context, c.App.Writer, e, eventFor(n.State), "keepalived-notify", c.Bool(config.SettingForce.Flag))
+		},
+	}
+}
+
+func notifyFIFOCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "notify-fifo",
+		Usage: "read keepalived's notify FIFO and run the transitions in order, one at a time",
+		UsageText: "redis-vip notify-fifo FIFO\n\n" +
+			"keepalived.conf, global_defs:\n  vrrp_notify_fifo /run/keepalived/redis-vip.fifo\n  vrrp_notify_fifo_script \"/usr/bin/redis-vip notify-fifo\"\n\n" +
+			"keepalived starts it with the FIFO's path. A newer event for an instance stops the\n" +
+			"transition still running for it at its next step; events queued behind it collapse\n" +
+			"to the newest per instance. Runs until the FIFO closes or SIGTERM.",
+		Flags: commonFlags(),
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				return fmt.Errorf("%w: notify-fifo takes the FIFO path", errBadInput)
+			}
+			cfg, src, log, flush, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			defer flush()
+			f, err := os.Open(c.Args().First())
+			if err != nil {
+				return fmt.Errorf("%w: %w", errBadInput, err)
+			}
+			go func() { <-c.Context.Done(); f.Close() }()
+			return serveFIFO(c, cfg, src, log, f)
+		},
+	}
+}
+
+type fifoItem struct {
+	inst string
+	ev   transition.Event
+}
+
+// serveFIFO reads events as they come and marks each as the newest at once
+// (so a running transition for the same instance stops), while a worker runs
+// them one at a time, keeping only the newest queued event per instance.
+func serveFIFO(c *cli.Context, cfg *config.Config, src config.Source, log *zap.Logger, r io.Reader) error {
+	var mu sync.Mutex
+	var queue []fifoItem
+	wake := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- keepalived.ReadFIFO(c.Context, r, func(n keepalived.Notify) {
+			name, err := instanceFor(c, cfg, n)
+			if err != nil {
+				log.Error("notify fifo", zap.Error(err))
+				return
+			}
+			inst, err := cfg.Select(name, src)
+			if err != nil {
+				log.Error("notify fifo", zap.Error(err))
+				return
+			}
+			ev := eventFor(n.State)
+			sd := transition.StateDir{Dir: inst.StateDir, Instance: name}
+			if _, err := sd.Enqueue(ev, time.Now()); err != nil {
+				log.Error("notify fifo: mark newest", zap.Error(err))
+			}
+			mu.Lock()
+			kept := queue[:0]
+			for _, it := range queue {
+				if it.inst != name {
+					kept = append(kept, it)
+				}
+			}
+			queue = append(kept, fifoItem{inst: name, ev: ev})
+			mu.Unlock()
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}, func(line string, err error) {
+			log.Error("notify fifo: bad line", zap.String("line", line), zap.Error(err))
+		})
+		close(wake)
+	}()
+	for range wake {
+		for {
+			mu.Lock()
+			if len(queue) == 0 {
+				mu.Unlock()
+				break
+			}
+			it := queue[0]
+			queue = queue[1:]
+			mu.Unlock()
+			inst, err := cfg.Select(it.inst, src)
+			if err != nil {
+				log.Error("notify fifo", zap.Error(err))
+				continue
+			}
+			e := &env{cfg: cfg, inst: inst, log: log.With(zap.String("instance", it.inst)), flush: func() {}}
+			if err := runTransition(c.Context, c.App.Writer, e, it.ev, "keepalived-fifo", false); err != nil {
+				log.Error("notify fifo: transition", zap.Error(err))
+			}
+		}
+	}
+	return <-done
+}

@@ -1,0 +1,82 @@
+package config
+
+import "strings"
+
+// Setting is one per-instance setting: its YAML key, flag and env var.
+type Setting struct {
+	// Key is the dotted YAML path inside an instance, e.g. "timeouts.sync".
+	Key string
+	// Usage is a one-line description for --help and the README.
+	Usage string
+	// Default is the value used when nothing sets it ("" when none).
+	Default string
+	// Bool marks a setting that takes no value on the command line.
+	Bool bool
+	// EnvOnly marks a secret that must never be a flag (ps shows flags).
+	EnvOnly bool
+	// Alias is a shorter flag name ("" for none).
+	Alias string
+}
+
+// Flag is the command-line flag name: the key with dots and underscores as dashes.
+func (s Setting) Flag() string {
+	return strings.NewReplacer(".", "-", "_", "-").Replace(s.Key)
+}
+
+// Env is the environment variable: REDIS_VIP_ and the key in upper case.
+func (s Setting) Env() string {
+	return "REDIS_VIP_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(s.Key))
+}
+
+// Settings lists every per-instance setting, in the order the README shows them.
+var Settings = []Setting{
+	{Key: "local", Usage: "address redis-vip uses to reach the local Redis (host:port)"},
+	{Key: "announce", Usage: "address the peer uses to reach the local Redis; defaults to local unless local is loopback"},
+	{Key: "peer", Usage: "address of the peer's Redis (host:port)"},
+	{Key: "vrrp_instance", Usage: "keepalived vrrp_instance name mapped to this instance (default: the instance name)"},
+	{Key: "username", Usage: "Redis ACL username"},
+	{Key: "password_file", Usage: "file holding the Redis password (first line)"},
+	{Key: "password_env", Usage: "name of an environment variable holding the Redis password"},
+	{Key: "password", Usage: "the Redis password itself (environment only, never a flag)", EnvOnly: true},
+	{Key: "tls.enabled", Usage: "talk TLS to both Redis servers", Bool: true, Default: "false"},
+	{Key: "tls.ca_file", Usage: "CA bundle to verify the servers"},
+	{Key: "tls.cert_file", Usage: "client certificate"},
+	{Key: "tls.key_file", Usage: "client key"},
+	{Key: "tls.server_name", Usage: "server name to verify (default: the host of the address)"},
+	{Key: "tls.insecure_skip_verify", Usage: "do not verify the server certificate (testing only)", Bool: true, Default: "false"},
+	{Key: "timeouts.connect", Usage: "dial timeout per Redis", Default: "300ms"},
+	{Key: "timeouts.command", Usage: "timeout of one Redis command", Default: "500ms"},
+	{Key: "timeouts.check", Alias: "timeout", Usage: "bound on the whole check or report (keep below keepalived's script timeout)", Default: "1s"},
+	{Key: "timeouts.sync", Usage: "bound on sync-before-promote (S2); on expiry the node is not promoted", Default: "30s"},
+	{Key: "timeouts.transition", Usage: "bound on one whole transition, including waiting for the lock", Default: "60s"},
+	{Key: "timeouts.peer_wait", Usage: "how long notify-backup waits for an unreachable or non-master peer", Default: "10s"},
+	{Key: "timeouts.holdoff", Usage: "how long check fails after a sync-before-promote timed out", Default: "30s"},
+	{Key: "state_dir", Usage: "directory for the lock, the journal and the last state", Default: "/var/lib/redis-vip"},
+	{Key: "backup_dir", Usage: "directory for RDB copies taken before a dataset is discarded (S6)", Default: "/var/lib/redis-vip/backups"},
+	{Key: "backups_keep", Usage: "how many backups to keep per instance", Default: "5"},
+	{Key: "on_diverged", Usage: "notify-backup on diverged histories: backup-and-follow or refuse", Default: "backup-and-follow"},
+	{Key: "handover", Usage: "how a live master hands over: auto (FAILOVER on 6.2+, else pause), failover, pause", Default: "auto"},
+	{Key: "guard.include", Usage: "file redis.conf includes (last line) that guard writes", Default: "/etc/redis/redis-vip-guard.conf"},
+	{Key: "guard.redis_conf", Usage: "redis.conf guard reads dir, dbfilename and appendonly from", Default: "/etc/redis/redis.conf"},
+	{Key: "guard.data_dir", Usage: "Redis data directory (overrides redis.conf)"},
+	{Key: "guard.dbfilename", Usage: "RDB file name (overrides redis.conf)"},
+}
+
+// GlobalSetting is a setting that is not per instance.
+type GlobalSetting struct {
+	Flag, Env, Usage, Default string
+	Bool                      bool
+}
+
+// Global settings: where the file is, which instance, and logging.
+var (
+	SettingConfig   = GlobalSetting{Flag: "config", Env: "REDIS_VIP_CONFIG", Usage: "configuration file", Default: DefaultPath}
+	SettingInstance = GlobalSetting{Flag: "instance", Env: "REDIS_VIP_INSTANCE", Usage: "instance to act on (may be omitted when the file has one)"}
+	SettingLogLevel = GlobalSetting{Flag: "log-level", Env: "REDIS_VIP_LOG_LEVEL", Usage: "debug, info, warn or error"}
+	SettingLogFmt   = GlobalSetting{Flag: "log-format", Env: "REDIS_VIP_LOG_FORMAT", Usage: "json or console"}
+	SettingLogFile  = GlobalSetting{Flag: "log-file", Env: "REDIS_VIP_LOG_FILE", Usage: "also log to this file (keepalived discards hook output)"}
+	SettingForce    = GlobalSetting{Flag: "force", Env: "REDIS_VIP_FORCE", Usage: "follow an empty, older or diverged peer anyway (backs up first)", Bool: true}
+)
+
+// DefaultPath is where the configuration file lives unless told otherwise.
+const DefaultPath = "/etc/redis-vip/redis-vip.yml"

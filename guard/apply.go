@@ -1,0 +1,239 @@
+package guard
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/redis-vip/redis-vip/node"
+	"github.com/redis-vip/redis-vip/rdbfile"
+)
+
+// ErrLocalRunning: guard was run while the local Redis already answers; it
+// only makes sense before redis-server starts.
+var ErrLocalRunning = errors.New("local redis is already running")
+
+// DataFiles says where the local Redis keeps its data.
+type DataFiles struct {
+	Dir            string
+	DBFilename     string
+	AOF            bool
+	AppendDirName  string
+	AppendFilename string
+}
+
+// ReadRedisConf reads the data-file directives from a redis.conf (following
+// include lines, but never the guard's own include file).
+func ReadRedisConf(path, guardInclude string) (DataFiles, error) {
+	d := DataFiles{Dir: ".", DBFilename: "dump.rdb", AppendDirName: "appendonlydir", AppendFilename: "appendonly.aof"}
+	err := readConf(path, guardInclude, &d, 0)
+	return d, err
+}
+
+func readConf(path, guardInclude string, d *DataFiles, depth int) error {
+	if depth > 8 {
+		return fmt.Errorf("redis.conf %s: includes nested too deep", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("redis.conf: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		val := strings.Trim(fields[1], `"'`)
+		switch strings.ToLower(fields[0]) {
+		case "dir":
+			d.Dir = val
+		case "dbfilename":
+			d.DBFilename = val
+		case "appendonly":
+			d.AOF = strings.EqualFold(val, "yes")
+		case "appenddirname":
+			d.AppendDirName = val
+		case "appendfilename":
+			d.AppendFilename = val
+		case "include":
+			if filepath.Clean(val) == filepath.Clean(guardInclude) {
+				continue
+			}
+			if err := readConf(val, guardInclude, d, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("redis.conf %s: %w", path, err)
+	}
+	return nil
+}
+
+// InspectLocal reads what the local data files say.
+func InspectLocal(d DataFiles) LocalData {
+	sum, err := rdbfile.InspectDataDir(d.Dir, d.DBFilename, d.AOF, d.AppendDirName, d.AppendFilename)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return LocalData{Missing: true}
+	case err != nil:
+		return LocalData{Path: filepath.Join(d.Dir, d.DBFilename), Corrupt: true}
+	}
+	return LocalData{
+		Path:        sum.Path,
+		Empty:       sum.Empty && !sum.NonEmpty,
+		HasReplInfo: sum.HasReplInfo,
+		ReplID:      sum.ReplID,
+		ReplOffset:  sum.ReplOffset,
+	}
+}
+
+// Pinger is what guard needs from the local Redis: is it up?
+type Pinger interface {
+	Facts(ctx context.Context) (node.Facts, error)
+}
+
+// Peer is what guard needs from the peer.
+type Peer interface {
+	Facts(ctx context.Context) (node.Facts, error)
+	PromoteNoOne(ctx context.Context) error
+}
+
+// Runner applies a guard decision.
+type Runner struct {
+	Log           *zap.Logger
+	Local         Pinger
+	Peer          Peer
+	PeerAddr      string
+	LocalAnnounce string
+	Files         DataFiles
+	Include       string
+	BackupDir     string
+	Instance      string
+	Poll          time.Duration
+	Now           func() time.Time
+}
+
+// Run decides and applies: back up the local file when it will be discarded,
+// promote the peer when it replicates this stopped node, and write the
+// include file. ctx bounds the whole of it (peer loading included).
+func (r *Runner) Run(ctx context.Context) (Decision, error) {
+	if _, err := r.Local.Facts(ctx); err == nil {
+		return Decision{}, fmt.Errorf("%w: guard runs before redis-server starts (ExecStartPre)", ErrLocalRunning)
+	}
+	local := InspectLocal(r.Files)
+	peer := r.readPeer(ctx)
+	d := Decide(Input{Local: local, Peer: peer, LocalAnnounce: r.LocalAnnounce})
+	r.Log.Info("guard decided", zap.String("action", string(d.Action)), zap.String("reason", d.Reason),
+		zap.Bool("promote_peer", d.PromotePeer), zap.Bool("backup_local", d.BackupLocal),
+		zap.Any("local_files", local), zap.Any("peer", peer))
+	actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if d.BackupLocal {
+		path, err := r.backup(local)
+		if err != nil {
+			return d, fmt.Errorf("guard: back up %s before it is discarded: %w", local.Path, err)
+		}
+		r.Log.Info("backed up local data file", zap.String("backup", path))
+	}
+	if d.PromotePeer {
+		if err := r.Peer.PromoteNoOne(actx); err != nil {
+			return d, fmt.Errorf("guard: promote peer %s: %w", r.PeerAddr, err)
+		}
+	}
+	if err := WriteInclude(r.Include, d, r.PeerAddr, r.Now()); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// readPeer reads the peer once, then polls while it is loading until ctx
+// ends; it returns nil when the peer does not answer.
+func (r *Runner) readPeer(ctx context.Context) *node.Facts {
+	for {
+		f, err := r.Peer.Facts(ctx)
+		if err != nil {
+			r.Log.Info("peer unreachable", zap.String("peer", r.PeerAddr), zap.Error(err))
+			return nil
+		}
+		if !f.Loading {
+			return &f
+		}
+		select {
+		case <-ctx.Done():
+			return &f
+		case <-time.After(r.Poll):
+		}
+	}
+}
+
+func (r *Runner) backup(l LocalData) (string, error) {
+	dst := filepath.Join(r.BackupDir, fmt.Sprintf("%s-%s-guard-%s", r.Instance, r.Now().UTC().Format("20060102T150405.000Z"), filepath.Base(l.Path)))
+	if err := os.MkdirAll(r.BackupDir, 0o750); err != nil {
+		return "", err
+	}
+	in, err := os.Open(l.Path)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst+".partial", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return "", err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return "", err
+	}
+	if err := out.Close(); err != nil {
+		return "", err
+	}
+	return dst, os.Rename(dst+".partial", dst)
+}
+
+// WriteInclude writes the include file atomically; the same decision
+// writes the same directive, so guard is idempotent.
+func WriteInclude(path string, d Decision, peerAddr string, now time.Time) error {
+	var directive string
+	switch d.Action {
+	case StartAsReplica:
+		host, port, ok := strings.Cut(peerAddr, ":")
+		if i := strings.LastIndex(peerAddr, ":"); i >= 0 {
+			host, port, ok = peerAddr[:i], peerAddr[i+1:], true
+		}
+		if !ok {
+			return fmt.Errorf("guard: peer address %q has no port", peerAddr)
+		}
+		directive = fmt.Sprintf("replicaof %s %s\n", strings.Trim(host, "[]"), port)
+	case StartAsMaster:
+		directive = "replicaof no one\n"
+	}
+	body := fmt.Sprintf("# Written by redis-vip guard at %s; rewritten before every start.\n# %s: %s\n%s",
+		now.UTC().Format(time.RFC3339), d.Action, d.Reason, directive)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("guard include: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+		return fmt.Errorf("guard include: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("guard include: %w", err)
+	}
+	return nil
+}

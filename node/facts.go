@@ -1,0 +1,111 @@
+package node
+
+import (
+	"fmt"
+	"time"
+)
+
+// Role is the replication role a node reports.
+type Role string
+
+// The roles a node can report.
+const (
+	RoleMaster  Role = "master"
+	RoleReplica Role = "replica"
+)
+
+// Replica is one entry of a master's replica list (INFO replication slaveN).
+type Replica struct {
+	IP     string `json:"ip"`
+	Port   int    `json:"port"`
+	State  string `json:"state"`
+	Offset int64  `json:"offset"`
+	Lag    int64  `json:"lag"`
+}
+
+// Addr returns the replica's host:port.
+func (r Replica) Addr() string { return joinHostPort(r.IP, r.Port) }
+
+// Facts is what INFO server, replication, persistence and keyspace say about
+// a node at one instant.
+type Facts struct {
+	// Addr is the address the facts were read from.
+	Addr string `json:"addr"`
+	// ServerName is "redis" or "valkey".
+	ServerName string  `json:"server_name"`
+	Version    Version `json:"version"`
+	RunID      string  `json:"run_id"`
+	Uptime     int64   `json:"uptime_seconds"`
+	// ConfigFile is the file the server was started from ("" when none).
+	ConfigFile string `json:"config_file,omitempty"`
+	Loading    bool   `json:"loading"`
+
+	Role Role `json:"role"`
+	// MasterHost and MasterPort are set on a replica.
+	MasterHost string `json:"master_host,omitempty"`
+	MasterPort int    `json:"master_port,omitempty"`
+	// MasterLinkUp is true on a replica whose link to its master is up.
+	MasterLinkUp         bool  `json:"master_link_up"`
+	MasterSyncInProgress bool  `json:"master_sync_in_progress"`
+	MasterLastIOSecsAgo  int64 `json:"master_last_io_seconds_ago"`
+	// MasterLinkDownSecs is how long the link has been down (-1 unknown).
+	MasterLinkDownSecs int64     `json:"master_link_down_since_seconds"`
+	Replicas           []Replica `json:"replicas,omitempty"`
+	FailoverState      string    `json:"failover_state,omitempty"`
+
+	// ReplID and ReplOffset name the node's position in its replication
+	// history; ReplID2 and SecondReplOffset the history it continued from.
+	ReplID           string `json:"replid"`
+	ReplID2          string `json:"replid2"`
+	ReplOffset       int64  `json:"repl_offset"`
+	SecondReplOffset int64  `json:"second_repl_offset"`
+
+	// Keys is the number of keys over all databases.
+	Keys int64 `json:"keys"`
+
+	AOFEnabled          bool      `json:"aof_enabled"`
+	RDBLastSave         time.Time `json:"rdb_last_save"`
+	RDBChangesSinceSave int64     `json:"rdb_changes_since_last_save"`
+	RDBBgsaveInProgress bool      `json:"rdb_bgsave_in_progress"`
+	RDBLastBgsaveOK     bool      `json:"rdb_last_bgsave_ok"`
+	AOFLastWriteOK      bool      `json:"aof_last_write_ok"`
+}
+
+// MasterAddr returns the host:port a replica follows ("" on a master).
+func (f Facts) MasterAddr() string {
+	if f.Role != RoleReplica {
+		return ""
+	}
+	return joinHostPort(f.MasterHost, f.MasterPort)
+}
+
+// Empty reports whether the node has finished loading and holds no keys.
+func (f Facts) Empty() bool { return !f.Loading && f.Keys == 0 }
+
+// InSync reports whether a replica's link is up and no full sync runs.
+func (f Facts) InSync() bool {
+	return f.Role == RoleReplica && f.MasterLinkUp && !f.MasterSyncInProgress
+}
+
+// Summary is a one-line description used in logs and refusals.
+func (f Facts) Summary() string {
+	s := fmt.Sprintf("%s %s keys=%d replid=%s offset=%d", f.Addr, f.Role, f.Keys, short(f.ReplID), f.ReplOffset)
+	if f.Role == RoleReplica {
+		link := "down"
+		if f.MasterLinkUp {
+			link = "up"
+		}
+		s += fmt.Sprintf(" of=%s link=%s", f.MasterAddr(), link)
+	}
+	if f.Loading {
+		s += " loading"
+	}
+	return s
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}

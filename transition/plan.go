@@ -1,0 +1,230 @@
+package transition
+
+import (
+	"fmt"
+
+	"github.com/redis-vip/redis-vip/node"
+)
+
+// Event is what keepalived (or the built-in VRRP mode) says happened.
+type Event string
+
+// The events a transition handles.
+const (
+	EventMaster Event = "master"
+	EventBackup Event = "backup"
+	EventFault  Event = "fault"
+	EventStop   Event = "stop"
+)
+
+// ParseEvent reads an event name.
+func ParseEvent(s string) (Event, error) {
+	switch e := Event(s); e {
+	case EventMaster, EventBackup, EventFault, EventStop:
+		return e, nil
+	}
+	return "", fmt.Errorf("unknown event %q: want master, backup, fault or stop", s)
+}
+
+// Step is one action a plan takes; Runner knows how to do each.
+type Step string
+
+// The steps a plan can hold.
+const (
+	// StepFollowPeer: local REPLICAOF peer.
+	StepFollowPeer Step = "follow-peer"
+	// StepWaitInSync: poll until local is a replica of peer with the link up.
+	StepWaitInSync Step = "wait-in-sync"
+	// StepFailover: FAILOVER TO local on the peer (6.2+), wait for the swap.
+	StepFailover Step = "failover"
+	// StepPauseHandover: CLIENT PAUSE WRITE on peer, wait for equal offsets,
+	// promote local, make peer follow local, unpause.
+	StepPauseHandover Step = "pause-handover"
+	// StepPromote: local REPLICAOF NO ONE.
+	StepPromote Step = "promote"
+	// StepBackup: BGSAVE local and copy the RDB into the backup dir (S6).
+	StepBackup Step = "backup"
+	// StepKillClients: CLIENT KILL TYPE normal on local (S7).
+	StepKillClients Step = "kill-clients"
+	// StepRewrite: CONFIG REWRITE on local when it runs from a file (S7).
+	StepRewrite Step = "config-rewrite"
+)
+
+// Handover modes, as in the handover setting.
+const (
+	HandoverAuto     = "auto"
+	HandoverFailover = "failover"
+	HandoverPause    = "pause"
+)
+
+// Input is everything Decide looks at.
+type Input struct {
+	Event Event
+	Local node.Facts
+	// Peer is nil when the peer could not be read.
+	Peer *node.Facts
+	// LocalAnnounce is host:port at which the peer reaches the local Redis.
+	LocalAnnounce string
+	// PeerAddr is the configured host:port of the peer.
+	PeerAddr string
+	// Force lets notify-backup follow an empty, older or diverged peer.
+	Force bool
+	// FollowDiverged is on_diverged = backup-and-follow.
+	FollowDiverged bool
+	// Handover is auto, failover or pause.
+	Handover string
+}
+
+// Plan is Decide's answer.
+type Plan struct {
+	// Decision names the case, e.g. "sync-then-promote".
+	Decision string `json:"decision"`
+	// Reason says why, for the log, the journal and the operator.
+	Reason string `json:"reason"`
+	// Relation is how local's data stands against the peer's.
+	Relation string `json:"relation,omitempty"`
+	Steps    []Step `json:"steps"`
+	// Refused marks an S1 refusal: the operator must look.
+	Refused bool `json:"refused,omitempty"`
+	// Wait means "cannot decide yet": re-read the facts and decide again
+	// until the peer wait runs out, then give up without acting.
+	Wait bool `json:"wait,omitempty"`
+}
+
+// Decide returns the plan for an event. It is pure: same input, same plan.
+func Decide(in Input) Plan {
+	switch in.Event {
+	case EventMaster:
+		return decideMaster(in)
+	case EventBackup, EventFault:
+		return decideFollow(in)
+	}
+	return Plan{Decision: "record", Reason: "keepalived stopped; Redis left as it is so the peer can sync from it"}
+}
+
+func decideMaster(in Input) Plan {
+	l := in.Local
+	promote := func(decision, reason, rel string) Plan {
+		p := Plan{Decision: decision, Reason: reason, Relation: rel}
+		if l.Role == node.RoleReplica {
+			p.Steps = []Step{StepPromote, StepRewrite}
+		} else {
+			p.Decision, p.Reason = "keep-master", reason+"; local is already master"
+		}
+		return p
+	}
+	if in.Peer == nil {
+		return promote("promote-alone", "peer unreachable: promote at once (S3)", "")
+	}
+	p := *in.Peer
+	rel := node.Compare(l, p)
+	if p.Loading {
+		return Plan{Decision: "wait-peer-loading", Reason: "peer is loading its dataset", Wait: true, Relation: rel.String()}
+	}
+	if p.Role == node.RoleMaster {
+		switch rel {
+		case node.Ahead:
+			why := "peer is older"
+			if p.Empty() {
+				why = "peer is empty"
+			}
+			return promote("promote-alone", why+": promote without syncing from it (S3)", rel.String())
+		case node.Diverged:
+			return promote("promote-alone", "histories diverged (split brain): keep local data, the peer must resync from it", rel.String())
+		}
+		steps := []Step{}
+		if !followsPeer(l, in.PeerAddr) {
+			steps = append(steps, StepFollowPeer)
+		}
+		steps = append(steps, StepWaitInSync, handoverStep(in), StepRewrite)
+		return Plan{Decision: "sync-then-promote", Reason: "peer is a live master at least as fresh: sync from it, pause its writes, then promote (S2)", Relation: rel.String(), Steps: steps}
+	}
+	// The peer is a replica.
+	if isReplicaOf(p, in.LocalAnnounce) || rel != node.Behind {
+		return promote("promote-alone", "peer is a replica holding nothing local lacks", rel.String())
+	}
+	steps := []Step{}
+	if !followsPeer(l, in.PeerAddr) {
+		steps = append(steps, StepFollowPeer)
+	}
+	steps = append(steps, StepWaitInSync, StepPromote, StepRewrite)
+	return Plan{Decision: "sync-from-replica-then-promote", Reason: "peer is a replica with data local lacks: copy it, then promote", Relation: rel.String(), Steps: steps}
+}
+
+func handoverStep(in Input) Step {
+	switch in.Handover {
+	case HandoverPause:
+		return StepPauseHandover
+	case HandoverFailover:
+		return StepFailover
+	}
+	if in.Peer.Version.AtLeast(6, 2) && in.Local.Version.AtLeast(6, 2) {
+		return StepFailover
+	}
+	return StepPauseHandover
+}
+
+func decideFollow(in Input) Plan {
+	l := in.Local
+	if in.Peer == nil {
+		return Plan{Decision: "deferred", Reason: "peer unreachable: local left as it is", Wait: true}
+	}
+	p := *in.Peer
+	rel := node.Compare(l, p)
+	if p.Loading {
+		return Plan{Decision: "wait-peer-loading", Reason: "peer is loading its dataset", Wait: true, Relation: rel.String()}
+	}
+	if p.Role != node.RoleMaster {
+		return Plan{Decision: "wait-peer-master", Reason: "peer is not a master yet: nothing to follow", Wait: true, Relation: rel.String()}
+	}
+	demote := []Step{StepFollowPeer}
+	if l.Role == node.RoleMaster {
+		demote = append(demote, StepKillClients)
+	}
+	demote = append(demote, StepRewrite)
+	withBackup := append([]Step{StepBackup}, demote...)
+
+	if followsPeer(l, in.PeerAddr) {
+		switch {
+		case l.InSync():
+			return Plan{Decision: "already-following", Reason: "local is a replica of the peer, in sync", Relation: rel.String()}
+		case (rel == node.Ahead || rel == node.Diverged) && !in.Force:
+			return Plan{Decision: "detach", Reason: fmt.Sprintf("local follows a peer that is %s and holds data the peer lacks: stop following before a full sync wipes it (S1)", describe(rel, p)),
+				Relation: rel.String(), Steps: []Step{StepPromote, StepRewrite}, Refused: true}
+		}
+		return Plan{Decision: "already-following", Reason: "local is a replica of the peer, link not up yet", Relation: rel.String()}
+	}
+	switch rel {
+	case node.Same, node.Behind:
+		return Plan{Decision: "follow", Reason: "peer is a live master at least as fresh", Relation: rel.String(), Steps: demote}
+	case node.Ahead:
+		if in.Force {
+			return Plan{Decision: "follow-forced", Reason: "peer is " + describe(rel, p) + " but --force was given: back up, then follow", Relation: rel.String(), Steps: withBackup}
+		}
+		return Plan{Decision: "refuse", Reason: fmt.Sprintf("refusing to follow a peer that is %s: local holds data it lacks (S1); use --force to override", describe(rel, p)), Relation: rel.String(), Refused: true}
+	}
+	if in.FollowDiverged || in.Force {
+		return Plan{Decision: "backup-and-follow", Reason: "histories diverged (split brain): back up local data, then resync from the peer (S6)", Relation: rel.String(), Steps: withBackup}
+	}
+	return Plan{Decision: "refuse", Reason: "histories diverged (split brain) and on_diverged is refuse: operator must choose (S1)", Relation: rel.String(), Refused: true}
+}
+
+func describe(rel node.Relation, p node.Facts) string {
+	switch {
+	case p.Empty():
+		return "empty"
+	case rel == node.Ahead:
+		return "older"
+	}
+	return rel.String()
+}
+
+// followsPeer reports whether local is configured as a replica of the peer.
+func followsPeer(l node.Facts, peerAddr string) bool {
+	return l.Role == node.RoleReplica && node.SameAddr(l.MasterAddr(), peerAddr)
+}
+
+// isReplicaOf reports whether f replicates the server at addr.
+func isReplicaOf(f node.Facts, addr string) bool {
+	return f.Role == node.RoleReplica && node.SameAddr(f.MasterAddr(), addr)
+}

@@ -1,0 +1,510 @@
+package transition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/redis-vip/redis-vip/node"
+)
+
+// Errors a transition ends with; main maps them to exit codes.
+var (
+	// ErrRefused: a safety rule forbade the step (S1); nothing was changed
+	// except, for "detach", stopping a replication that would wipe data.
+	ErrRefused = errors.New("refused")
+	// ErrSyncTimeout: sync-before-promote did not finish in time (S2); local
+	// was not promoted and check fails for the hold-off.
+	ErrSyncTimeout = errors.New("sync before promote timed out")
+	// ErrPeerIsLocal: the configured peer is the local server.
+	ErrPeerIsLocal = errors.New("peer is the local redis")
+	// ErrLocalDown: the local server could not be read.
+	ErrLocalDown = errors.New("local redis unavailable")
+)
+
+// Server is what a transition needs from one Redis; *node.Client has it.
+type Server interface {
+	Addr() string
+	Facts(ctx context.Context) (node.Facts, error)
+	ReplicaOf(ctx context.Context, host string, port int) error
+	PromoteNoOne(ctx context.Context) error
+	FailoverTo(ctx context.Context, host string, port int, timeout time.Duration) error
+	FailoverAbort(ctx context.Context) error
+	PauseWrites(ctx context.Context, d time.Duration) error
+	Unpause(ctx context.Context) error
+	KillNormalClients(ctx context.Context) (int64, error)
+	ConfigRewrite(ctx context.Context) error
+	ConfigGet(ctx context.Context, name string) (string, error)
+	LastSave(ctx context.Context) (time.Time, error)
+	BGSave(ctx context.Context) error
+}
+
+// Backupper saves a dataset before it is discarded and returns where.
+type Backupper interface {
+	Backup(ctx context.Context, s Server, f node.Facts) (string, error)
+}
+
+// Options tune a Runner.
+type Options struct {
+	Force          bool
+	FollowDiverged bool
+	Handover       string
+	// SyncTimeout bounds sync-before-promote (S2).
+	SyncTimeout time.Duration
+	// PeerWait bounds waiting for an unreachable or non-master peer.
+	PeerWait time.Duration
+	// Holdoff is how long check fails after a sync timeout.
+	Holdoff time.Duration
+	// Poll is the interval between condition checks.
+	Poll time.Duration
+}
+
+// Runner executes transitions for one instance.
+type Runner struct {
+	Log           *zap.Logger
+	Instance      string
+	Local, Peer   Server
+	LocalAnnounce string
+	PeerAddr      string
+	State         StateDir
+	Backups       Backupper
+	Opts          Options
+	Now           func() time.Time
+}
+
+// Snapshot is both nodes' facts at one moment, as the journal keeps them.
+type Snapshot struct {
+	Local     *node.Facts `json:"local,omitempty"`
+	LocalErr  string      `json:"local_error,omitempty"`
+	Peer      *node.Facts `json:"peer,omitempty"`
+	PeerError string      `json:"peer_error,omitempty"`
+}
+
+// StepResult is one executed step.
+type StepResult struct {
+	Step       Step   `json:"step"`
+	OK         bool   `json:"ok"`
+	Detail     string `json:"detail,omitempty"`
+	Error      string `json:"error,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+// Outcomes a Record can have.
+const (
+	OutcomeOK          = "ok"
+	OutcomeRefused     = "refused"
+	OutcomeSuperseded  = "superseded"
+	OutcomeDeferred    = "deferred"
+	OutcomeSyncTimeout = "sync-timeout"
+	OutcomeFailed      = "failed"
+)
+
+// Record is one journal line (S8).
+type Record struct {
+	Time       time.Time    `json:"time"`
+	Instance   string       `json:"instance"`
+	Event      Event        `json:"event"`
+	Source     string       `json:"source,omitempty"`
+	Seq        int64        `json:"seq"`
+	Before     Snapshot     `json:"before"`
+	Plan       *Plan        `json:"plan,omitempty"`
+	Steps      []StepResult `json:"steps,omitempty"`
+	After      Snapshot     `json:"after"`
+	Outcome    string       `json:"outcome"`
+	Error      string       `json:"error,omitempty"`
+	DurationMS int64        `json:"duration_ms"`
+}
+
+// Run performs one transition: take a ticket, wait for the lock (giving up
+// if superseded), decide, execute, journal. ctx bounds the whole of it.
+func (r *Runner) Run(ctx context.Context, ev Event, source string) (Record, error) {
+	start := r.Now()
+	rec := Record{Time: start.UTC(), Instance: r.Instance, Event: ev, Source: source}
+	log := r.Log.With(zap.String("event", string(ev)))
+	ticket, err := r.State.Enqueue(ev, start)
+	if err != nil {
+		return rec, fmt.Errorf("transition %s: %w", ev, err)
+	}
+	rec.Seq = ticket.Seq
+	log = log.With(zap.Int64("seq", ticket.Seq))
+	finish := func(outcome string, err error) (Record, error) {
+		rec.Outcome = outcome
+		if err != nil {
+			rec.Error = err.Error()
+		}
+		rec.DurationMS = r.Now().Sub(start).Milliseconds()
+		if jerr := r.State.Append(rec); jerr != nil {
+			log.Error("journal write failed", zap.Error(jerr))
+			if err == nil {
+				err = jerr
+			}
+		}
+		fields := []zap.Field{zap.String("outcome", outcome), zap.Int64("duration_ms", rec.DurationMS)}
+		if rec.Plan != nil {
+			fields = append(fields, zap.String("decision", rec.Plan.Decision), zap.String("reason", rec.Plan.Reason))
+		}
+		if err != nil && outcome != OutcomeSuperseded {
+			log.Error("transition ended", append(fields, zap.Error(err))...)
+		} else {
+			log.Info("transition ended", fields...)
+		}
+		return rec, err
+	}
+	lock, err := r.State.Acquire(ctx, ticket, r.Opts.Poll)
+	if errors.Is(err, ErrSuperseded) {
+		return finish(OutcomeSuperseded, nil)
+	}
+	if err != nil {
+		return finish(OutcomeFailed, err)
+	}
+	defer lock.Release()
+
+	plan, local, peer, err := r.plan(ctx, ev, ticket, &rec)
+	if errors.Is(err, ErrSuperseded) {
+		return finish(OutcomeSuperseded, nil)
+	}
+	if err != nil {
+		return finish(OutcomeFailed, err)
+	}
+	log.Info("decided", zap.String("decision", plan.Decision), zap.String("reason", plan.Reason),
+		zap.Any("steps", plan.Steps), zap.Any("local", local), zap.Any("peer", peer))
+	if plan.Wait {
+		return finish(OutcomeDeferred, nil)
+	}
+	err = r.execute(ctx, ticket, plan, &rec, log)
+	rec.After = r.snapshot(ctx)
+	switch {
+	case errors.Is(err, ErrSuperseded):
+		return finish(OutcomeSuperseded, nil)
+	case errors.Is(err, ErrSyncTimeout):
+		return finish(OutcomeSyncTimeout, err)
+	case err != nil:
+		return finish(OutcomeFailed, err)
+	case plan.Refused:
+		log.Error("refused", zap.String("reason", plan.Reason), zap.Any("local", local), zap.Any("peer", peer))
+		return finish(OutcomeRefused, fmt.Errorf("%w: %s", ErrRefused, plan.Reason))
+	}
+	if ev == EventMaster {
+		if err := r.State.ClearHoldoff(); err != nil {
+			log.Warn("clear holdoff", zap.Error(err))
+		}
+	}
+	return finish(OutcomeOK, nil)
+}
+
+// plan reads both nodes and decides, re-reading while the decision is "wait"
+// and the peer wait lasts.
+func (r *Runner) plan(ctx context.Context, ev Event, t Ticket, rec *Record) (Plan, *node.Facts, *node.Facts, error) {
+	waitUntil := r.Now().Add(r.Opts.PeerWait)
+	if ev == EventFault {
+		waitUntil = r.Now()
+	}
+	for first := true; ; first = false {
+		if !first && r.State.Superseded(t) {
+			return Plan{}, nil, nil, ErrSuperseded
+		}
+		local, err := r.Local.Facts(ctx)
+		if err != nil {
+			rec.Before = Snapshot{LocalErr: err.Error()}
+			return Plan{}, nil, nil, fmt.Errorf("%w: %w", ErrLocalDown, err)
+		}
+		snap := Snapshot{Local: &local}
+		var peer *node.Facts
+		if pf, perr := r.Peer.Facts(ctx); perr == nil {
+			peer = &pf
+			snap.Peer = peer
+		} else {
+			snap.PeerError = perr.Error()
+		}
+		rec.Before = snap
+		if peer != nil && peer.RunID == local.RunID {
+			return Plan{}, nil, nil, fmt.Errorf("%w: %s and %s are the same server (run_id %s)", ErrPeerIsLocal, r.PeerAddr, r.Local.Addr(), local.RunID)
+		}
+		wait := local.Loading
+		var plan Plan
+		if !wait {
+			plan = Decide(Input{Event: ev, Local: local, Peer: peer, LocalAnnounce: r.LocalAnnounce, PeerAddr: r.PeerAddr,
+				Force: r.Opts.Force, FollowDiverged: r.Opts.FollowDiverged, Handover: r.Opts.Handover})
+			rec.Plan = &plan
+			wait = plan.Wait
+		}
+		if !wait || !r.Now().Before(waitUntil) {
+			if local.Loading {
+				return Plan{}, nil, nil, fmt.Errorf("%w: %s is still loading its dataset", ErrLocalDown, r.Local.Addr())
+			}
+			return plan, &local, peer, nil
+		}
+		if err := sleepCtx(ctx, r.Opts.Poll); err != nil {
+			return Plan{}, nil, nil, fmt.Errorf("waiting for the peer: %w", err)
+		}
+	}
+}
+
+func (r *Runner) snapshot(ctx context.Context) Snapshot {
+	var s Snapshot
+	if f, err := r.Local.Facts(ctx); err == nil {
+		s.Local = &f
+	} else {
+		s.LocalErr = err.Error()
+	}
+	if f, err := r.Peer.Facts(ctx); err == nil {
+		s.Peer = &f
+	} else {
+		s.PeerError = err.Error()
+	}
+	return s
+}
+
+func (r *Runner) execute(ctx context.Context, t Ticket, plan Plan, rec *Record, log *zap.Logger) error {
+	syncCtx, cancel := context.WithTimeout(ctx, r.Opts.SyncTimeout)
+	defer cancel()
+	for _, step := range plan.Steps {
+		if r.State.Superseded(t) {
+			return ErrSuperseded
+		}
+		began := r.Now()
+		detail, err := r.do(ctx, syncCtx, t, step, rec)
+		res := StepResult{Step: step, OK: err == nil, Detail: detail, DurationMS: r.Now().Sub(began).Milliseconds()}
+		if err != nil {
+			res.Error = err.Error()
+		}
+		rec.Steps = append(rec.Steps, res)
+		log.Info("step", zap.String("step", string(step)), zap.Bool("ok", err == nil), zap.String("detail", detail), zap.Error(err))
+		if errors.Is(err, ErrSyncTimeout) {
+			h := Holdoff{Until: r.Now().Add(r.Opts.Holdoff), Reason: "sync before promote timed out; the peer holds the data"}
+			if herr := r.State.WriteHoldoff(h); herr != nil {
+				log.Error("write holdoff", zap.Error(herr))
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("step %s: %w", step, err)
+		}
+	}
+	return nil
+}
+
+// do performs one step. syncCtx carries the S2 deadline.
+func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Record) (string, error) {
+	switch step {
+	case StepFollowPeer:
+		host, port, err := splitHostPort(r.PeerAddr)
+		if err != nil {
+			return "", err
+		}
+		return "replicaof " + r.PeerAddr, r.Local.ReplicaOf(ctx, host, port)
+	case StepWaitInSync:
+		return r.waitInSync(syncCtx, t)
+	case StepFailover:
+		return r.failover(ctx, syncCtx, t)
+	case StepPauseHandover:
+		return r.pauseHandover(ctx, syncCtx, t)
+	case StepPromote:
+		return "replicaof no one", r.Local.PromoteNoOne(ctx)
+	case StepBackup:
+		if rec.Before.Local == nil || rec.Before.Local.Keys == 0 {
+			return "nothing to back up: local is empty", nil
+		}
+		path, err := r.Backups.Backup(ctx, r.Local, *rec.Before.Local)
+		return path, err
+	case StepKillClients:
+		n, err := r.Local.KillNormalClients(ctx)
+		return fmt.Sprintf("%d clients disconnected", n), err
+	case StepRewrite:
+		return rewriteIfFile(ctx, r.Local)
+	}
+	return "", fmt.Errorf("unknown step %q", step)
+}
+
+func rewriteIfFile(ctx context.Context, s Server) (string, error) {
+	f, err := s.Facts(ctx)
+	if err != nil {
+		return "", err
+	}
+	if f.ConfigFile == "" {
+		return "skipped: server runs without a config file", nil
+	}
+	return "rewrote " + f.ConfigFile, s.ConfigRewrite(ctx)
+}
+
+// waitInSync polls until local replicates the peer with the link up.
+func (r *Runner) waitInSync(syncCtx context.Context, t Ticket) (string, error) {
+	var last node.Facts
+	err := r.poll(syncCtx, t, func() (bool, error) {
+		f, err := r.Local.Facts(syncCtx)
+		if err != nil {
+			return false, nil
+		}
+		last = f
+		return f.InSync() && node.SameAddr(f.MasterAddr(), r.PeerAddr), nil
+	})
+	if err != nil {
+		return last.Summary(), err
+	}
+	return fmt.Sprintf("in sync at offset %d", last.ReplOffset), nil
+}
+
+// poll wraps pollUntil with supersession and maps the S2 deadline.
+func (r *Runner) poll(syncCtx context.Context, t Ticket, cond func() (bool, error)) error {
+	err := pollUntil(syncCtx, r.Opts.Poll, func() (bool, error) {
+		if r.State.Superseded(t) {
+			return false, ErrSuperseded
+		}
+		return cond()
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w after %s", ErrSyncTimeout, r.Opts.SyncTimeout)
+	}
+	return err
+}
+
+// failover asks the peer (a master, 6.2+) to hand over to local and waits
+// until the roles have swapped.
+func (r *Runner) failover(ctx, syncCtx context.Context, t Ticket) (string, error) {
+	pf, err := r.Peer.Facts(ctx)
+	if err != nil {
+		return "", err
+	}
+	host, port, err := r.replicaAsPeerSeesIt(pf)
+	if err != nil {
+		return "", err
+	}
+	deadline, _ := syncCtx.Deadline()
+	remaining := time.Until(deadline)
+	if remaining < 10*r.Opts.Poll {
+		return "", fmt.Errorf("%w: no time left for FAILOVER", ErrSyncTimeout)
+	}
+	if err := r.Peer.FailoverTo(ctx, host, port, remaining); err != nil {
+		return "", err
+	}
+	target := net.JoinHostPort(host, strconv.Itoa(port))
+	err = r.poll(syncCtx, t, func() (bool, error) {
+		lf, lerr := r.Local.Facts(syncCtx)
+		pf, perr := r.Peer.Facts(syncCtx)
+		if lerr != nil || perr != nil {
+			return false, nil // roles are switching; connections may drop
+		}
+		if lf.Role == node.RoleMaster && pf.Role == node.RoleReplica {
+			return true, nil
+		}
+		if pf.Role == node.RoleMaster && (pf.FailoverState == "no-failover" || pf.FailoverState == "") {
+			return false, fmt.Errorf("%w: peer ended FAILOVER TO %s without handing over", ErrSyncTimeout, target)
+		}
+		return false, nil
+	})
+	if err != nil {
+		abortCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = r.Peer.FailoverAbort(abortCtx)
+		return "", err
+	}
+	return "FAILOVER TO " + target + "; " + r.afterDemotion(ctx, r.Peer), nil
+}
+
+// replicaAsPeerSeesIt finds local in the peer's replica list, as FAILOVER TO
+// needs the address the master knows the replica by.
+func (r *Runner) replicaAsPeerSeesIt(pf node.Facts) (string, int, error) {
+	host, port, err := splitHostPort(r.LocalAnnounce)
+	if err != nil {
+		return "", 0, err
+	}
+	var samePort []node.Replica
+	for _, rep := range pf.Replicas {
+		if node.SameAddr(rep.Addr(), r.LocalAnnounce) {
+			return rep.IP, rep.Port, nil
+		}
+		if rep.Port == port {
+			samePort = append(samePort, rep)
+		}
+	}
+	if len(samePort) == 1 {
+		return samePort[0].IP, samePort[0].Port, nil
+	}
+	return host, port, nil
+}
+
+// pauseHandover is the handover for servers without FAILOVER: pause the
+// peer's writes, wait for equal offsets, promote local, make the peer follow.
+func (r *Runner) pauseHandover(ctx, syncCtx context.Context, t Ticket) (string, error) {
+	deadline, _ := syncCtx.Deadline()
+	if err := r.Peer.PauseWrites(ctx, time.Until(deadline)); err != nil {
+		return "", err
+	}
+	unpause := func() {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = r.Peer.Unpause(c)
+	}
+	pf, err := r.Peer.Facts(ctx)
+	if err != nil {
+		unpause()
+		return "", err
+	}
+	target := pf.ReplOffset
+	err = r.poll(syncCtx, t, func() (bool, error) {
+		lf, err := r.Local.Facts(syncCtx)
+		if err != nil {
+			return false, nil
+		}
+		return lf.InSync() && lf.ReplOffset >= target, nil
+	})
+	if err != nil {
+		unpause()
+		return "", err
+	}
+	if err := r.Local.PromoteNoOne(ctx); err != nil {
+		unpause()
+		return "", err
+	}
+	host, port, err := splitHostPort(r.LocalAnnounce)
+	if err == nil {
+		err = r.Peer.ReplicaOf(ctx, host, port)
+	}
+	unpause()
+	if err != nil {
+		return "", fmt.Errorf("local promoted at offset %d, but the peer did not follow: %w", target, err)
+	}
+	return fmt.Sprintf("paused peer at offset %d; promoted; %s", target, r.afterDemotion(ctx, r.Peer)), nil
+}
+
+// afterDemotion sheds the demoted peer's clients and persists its role (S7);
+// failures are reported, not fatal: the peer's own hook does the same.
+func (r *Runner) afterDemotion(ctx context.Context, s Server) string {
+	msg := ""
+	if n, err := s.KillNormalClients(ctx); err != nil {
+		msg += "peer client kill failed: " + err.Error()
+	} else {
+		msg += fmt.Sprintf("peer shed %d clients", n)
+	}
+	if d, err := rewriteIfFile(ctx, s); err != nil {
+		msg += "; peer config rewrite failed: " + err.Error()
+	} else {
+		msg += "; peer " + d
+	}
+	return msg
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("address %q: bad port", addr)
+	}
+	return host, port, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}

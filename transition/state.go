@@ -1,0 +1,246 @@
+package transition
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrSuperseded: a newer event for the same instance arrived; this one stops.
+var ErrSuperseded = errors.New("superseded by a newer event")
+
+// ErrLockTimeout: the instance lock was not free within the transition bound.
+var ErrLockTimeout = errors.New("timed out waiting for the instance lock")
+
+// StateDir holds one instance's files: the event sequence, the lock, the
+// journal and the hold-off marker.
+type StateDir struct {
+	Dir      string
+	Instance string
+}
+
+func (s StateDir) path(ext string) string { return filepath.Join(s.Dir, s.Instance+"."+ext) }
+
+// JournalPath is the file of JSON lines, one per transition (S8).
+func (s StateDir) JournalPath() string { return s.path("journal") }
+
+// Ticket is an event's place in the order of arrival.
+type Ticket struct {
+	Seq   int64     `json:"seq"`
+	Event Event     `json:"event"`
+	At    time.Time `json:"at"`
+	PID   int       `json:"pid"`
+}
+
+// Enqueue gives the event the next sequence number and records it as the
+// newest: every older transition still running stops at its next step.
+func (s StateDir) Enqueue(ev Event, now time.Time) (Ticket, error) {
+	if err := os.MkdirAll(s.Dir, 0o750); err != nil {
+		return Ticket{}, fmt.Errorf("state dir: %w", err)
+	}
+	f, err := os.OpenFile(s.path("seq"), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return Ticket{}, fmt.Errorf("open sequence: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return Ticket{}, fmt.Errorf("lock sequence: %w", err)
+	}
+	last, _ := readTicket(f)
+	t := Ticket{Seq: last.Seq + 1, Event: ev, At: now.UTC(), PID: os.Getpid()}
+	b, _ := json.Marshal(t)
+	if err := f.Truncate(0); err != nil {
+		return Ticket{}, fmt.Errorf("write sequence: %w", err)
+	}
+	if _, err := f.WriteAt(append(b, '\n'), 0); err != nil {
+		return Ticket{}, fmt.Errorf("write sequence: %w", err)
+	}
+	return t, nil
+}
+
+func readTicket(f *os.File) (Ticket, error) {
+	b := make([]byte, 512)
+	n, err := f.ReadAt(b, 0)
+	if n == 0 {
+		return Ticket{}, err
+	}
+	var t Ticket
+	if err := json.Unmarshal([]byte(strings.TrimSpace(string(b[:n]))), &t); err != nil {
+		return Ticket{}, fmt.Errorf("sequence file: %w", err)
+	}
+	return t, nil
+}
+
+// Newest returns the newest event enqueued (zero Ticket when none).
+func (s StateDir) Newest() (Ticket, error) {
+	f, err := os.Open(s.path("seq"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Ticket{}, nil
+	}
+	if err != nil {
+		return Ticket{}, fmt.Errorf("open sequence: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		return Ticket{}, fmt.Errorf("lock sequence: %w", err)
+	}
+	return readTicket(f)
+}
+
+// Superseded reports whether a newer event than t has been enqueued.
+func (s StateDir) Superseded(t Ticket) bool {
+	n, err := s.Newest()
+	return err == nil && n.Seq > t.Seq
+}
+
+// Lock is the held instance lock; Release frees it.
+type Lock struct{ f *os.File }
+
+// Release frees the lock.
+func (l *Lock) Release() error { return l.f.Close() }
+
+// Acquire takes the instance lock, polling until ctx ends. It gives up with
+// ErrSuperseded as soon as a newer event than t arrives, so only the newest
+// waiter runs.
+func (s StateDir) Acquire(ctx context.Context, t Ticket, poll time.Duration) (*Lock, error) {
+	f, err := os.OpenFile(s.path("lock"), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	for {
+		if s.Superseded(t) {
+			f.Close()
+			return nil, ErrSuperseded
+		}
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			if s.Superseded(t) {
+				f.Close()
+				return nil, ErrSuperseded
+			}
+			return &Lock{f: f}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", s.path("lock"), err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ErrLockTimeout
+		case <-time.After(poll):
+		}
+	}
+}
+
+// Busy reports whether a transition holds the instance lock right now.
+func (s StateDir) Busy() bool {
+	f, err := os.Open(s.path("lock"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	return false
+}
+
+// WriteHoldoff records a hold-off for check.
+func (s StateDir) WriteHoldoff(h Holdoff) error {
+	return writeFileAtomic(s.path("holdoff"), h)
+}
+
+// ReadHoldoff returns the recorded hold-off (zero when none).
+func (s StateDir) ReadHoldoff() (Holdoff, error) {
+	var h Holdoff
+	b, err := os.ReadFile(s.path("holdoff"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return h, nil
+	}
+	if err != nil {
+		return h, fmt.Errorf("read holdoff: %w", err)
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return h, fmt.Errorf("holdoff file %s: %w", s.path("holdoff"), err)
+	}
+	return h, nil
+}
+
+// ClearHoldoff removes the hold-off marker.
+func (s StateDir) ClearHoldoff() error {
+	err := os.Remove(s.path("holdoff"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Append adds one record to the journal as a JSON line.
+func (s StateDir) Append(r Record) error {
+	if err := os.MkdirAll(s.Dir, 0o750); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	f, err := os.OpenFile(s.JournalPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("journal %s: %w", s.JournalPath(), err)
+	}
+	return f.Close()
+}
+
+// ReadJournal returns the journal's records, oldest first; unreadable lines
+// are skipped and counted.
+func ReadJournal(path string) ([]Record, int, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("journal: %w", err)
+	}
+	var out []Record
+	bad := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var r Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			bad++
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, bad, nil
+}
+
+func writeFileAtomic(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o640); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
