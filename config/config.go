@@ -413,6 +413,9 @@ func (in *Instance) validate(getenv func(string) string) []string {
 			addProblem("%s: must be positive, got %s", key, d)
 		}
 	}
+	if in.Timeouts.PeerWait >= in.Timeouts.Transition && in.Timeouts.Transition > 0 {
+		addProblem("timeouts.peer_wait (%s) must be shorter than timeouts.transition (%s)", in.Timeouts.PeerWait, in.Timeouts.Transition)
+	}
 	if in.Timeouts.Sync >= in.Timeouts.Transition && in.Timeouts.Transition > 0 {
 		addProblem("timeouts.sync (%s) must be shorter than timeouts.transition (%s)", in.Timeouts.Sync, in.Timeouts.Transition)
 	}

@@ -49,7 +49,7 @@ var Settings = []Setting{
 	{Key: "timeouts.check", Alias: "timeout", Usage: "bound on the whole check or report (keep below keepalived's script timeout)", Default: "1s"},
 	{Key: "timeouts.sync", Usage: "bound on sync-before-promote (S2); on expiry the node is not promoted", Default: "30s"},
 	{Key: "timeouts.transition", Usage: "bound on one whole transition, including waiting for the lock", Default: "60s"},
-	{Key: "timeouts.peer_wait", Usage: "how long notify-backup waits for an unreachable or non-master peer", Default: "10s"},
+	{Key: "timeouts.peer_wait", Usage: "how long notify-backup waits for the peer to be reachable and master (cover the peer's sync-before-promote)", Default: "40s"},
 	{Key: "timeouts.holdoff", Usage: "how long check fails after a sync-before-promote timed out", Default: "30s"},
 	{Key: "state_dir", Usage: "directory for the lock, the journal and the last state", Default: "/var/lib/redis-vip"},
 	{Key: "backup_dir", Usage: "directory for RDB copies taken before a dataset is discarded (S6)", Default: "/var/lib/redis-vip/backups"},

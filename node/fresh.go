@@ -1,5 +1,7 @@
 package node
 
+import "strings"
+
 // Relation says how one node's data stands against another's.
 type Relation int
 
@@ -56,18 +58,33 @@ func Compare(a, b Facts) Relation {
 }
 
 // AtLeastAsFresh reports whether x holds every write y holds, judged by their
-// replication histories alone (emptiness is Compare's business).
+// replication histories alone (emptiness is Compare's business). A history
+// is a replid up to an offset, continuing (when replid2 is set) another
+// replid up to second_repl_offset-1. y's data is inside x's when y's position
+// lies on x's history; a node promoted without writes since (offset ==
+// second_repl_offset-1) also stands at its old position.
 func AtLeastAsFresh(x, y Facts) bool {
 	if x.ReplID == "" || y.ReplID == "" {
 		return false
 	}
-	if x.ReplID == y.ReplID {
-		return x.ReplOffset >= y.ReplOffset
+	if onHistory(x, y.ReplID, y.ReplOffset) {
+		return true
 	}
-	// x continued from y's history: y's last byte must come before the point
-	// where x switched to its new replid.
-	if x.ReplID2 == y.ReplID && x.SecondReplOffset > 0 {
-		return y.ReplOffset < x.SecondReplOffset && x.ReplOffset >= y.ReplOffset
+	return hasReplID2(y) && y.ReplOffset == y.SecondReplOffset-1 && onHistory(x, y.ReplID2, y.ReplOffset)
+}
+
+// onHistory reports whether position (id, off) lies on x's history.
+func onHistory(x Facts, id string, off int64) bool {
+	if off > x.ReplOffset {
+		return false
 	}
-	return false
+	if id == x.ReplID {
+		return true
+	}
+	return hasReplID2(x) && id == x.ReplID2 && off < x.SecondReplOffset
+}
+
+// hasReplID2 reports whether f continued another history (replid2 is set).
+func hasReplID2(f Facts) bool {
+	return f.SecondReplOffset > 0 && f.ReplID2 != "" && strings.Trim(f.ReplID2, "0") != ""
 }

@@ -71,9 +71,6 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
-		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(stderr, "redis-vip: unknown command %q (see redis-vip --help)\n", name)
-		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return fmt.Errorf("%w: %v (see redis-vip %s --help)", errBadInput, err, c.Command.Name)
 		},
@@ -88,6 +85,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			guardCommand(),
 			versionCommand(),
 		},
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = app.OnUsageError
 	}
 	app.Action = func(c *cli.Context) error {
 		if c.Args().Len() > 0 {
