@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
 	"github.com/redis-vip/redis-vip/check"
-	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 )
 
@@ -39,7 +37,10 @@ func checkCommand() *cli.Command {
 			defer peer.Close()
 			ctx, cancel := context.WithTimeout(c.Context, e.inst.Timeouts.Check)
 			defer cancel()
-			in := gatherCheck(ctx, e, local, peer)
+			in, err := check.Gather(ctx, local, peer, transition.StateDir{Dir: e.inst.StateDir, Instance: e.inst.Name}, e.inst.Announce, e.inst.Peer, time.Now())
+			if err != nil {
+				e.log.Warn("check: state dir", zap.Error(err))
+			}
 			res := check.Verdict(in)
 			word := "OK"
 			if !res.OK {
@@ -58,39 +59,4 @@ func checkCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-// gatherCheck reads both servers concurrently under ctx, and the state dir.
-func gatherCheck(ctx context.Context, e *env, local, peer *node.Client) check.Input {
-	in := check.Input{LocalAnnounce: e.inst.Announce, PeerAddr: e.inst.Peer, Now: time.Now()}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if f, err := local.Facts(ctx); err == nil {
-			in.Local = &f
-		} else {
-			in.LocalErr = err
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if f, err := peer.Facts(ctx); err == nil {
-			in.Peer = &f
-		} else {
-			in.PeerErr = err
-		}
-	}()
-	sd := transition.StateDir{Dir: e.inst.StateDir, Instance: e.inst.Name}
-	if t, err := sd.Newest(); err == nil {
-		in.LastEvent = t.Event
-	}
-	in.TransitionRunning = sd.Busy()
-	if h, err := sd.ReadHoldoff(); err == nil {
-		in.Holdoff = h
-	} else {
-		e.log.Warn("read holdoff", zap.Error(err))
-	}
-	wg.Wait()
-	return in
 }

@@ -62,15 +62,7 @@ func runTransition(ctx context.Context, out io.Writer, e *env, ev transition.Eve
 	defer local.Close()
 	defer peer.Close()
 	in := e.inst
-	r := &transition.Runner{
-		Log: e.log, Instance: in.Name, Local: local, Peer: peer,
-		LocalAnnounce: in.Announce, PeerAddr: in.Peer,
-		State:   transition.StateDir{Dir: in.StateDir, Instance: in.Name},
-		Backups: transition.FileBackup{Dir: in.BackupDir, Keep: in.BackupsKeep, Instance: in.Name, Poll: 50 * time.Millisecond, Now: time.Now},
-		Opts: transition.Options{Force: force, FollowDiverged: in.OnDiverged == config.DivergedBackupAndFollow, Handover: in.Handover,
-			SyncTimeout: in.Timeouts.Sync, PeerWait: in.Timeouts.PeerWait, Holdoff: in.Timeouts.Holdoff, Poll: 50 * time.Millisecond},
-		Now: time.Now,
-	}
+	r := transition.ForInstance(in, local, peer, e.log, force)
 	ctx, cancel := context.WithTimeout(ctx, in.Timeouts.Transition)
 	defer cancel()
 	rec, err := r.Run(ctx, ev, source)

@@ -114,24 +114,7 @@ func loadNamed(c *cli.Context, name string) (*env, error) {
 }
 
 // dial makes clients for the local and the peer Redis.
-func (e *env) dial() (local, peer *node.Client, err error) {
-	mk := func(addr string) (*node.Client, error) {
-		tlsCfg, err := e.inst.TLSConfig(addr)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", config.ErrConfig, err)
-		}
-		return node.Dial(node.Options{Addr: addr, Username: e.inst.Username, Password: e.inst.Password, TLS: tlsCfg,
-			DialTimeout: e.inst.Timeouts.Connect, CommandTimeout: e.inst.Timeouts.Command}), nil
-	}
-	if local, err = mk(e.inst.Local); err != nil {
-		return nil, nil, err
-	}
-	if peer, err = mk(e.inst.Peer); err != nil {
-		local.Close()
-		return nil, nil, err
-	}
-	return local, peer, nil
-}
+func (e *env) dial() (local, peer *node.Client, err error) { return e.inst.Dial() }
 
 // checkResolvable fails with bad input when the peer's host name does not
 // exist; a slow or failing DNS server is not bad input (the peer is then

@@ -1,0 +1,25 @@
+package transition
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/redis-vip/redis-vip/config"
+)
+
+// pollInterval is how often a transition re-reads a condition it waits for.
+const pollInterval = 50 * time.Millisecond
+
+// ForInstance builds the Runner for a configured instance.
+func ForInstance(in *config.Instance, local, peer Server, log *zap.Logger, force bool) *Runner {
+	return &Runner{
+		Log: log, Instance: in.Name, Local: local, Peer: peer,
+		LocalAnnounce: in.Announce, PeerAddr: in.Peer,
+		State:   StateDir{Dir: in.StateDir, Instance: in.Name},
+		Backups: FileBackup{Dir: in.BackupDir, Keep: in.BackupsKeep, Instance: in.Name, Poll: pollInterval, Now: time.Now},
+		Opts: Options{Force: force, FollowDiverged: in.OnDiverged == config.DivergedBackupAndFollow, Handover: in.Handover,
+			SyncTimeout: in.Timeouts.Sync, PeerWait: in.Timeouts.PeerWait, Holdoff: in.Timeouts.Holdoff, Poll: pollInterval},
+		Now: time.Now,
+	}
+}
