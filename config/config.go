@@ -118,6 +118,8 @@ type Source struct {
 	Overrides map[string]string
 	// Log overrides from flags and env vars ("" keeps the file's value).
 	LogLevel, LogFormat, LogFile string
+	// LogStderr, when set, overrides log.stderr.
+	LogStderr *bool
 	// Getenv reads the environment (os.Getenv in production).
 	Getenv func(string) string
 }
@@ -179,9 +181,14 @@ func applyLogOverrides(l *Log, src Source) {
 	if l.Format == "" {
 		l.Format = "json"
 	}
+	if src.LogStderr != nil {
+		l.Stderr = src.LogStderr
+	}
 	if l.Stderr == nil {
-		t := true
-		l.Stderr = &t
+		// Off by default: hook output is discarded by keepalived anyway,
+		// and on a terminal the command's own one line is what a person reads.
+		f := false
+		l.Stderr = &f
 	}
 }
 

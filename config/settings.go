@@ -74,7 +74,8 @@ var (
 	SettingInstance = GlobalSetting{Flag: "instance", Env: "REDIS_VIP_INSTANCE", Usage: "instance to act on (may be omitted when the file has one)"}
 	SettingLogLevel = GlobalSetting{Flag: "log-level", Env: "REDIS_VIP_LOG_LEVEL", Usage: "debug, info, warn or error"}
 	SettingLogFmt   = GlobalSetting{Flag: "log-format", Env: "REDIS_VIP_LOG_FORMAT", Usage: "json or console"}
-	SettingLogFile  = GlobalSetting{Flag: "log-file", Env: "REDIS_VIP_LOG_FILE", Usage: "also log to this file (keepalived discards hook output)"}
+	SettingLogFile  = GlobalSetting{Flag: "log-file", Env: "REDIS_VIP_LOG_FILE", Usage: "log to this file (keepalived discards hook output)"}
+	SettingLogErr   = GlobalSetting{Flag: "log-stderr", Env: "REDIS_VIP_LOG_STDERR", Usage: "also log to stderr", Bool: true}
 	SettingForce    = GlobalSetting{Flag: "force", Env: "REDIS_VIP_FORCE", Usage: "follow an empty, older or diverged peer anyway (backs up first)", Bool: true}
 )
 

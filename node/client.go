@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // Sentinel errors that callers check with errors.Is.
@@ -52,11 +53,22 @@ func Dial(o Options) *Client {
 		WriteTimeout:          o.CommandTimeout,
 		ContextTimeoutEnabled: true,
 		MaxRetries:            -1,
+		DialerRetries:         1,
 		PoolSize:              2,
 		Protocol:              2,
 		DisableIdentity:       true,
 	})
 	return &Client{addr: o.Addr, rdb: rdb}
+}
+
+// DriverLogger sends go-redis's own messages (pool dial failures and the
+// like) to zap at debug level instead of stderr; install it with
+// redis.SetLogger once, in main.
+type DriverLogger struct{ Log *zap.Logger }
+
+// Printf logs one go-redis message.
+func (d DriverLogger) Printf(_ context.Context, format string, v ...any) {
+	d.Log.Debug(fmt.Sprintf(format, v...))
 }
 
 // Addr is the address this client talks to.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
@@ -25,7 +26,7 @@ func commonFlags() []cli.Flag {
 		}
 		return &cli.StringFlag{Name: s.Flag, EnvVars: []string{s.Env}, Usage: s.Usage, Value: s.Default}
 	}
-	flags := []cli.Flag{g(config.SettingConfig), g(config.SettingInstance), g(config.SettingLogLevel), g(config.SettingLogFmt), g(config.SettingLogFile)}
+	flags := []cli.Flag{g(config.SettingConfig), g(config.SettingInstance), g(config.SettingLogLevel), g(config.SettingLogFmt), g(config.SettingLogFile), g(config.SettingLogErr)}
 	for _, s := range config.Settings {
 		if s.EnvOnly {
 			continue
@@ -57,6 +58,10 @@ func source(c *cli.Context) config.Source {
 		LogFormat: c.String(config.SettingLogFmt.Flag),
 		LogFile:   c.String(config.SettingLogFile.Flag),
 		Getenv:    os.Getenv,
+	}
+	if c.IsSet(config.SettingLogErr.Flag) {
+		v := c.Bool(config.SettingLogErr.Flag)
+		src.LogStderr = &v
 	}
 	for _, s := range config.Settings {
 		switch {
@@ -92,6 +97,7 @@ func loadConfig(c *cli.Context) (*config.Config, config.Source, *zap.Logger, fun
 	if err != nil {
 		return nil, src, nil, nil, fmt.Errorf("%w: %w", config.ErrConfig, err)
 	}
+	redis.SetLogger(node.DriverLogger{Log: log.Named("go-redis")})
 	return cfg, src, log, flush, nil
 }
 
