@@ -209,7 +209,7 @@ func validateLog(l Log) []string {
 // instance's own keys, in that order.
 func decodeInstance(name string, defaults, own *yaml.Node) (*Instance, error) {
 	inst := &Instance{}
-	if err := decodeStrict(defaultsNode(), inst); err != nil {
+	if err := defaultsNode().Decode(inst); err != nil {
 		return nil, fmt.Errorf("built-in defaults: %w", err)
 	}
 	if defaults.Kind != 0 {
@@ -262,13 +262,17 @@ func nodeFromKeys(kv map[string]string) *yaml.Node {
 	return root
 }
 
-// scalarStyle quotes values YAML would otherwise read as null.
+// scalarStyle leaves integers and booleans plain, so YAML reads them as
+// such, and quotes everything else: it is a string (or a duration, which
+// YAML reads from a string), never null, and needs no type guessing.
 func scalarStyle(v string) yaml.Style {
-	switch strings.ToLower(v) {
-	case "", "~", "null":
-		return yaml.DoubleQuotedStyle
+	if _, err := strconv.Atoi(v); err == nil {
+		return 0
 	}
-	return 0
+	if v == "true" || v == "false" {
+		return 0
+	}
+	return yaml.DoubleQuotedStyle
 }
 
 func childMapping(parent *yaml.Node, key string) *yaml.Node {

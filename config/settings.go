@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+)
 
 // Setting is one per-instance setting: its YAML key, flag and env var.
 type Setting struct {
@@ -20,12 +23,22 @@ type Setting struct {
 
 // Flag is the command-line flag name: the key with dots and underscores as dashes.
 func (s Setting) Flag() string {
-	return strings.NewReplacer(".", "-", "_", "-").Replace(s.Key)
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' {
+			return '-'
+		}
+		return r
+	}, s.Key)
 }
 
 // Env is the environment variable: REDIS_VIP_ and the key in upper case.
 func (s Setting) Env() string {
-	return "REDIS_VIP_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(s.Key))
+	return "REDIS_VIP_" + strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' {
+			return '_'
+		}
+		return unicode.ToUpper(r)
+	}, s.Key)
 }
 
 // Settings lists every per-instance setting, in the order the README shows them.

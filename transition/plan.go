@@ -42,6 +42,10 @@ const (
 	StepPauseHandover Step = "pause-handover"
 	// StepPromote: local REPLICAOF NO ONE.
 	StepPromote Step = "promote"
+	// StepPromotePeer: peer REPLICAOF NO ONE, when the peer replicates the
+	// local node yet holds data the local node lacks: its link must not come
+	// back up and copy the local emptiness over its data.
+	StepPromotePeer Step = "promote-peer"
 	// StepBackup: BGSAVE local and copy the RDB into the backup dir (S6).
 	StepBackup Step = "backup"
 	// StepKillClients: CLIENT KILL TYPE normal on local (S7).
@@ -140,8 +144,17 @@ func decideMaster(in Input) Plan {
 		return Plan{Decision: "sync-then-promote", Reason: "peer is a live master at least as fresh: sync from it, pause its writes, then promote (S2)", Relation: rel.String(), Steps: steps}
 	}
 	// The peer is a replica.
-	if isReplicaOf(p, in.LocalAnnounce) || rel != node.Behind {
+	if rel != node.Behind {
 		return promote("promote-alone", "peer is a replica holding nothing local lacks", rel.String())
+	}
+	if isReplicaOf(p, in.LocalAnnounce) {
+		if p.MasterLinkUp && !l.Empty() {
+			// Our own replica, linked, read a moment after us: offset skew.
+			return promote("promote-alone", "peer is our replica, in sync", rel.String())
+		}
+		steps := []Step{StepPromotePeer, StepFollowPeer, StepWaitInSync, handoverStep(in), StepRewrite}
+		return Plan{Decision: "promote-peer-then-sync", Reason: "local is " + describeLocal(l) + " while its own replica holds the data: promote the replica so it keeps its data, copy it, then take over (S5)",
+			Relation: rel.String(), Steps: steps}
 	}
 	steps := []Step{}
 	if !followsPeer(l, in.PeerAddr) {
@@ -207,6 +220,13 @@ func decideFollow(in Input) Plan {
 		return Plan{Decision: "backup-and-follow", Reason: "histories diverged (split brain): back up local data, then resync from the peer (S6)", Relation: rel.String(), Steps: withBackup}
 	}
 	return Plan{Decision: "refuse", Reason: "histories diverged (split brain) and on_diverged is refuse: operator must choose (S1)", Relation: rel.String(), Refused: true}
+}
+
+func describeLocal(l node.Facts) string {
+	if l.Empty() {
+		return "empty"
+	}
+	return "behind"
 }
 
 func describe(rel node.Relation, p node.Facts) string {

@@ -315,7 +315,6 @@ func TestDecideMaster(t *testing.T) {
 // is down) holds the only copy of the data: once the link comes back the
 // peer's Redis full-syncs from the empty master and is wiped (S5).
 func TestDecideMasterKeepsReplicaData(t *testing.T) {
-	t.Skip("BUG: master event keeps an empty local master whose replica peer holds the only data (peer is our replica short-circuits the Behind check)")
 	in := transition.Input{
 		Event: transition.EventMaster, LocalAnnounce: planLocal, PeerAddr: planPeer, Handover: transition.HandoverAuto,
 		Local: pMaster(planLocal, histC, 0, 0),
@@ -390,6 +389,26 @@ func TestDecideFollow(t *testing.T) {
 			in: transition.Input{Local: pReplica(planLocal, planOther, false, histA, 1000, 50), Force: true,
 				Peer: pp(pMaster(planPeer, histB, 0, 0))},
 			decision: "follow-forced", steps: steps(sBackup, sFollow, sRewrite), relation: "ahead", reason: "empty",
+		},
+		{
+			name: "peer promoted from an older position, no writes since: older, refuse",
+			in: transition.Input{Local: pMaster(planLocal, histA, 1500, 50),
+				Peer: pp(func() node.Facts {
+					f := pMaster(planPeer, histB, 1000, 40)
+					f.ReplID2, f.SecondReplOffset = histA, 1001
+					return f
+				}())},
+			decision: "refuse", refused: true, relation: "ahead", reason: "older",
+		},
+		{
+			name: "peer promoted from our position, no writes since: same, follow",
+			in: transition.Input{Local: pMaster(planLocal, histA, 1000, 50),
+				Peer: pp(func() node.Facts {
+					f := pMaster(planPeer, histB, 1000, 50)
+					f.ReplID2, f.SecondReplOffset = histA, 1001
+					return f
+				}())},
+			decision: "follow", steps: steps(sFollow, sKill, sRewrite), relation: "same", reason: "at least as fresh",
 		},
 		{
 			name: "diverged with on_diverged=backup-and-follow: backup before follow",
@@ -542,7 +561,8 @@ func gridFacts(addr, other string) []node.Facts {
 		}
 	}
 	// Continued history: this node switched from A to C at 1001.
-	for _, off := range []int64{1200, 2000} {
+	// Offset 1000 = promoted with no writes since: it stands at A:1000.
+	for _, off := range []int64{1000, 1200, 2000} {
 		c := pMaster(addr, histC, off, 10)
 		c.ReplID2, c.SecondReplOffset = histA, 1001
 		out = append(out, c)
@@ -612,7 +632,7 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	seen := map[transition.Step]bool{}
 	for _, s := range plan.Steps {
 		switch s {
-		case sFollow, sWait, sFailover, sPause, sPromote, sBackup, sKill, sRewrite:
+		case sFollow, sWait, sFailover, sPause, sPromote, sBackup, sKill, sRewrite, transition.StepPromotePeer:
 		default:
 			fatal("known steps")
 		}
@@ -620,6 +640,13 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 			fatal("no duplicate steps")
 		}
 		seen[s] = true
+	}
+	// Never follow a peer that replicates us unless it was promoted first:
+	// that is a replication loop in which the emptier side can win.
+	if in.Peer != nil && in.Peer.Role == node.RoleReplica && node.SameAddr(in.Peer.MasterAddr(), in.LocalAnnounce) {
+		if f := idx(plan, sFollow); f >= 0 && (idx(plan, transition.StepPromotePeer) < 0 || idx(plan, transition.StepPromotePeer) > f) {
+			fatal("promote-peer before following our own replica")
+		}
 	}
 	if i := idx(plan, sRewrite); i >= 0 && i != len(plan.Steps)-1 {
 		fatal("config-rewrite last (S7)")

@@ -305,6 +305,8 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 		return r.pauseHandover(ctx, syncCtx, t)
 	case StepPromote:
 		return "replicaof no one", r.Local.PromoteNoOne(ctx)
+	case StepPromotePeer:
+		return "peer replicaof no one", r.Peer.PromoteNoOne(ctx)
 	case StepBackup:
 		if rec.Before.Local == nil || rec.Before.Local.Keys == 0 {
 			return "nothing to back up: local is empty", nil

@@ -40,39 +40,55 @@ func commonFlags() []cli.Flag {
 			usage += " (default " + s.Default + ")"
 		}
 		if s.Bool {
-			flags = append(flags, &cli.BoolFlag{Name: s.Flag(), Aliases: aliases, EnvVars: []string{s.Env()}, Usage: usage, Category: "instance settings"})
+			flags = append(flags, &cli.BoolFlag{Name: s.Flag(), Aliases: aliases, EnvVars: []string{s.Env()}, Usage: usage})
 		} else {
-			flags = append(flags, &cli.StringFlag{Name: s.Flag(), Aliases: aliases, EnvVars: []string{s.Env()}, Usage: usage, Category: "instance settings"})
+			flags = append(flags, &cli.StringFlag{Name: s.Flag(), Aliases: aliases, EnvVars: []string{s.Env()}, Usage: usage})
 		}
 	}
 	return flags
 }
 
 // source collects the file path and the overrides from flags and env vars.
+// It asks urfave once which flags were given and reads env vars directly:
+// IsSet per setting costs more than the whole check's Redis round trips.
 func source(c *cli.Context) config.Source {
-	src := config.Source{
-		Path:      c.String(config.SettingConfig.Flag),
-		Explicit:  c.IsSet(config.SettingConfig.Flag),
-		Overrides: map[string]string{},
-		LogLevel:  c.String(config.SettingLogLevel.Flag),
-		LogFormat: c.String(config.SettingLogFmt.Flag),
-		LogFile:   c.String(config.SettingLogFile.Flag),
-		Getenv:    os.Getenv,
+	given := map[string]bool{}
+	for _, name := range c.LocalFlagNames() {
+		given[name] = true
 	}
-	if c.IsSet(config.SettingLogErr.Flag) {
-		v := c.Bool(config.SettingLogErr.Flag)
-		src.LogStderr = &v
+	value := func(flag, env string, isBool bool) (string, bool) {
+		if given[flag] {
+			if isBool {
+				return fmt.Sprint(c.Bool(flag)), true
+			}
+			return c.String(flag), true
+		}
+		return os.LookupEnv(env)
+	}
+	src := config.Source{Path: config.DefaultPath, Overrides: map[string]string{}, Getenv: os.Getenv}
+	if v, ok := value(config.SettingConfig.Flag, config.SettingConfig.Env, false); ok {
+		src.Path, src.Explicit = v, true
+	}
+	src.LogLevel, _ = value(config.SettingLogLevel.Flag, config.SettingLogLevel.Env, false)
+	src.LogFormat, _ = value(config.SettingLogFmt.Flag, config.SettingLogFmt.Env, false)
+	src.LogFile, _ = value(config.SettingLogFile.Flag, config.SettingLogFile.Env, false)
+	if v, ok := value(config.SettingLogErr.Flag, config.SettingLogErr.Env, true); ok {
+		b := v == "true" || v == "1"
+		src.LogStderr = &b
 	}
 	for _, s := range config.Settings {
-		switch {
-		case s.EnvOnly:
+		if s.EnvOnly {
 			if v := os.Getenv(s.Env()); v != "" {
 				src.Overrides[s.Key] = v
 			}
-		case c.IsSet(s.Flag()) && s.Bool:
-			src.Overrides[s.Key] = fmt.Sprint(c.Bool(s.Flag()))
-		case c.IsSet(s.Flag()):
-			src.Overrides[s.Key] = c.String(s.Flag())
+			continue
+		}
+		flag := s.Flag()
+		if s.Alias != "" && given[s.Alias] {
+			flag = s.Alias
+		}
+		if v, ok := value(flag, s.Env(), s.Bool); ok {
+			src.Overrides[s.Key] = v
 		}
 	}
 	return src
