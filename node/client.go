@@ -103,7 +103,16 @@ func (c *Client) classify(what string, err error) error {
 // Facts reads INFO server, replication, persistence and keyspace in one
 // round trip (four INFO commands pipelined: old servers take one section each).
 func (c *Client) Facts(ctx context.Context) (Facts, error) {
-	sections := []string{"server", "replication", "persistence", "keyspace"}
+	return c.facts(ctx, "server", "replication", "persistence", "keyspace")
+}
+
+// FactsWithMemory is Facts plus INFO memory (used_memory, maxmemory), for
+// reports; check and transitions do not need it.
+func (c *Client) FactsWithMemory(ctx context.Context) (Facts, error) {
+	return c.facts(ctx, "server", "replication", "persistence", "keyspace", "memory")
+}
+
+func (c *Client) facts(ctx context.Context, sections ...string) (Facts, error) {
 	cmds, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, s := range sections {
 			p.Info(ctx, s)

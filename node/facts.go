@@ -63,6 +63,11 @@ type Facts struct {
 	// Keys is the number of keys over all databases.
 	Keys int64 `json:"keys"`
 
+	// UsedMemory and MaxMemory (bytes; 0 = no limit) are set only when
+	// INFO memory was read (Client.FactsWithMemory).
+	UsedMemory int64 `json:"used_memory,omitempty"`
+	MaxMemory  int64 `json:"maxmemory,omitempty"`
+
 	AOFEnabled          bool      `json:"aof_enabled"`
 	RDBLastSave         time.Time `json:"rdb_last_save"`
 	RDBChangesSinceSave int64     `json:"rdb_changes_since_last_save"`

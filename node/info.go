@@ -66,6 +66,10 @@ func ParseInfo(text string) (Facts, error) {
 			f.ReplOffset = p.int(key, val)
 		case "second_repl_offset":
 			f.SecondReplOffset = p.int(key, val)
+		case "used_memory":
+			f.UsedMemory = p.int(key, val)
+		case "maxmemory":
+			f.MaxMemory = p.int(key, val)
 		case "aof_enabled":
 			f.AOFEnabled = p.bool(key, val)
 		case "rdb_last_save_time":
