@@ -177,7 +177,7 @@ func (r *Runner) Run(ctx context.Context, ev Event, source string) (Record, erro
 		return finish(OutcomeDeferred, nil)
 	}
 	err = r.execute(ctx, ticket, plan, &rec, log)
-	rec.After = r.snapshot(ctx)
+	rec.After = r.snapshot(ctx, peer != nil)
 	switch {
 	case errors.Is(err, ErrSuperseded):
 		return finish(OutcomeSuperseded, nil)
@@ -245,12 +245,19 @@ func (r *Runner) plan(ctx context.Context, ev Event, t Ticket, rec *Record) (Pla
 	}
 }
 
-func (r *Runner) snapshot(ctx context.Context) Snapshot {
+// snapshot reads both nodes for the journal; a peer that was unreachable
+// when the plan was made is not dialled again (a dead host costs a whole
+// connect timeout, and the failover is waiting).
+func (r *Runner) snapshot(ctx context.Context, readPeer bool) Snapshot {
 	var s Snapshot
 	if f, err := r.Local.Facts(ctx); err == nil {
 		s.Local = &f
 	} else {
 		s.LocalErr = err.Error()
+	}
+	if !readPeer {
+		s.PeerError = "not read again: unreachable when the plan was made"
+		return s
 	}
 	if f, err := r.Peer.Facts(ctx); err == nil {
 		s.Peer = &f
