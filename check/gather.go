@@ -2,7 +2,7 @@ package check
 
 import (
 	"context"
-	"sync"
+	"fmt"
 	"time"
 
 	"github.com/redis-vip/redis-vip/node"
@@ -15,33 +15,46 @@ type FactsReader interface {
 }
 
 // Gather reads both servers concurrently under ctx, and the instance's state
-// dir, into a Verdict input. It never takes longer than ctx allows.
+// dir, into a Verdict input. It returns when ctx ends even if a server is
+// still not answering (a client library may wait on its own timeouts, e.g.
+// during its connection handshake); such a server counts as unreachable.
 func Gather(ctx context.Context, local, peer FactsReader, sd transition.StateDir, localAnnounce, peerAddr string, now time.Time) (Input, error) {
 	in := Input{LocalAnnounce: localAnnounce, PeerAddr: peerAddr, Now: now}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if f, err := local.Facts(ctx); err == nil {
-			in.Local = &f
-		} else {
-			in.LocalErr = err
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if f, err := peer.Facts(ctx); err == nil {
-			in.Peer = &f
-		} else {
-			in.PeerErr = err
-		}
-	}()
+	localCh, peerCh := readAsync(ctx, local), readAsync(ctx, peer)
 	if t, err := sd.Newest(); err == nil {
 		in.LastEvent = t.Event
 	}
 	in.TransitionRunning = sd.Busy()
 	h, herr := sd.ReadHoldoff()
 	in.Holdoff = h
-	wg.Wait()
+	in.Local, in.LocalErr = await(ctx, localCh)
+	in.Peer, in.PeerErr = await(ctx, peerCh)
 	return in, herr
+}
+
+type factsResult struct {
+	f   *node.Facts
+	err error
+}
+
+func readAsync(ctx context.Context, r FactsReader) <-chan factsResult {
+	ch := make(chan factsResult, 1)
+	go func() {
+		f, err := r.Facts(ctx)
+		if err != nil {
+			ch <- factsResult{err: err}
+			return
+		}
+		ch <- factsResult{f: &f}
+	}()
+	return ch
+}
+
+func await(ctx context.Context, ch <-chan factsResult) (*node.Facts, error) {
+	select {
+	case r := <-ch:
+		return r.f, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("no answer within the check timeout: %w", node.ErrUnreachable)
+	}
 }

@@ -29,6 +29,9 @@ func checkCommand() *cli.Command {
 			if err := checkResolvable(c.Context, e.inst.Peer); err != nil {
 				return err
 			}
+			// No single command may outlast the whole check.
+			e.inst.Timeouts.Command = min(e.inst.Timeouts.Command, e.inst.Timeouts.Check)
+			e.inst.Timeouts.Connect = min(e.inst.Timeouts.Connect, e.inst.Timeouts.Check)
 			local, peer, err := e.dial()
 			if err != nil {
 				return err

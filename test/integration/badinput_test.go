@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,4 +156,38 @@ func TestBadInputRedisLoading(t *testing.T) {
 		return err == nil && strings.Contains(info, "loading:0")
 	})
 	untouched(t, sa, "master", 20000)
+}
+
+// A peer that accepts connections and never answers (a hung host) must not
+// hold the check past its bound: keepalived would count a hung script as
+// failed and, worse, stack them up.
+func TestCheckBoundedWithHungPeer(t *testing.T) {
+	sa := redistest.Start(t, redistest.Options{})
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold it open, never read or answer
+		}
+	}()
+	hung := &redistest.Server{Port: silent.Addr().(*net.TCPAddr).Port}
+	a := writeConfig(t, "redis", sa, hung, settings{"timeouts.command": "5s"})
+	redistest.Binary(t) // build outside the measured run
+	start := time.Now()
+	r := a.run(t, "check", "--timeout", "700ms")
+	took := time.Since(start)
+	t.Logf("check with a hung peer: exit %d in %s: %s", r.code, took, strings.TrimSpace(r.stdout))
+	if r.code != 0 || !strings.Contains(r.stdout, "local is master") {
+		t.Fatalf("check: exit %d %q %q; a master with a hung peer stays eligible", r.code, r.stdout, r.stderr)
+	}
+	if took > 700*time.Millisecond+time.Second {
+		t.Fatalf("check took %s with --timeout 700ms: it must be bounded by its timeout", took)
+	}
 }
