@@ -137,7 +137,7 @@ func (c *Client) facts(ctx context.Context, sections ...string) (Facts, error) {
 
 // do runs a command and returns its error classified.
 func (c *Client) do(ctx context.Context, args ...any) error {
-	return c.classify(fmt.Sprint(args...), c.rdb.Do(ctx, args...).Err())
+	return c.classify(strings.TrimSpace(fmt.Sprintln(args...)), c.rdb.Do(ctx, args...).Err())
 }
 
 // ReplicaOf makes the server replicate host:port, using SLAVEOF where REPLICAOF

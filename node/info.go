@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -89,7 +90,11 @@ func ParseInfo(text string) (Facts, error) {
 			case isIndexed(key, "slave"):
 				f.Replicas = append(f.Replicas, p.replica(key, val))
 			case isIndexed(key, "db"):
-				f.Keys += p.dbKeys(key, val)
+				n := p.dbKeys(key, val)
+				if f.Keys > math.MaxInt64-n {
+					p.fail(key, val, "key count overflows")
+				}
+				f.Keys += n
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/redis-vip/redis-vip/node"
@@ -42,7 +43,16 @@ func (b FileBackup) Backup(ctx context.Context, s Server, f node.Facts) (string,
 	if err := pollUntil(ctx, b.Poll, func() (bool, error) { return b.Now().Unix() > before.Unix(), nil }); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}
-	if err := s.BGSave(ctx); err != nil {
+	// A save already running would not contain writes made after it began:
+	// wait for it to end, then start ours.
+	err = pollUntil(ctx, b.Poll, func() (bool, error) {
+		err := s.BGSave(ctx)
+		if err != nil && strings.Contains(err.Error(), "already in progress") {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}
 	var after node.Facts

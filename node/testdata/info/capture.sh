@@ -8,6 +8,8 @@
 # usage: capture.sh [outdir]
 # Needs redis-server and redis-cli on PATH. Servers listen on free 127.0.0.1
 # ports (never 6379) in a temp dir and are killed on exit. Every wait is bounded.
+# Run ids, replids and ports change on every run: update the rows of
+# fixtureCases in ../../info_test.go (and fresh_test.go's captured pairs) after.
 set -euo pipefail
 
 out=${1:-$(cd "$(dirname "$0")" && pwd)}
@@ -27,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { echo "capture: $*" >&2; }
+log() { echo "capture: [${SECONDS}s] $*" >&2; }
 die() { echo "capture: $*" >&2; exit 1; }
 
 # freeport prints a TCP port on 127.0.0.1 that nothing listens on.
@@ -45,6 +47,15 @@ freeport() {
 
 cli() { local p=$1; shift; redis-cli -h 127.0.0.1 -p "$p" "$@"; }
 
+# run PORT ARGS... sends one command and stops the script on an error reply.
+run() {
+	local r
+	r=$(cli "$@")
+	case $r in
+	ERR*|WRONG*|NOAUTH*|LOADING*|NOPERM*) die "redis-cli -p $*: $r" ;;
+	esac
+}
+
 # start NAME [redis-server args...] starts a server in $work/NAME; a second
 # start of the same NAME reuses its port and dir (a restart).
 start() {
@@ -55,9 +66,10 @@ start() {
 	fi
 	mkdir -p "$work/$n"
 	(cd "$work/$n" && exec "$server" --port "${port[$n]}" --bind 127.0.0.1 \
-		--dir "$work/$n" --save "" --appendonly no --protected-mode no \
+		--dir "$work/$n" --save "" --appendonly no --protected-mode no --enable-debug-command local \
 		--logfile "$work/$n/redis.log" "$@") &
 	pid[$n]=$!
+	disown "${pid[$n]}"
 	for i in $(seq 1 200); do
 		if cli "${port[$n]}" PING 2>/dev/null | grep -E 'PONG|LOADING' >/dev/null; then
 			return 0
@@ -119,14 +131,28 @@ synced() {
 	die "$1 never caught up with $2"
 }
 
+# acked MASTER waits until every replica line of MASTER shows its offset.
+acked() {
+	local i info off
+	for i in $(seq 1 400); do
+		info=$(cli "${port[$1]}" INFO replication | tr -d "\r")
+		off=$(sed -n "s/^master_repl_offset://p" <<<"$info")
+		if [ -n "$off" ] && ! grep "^slave[0-9]*:" <<<"$info" | grep -v "offset=$off," >/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	die "replicas of $1 never acknowledged its offset"
+}
+
 # fill NAME writes a small mixed dataset into db0 and db3, some keys with a TTL.
 fill() {
 	local p=${port[$1]}
-	cli "$p" DEBUG POPULATE 1000 key 16 >/dev/null
-	cli "$p" SET session:1 alice EX 3600 >/dev/null
-	cli "$p" SET session:2 bob EX 3600 >/dev/null
-	cli "$p" -n 3 HSET user:1 name alice >/dev/null
-	cli "$p" -n 3 RPUSH queue a b c >/dev/null
+	run "$p" DEBUG POPULATE 1000 key 16
+	run "$p" SET session:1 alice EX 3600
+	run "$p" SET session:2 bob EX 3600
+	run "$p" -n 3 HSET user:1 name alice
+	run "$p" -n 3 RPUSH queue a b c
 }
 
 # ---- empty fresh master, and an AOF master with keys ----
@@ -144,8 +170,9 @@ start m1
 fill m1
 start r1 --replicaof 127.0.0.1 "${port[m1]}"
 waitfor m1 replication '^slave0:.*state=online'
-cli "${port[m1]}" SET after-sync 1 >/dev/null
+run "${port[m1]}" SET after-sync 1
 synced r1 m1
+acked m1
 capture m1 master-with-replica
 capture r1 replica-in-sync
 
@@ -153,15 +180,17 @@ start r1b --replicaof 127.0.0.1 "${port[m1]}"
 waitfor m1 replication '^slave1:.*state=online'
 synced r1b m1
 synced r1 m1
+acked m1
 capture m1 master-with-two-replicas
 stop r1b
 waitfor m1 replication '^connected_slaves:1'
 
-# ---- FAILOVER: the target replica is stopped (SIGSTOP) so the master stays
-# in waiting-for-sync until the timeout, then (FORCE) in failover-in-progress
-# until the target answers.
+# ---- FAILOVER: the target replica is stopped (SIGSTOP) and misses one write,
+# so the master stays in waiting-for-sync until the timeout, then (FORCE) in
+# failover-in-progress until the target answers.
 kill -STOP "${pid[r1]}"
-cli "${port[m1]}" FAILOVER TO 127.0.0.1 "${port[r1]}" FORCE TIMEOUT 2000 >/dev/null
+run "${port[m1]}" SET unacked 1
+run "${port[m1]}" FAILOVER TO 127.0.0.1 "${port[r1]}" FORCE TIMEOUT 2000
 waitfor m1 replication '^master_failover_state:waiting-for-sync' 20
 capture m1 master-failover-waiting-for-sync
 waitfor m1 replication '^master_failover_state:failover-in-progress' 100
@@ -170,8 +199,9 @@ kill -CONT "${pid[r1]}"
 waitfor r1 replication '^role:master'
 waitfor m1 replication '^master_link_status:up'
 waitfor r1 replication '^slave0:.*state=online'
-cli "${port[r1]}" SET after-failover 1 >/dev/null
+run "${port[r1]}" SET after-failover 1
 synced m1 r1
+acked r1
 capture r1 replica-promoted-by-failover
 capture m1 master-demoted-by-failover
 stop r1
@@ -182,19 +212,19 @@ start m2
 fill m2
 start r2 --replicaof 127.0.0.1 "${port[m2]}"
 waitfor m2 replication '^slave0:.*state=online'
-cli "${port[m2]}" SET before-kill 1 >/dev/null
+run "${port[m2]}" SET before-kill 1
 synced r2 m2
 stop m2
 waitfor r2 replication '^master_link_status:down'
 capture r2 replica-link-down
-cli "${port[r2]}" REPLICAOF NO ONE >/dev/null
-cli "${port[r2]}" SET after-promotion 1 >/dev/null
+run "${port[r2]}" REPLICAOF NO ONE
+run "${port[r2]}" SET after-promotion 1
 capture r2 replica-promoted
 stop r2
 
 # ---- loading: a replica loading a full sync, a master loading its RDB ----
 start big
-cli "${port[big]}" DEBUG POPULATE 1500000 key 32 >/dev/null
+run "${port[big]}" DEBUG POPULATE 1500000 key 32
 start bigr --replicaof 127.0.0.1 "${port[big]}" --repl-diskless-load disabled
 waitfor bigr persistence '^loading:1' 1200
 capture bigr replica-loading
@@ -202,7 +232,7 @@ grep -q '^loading:1' <(tr -d '\r' <"$out/redis-$ver-replica-loading.txt") ||
 	log "WARNING: replica-loading captured after loading ended; run again"
 stop bigr
 
-cli "${port[big]}" SAVE >/dev/null
+run "${port[big]}" SAVE
 stop big
 start big
 waitfor big persistence '^loading:1' 200
