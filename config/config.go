@@ -1,16 +1,15 @@
 package config
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,9 +132,14 @@ func Load(src Source) (*Config, error) {
 	switch {
 	case err == nil:
 		cfg.Path = src.Path
-		dec := yaml.NewDecoder(bytes.NewReader(raw))
-		dec.KnownFields(true)
-		if err := dec.Decode(&shape); err != nil && !errors.Is(err, io.EOF) {
+		var doc yaml.Node
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrConfig, src.Path, oneLine(err))
+		}
+		if err := knownKeys(&doc, reflect.TypeOf(shape)); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrConfig, src.Path, err)
+		}
+		if err := doc.Decode(&shape); err != nil && doc.Kind != 0 {
 			return nil, fmt.Errorf("%w: %s: %v", ErrConfig, src.Path, oneLine(err))
 		}
 	case errors.Is(err, fs.ErrNotExist) && !src.Explicit:
@@ -226,18 +230,51 @@ func decodeInstance(name string, defaults, own *yaml.Node) (*Instance, error) {
 	return inst, nil
 }
 
-// decodeStrict decodes a node, rejecting unknown keys.
+// decodeStrict decodes a node, rejecting unknown keys. The node keeps the
+// file's line numbers, so errors point at the operator's line.
 func decodeStrict(n *yaml.Node, out *Instance) error {
-	b, err := yaml.Marshal(n)
-	if err != nil {
+	if err := knownKeys(n, reflect.TypeOf(*out)); err != nil {
 		return err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
-		return err
+	return n.Decode(out)
+}
+
+// knownKeys walks a mapping node against a struct's yaml tags and reports
+// the first key the struct does not have.
+func knownKeys(n *yaml.Node, t reflect.Type) error {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct || t == reflect.TypeOf(yaml.Node{}) {
+		return nil
+	}
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			fields[name] = t.Field(i).Type
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		ft, ok := fields[k.Value]
+		if !ok {
+			return fmt.Errorf("line %d: unknown key %q (known: %s)", k.Line, k.Value, strings.Join(sortedKeys(fields), ", "))
+		}
+		if err := knownKeys(n.Content[i+1], ft); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func sortedKeys(m map[string]reflect.Type) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // nodeFromKeys builds a YAML mapping from dotted keys; values stay plain

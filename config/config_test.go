@@ -753,7 +753,6 @@ func TestSplitAddr(t *testing.T) {
 // TestErrorLinesAreFileLines: an operator fixing a typo looks for the line
 // the message names, so it must be the line in the file.
 func TestErrorLinesAreFileLines(t *testing.T) {
-	t.Skip("BUG: decode errors give line numbers of the re-marshalled instance node, not of the file (sycn on file line 7 is reported as line 4)")
 	path := writeFile(t, "c.yml", "# comment\ninstances:\n  a:\n    local: 192.0.2.1:6379\n    peer: 192.0.2.2:6379\n    timeouts:\n      sycn: 5s\n")
 	_, err := config.Load(config.Source{Path: path, Explicit: true})
 	if err == nil || !strings.Contains(err.Error(), "line 7") {
