@@ -85,7 +85,9 @@ func Verdict(in Input) Result {
 			// A replica of ours read a moment after us can show a higher
 			// offset on our own history: that is skew, not staleness.
 			return fail("local master is stale: peer %s holds newer data (S5)", p.Summary())
-		case rel == node.Diverged:
+		case rel == node.Predecessor && l.Role == node.RoleMaster && p.Role == node.RoleMaster:
+			return fail("local master is superseded: the peer was promoted from its history and has taken writes since (%s); local's later writes are backed up when it follows", p.Summary())
+		case rel == node.Diverged || rel == node.Successor:
 			warnings = append(warnings, fmt.Sprintf("histories diverged (split brain): local %s, peer %s", l.Summary(), p.Summary()))
 		}
 	}
@@ -107,7 +109,7 @@ func replicaVerdict(in Input, l node.Facts, warnings []string) Result {
 		return fail("replication loop: local and peer replicate each other")
 	}
 	if in.LastEvent == transition.EventMaster {
-		return fail("keepalived made this node master but its redis is a replica of %s: give the VIP back", l.MasterAddr())
+		return fail("VRRP made this node master but its redis is a replica of %s: give the VIP back", l.MasterAddr())
 	}
 	switch {
 	case l.InSync():

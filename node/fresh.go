@@ -15,6 +15,14 @@ const (
 	Behind
 	// Diverged: both hold data and neither history contains the other.
 	Diverged
+	// Successor: diverged, and a was promoted from b's history (a's replid2
+	// is b's replid): a is the side the VIP moved to, b the old master that
+	// went on alone (typically isolated, its offset moved by replication
+	// PINGs or by clients that could still reach it). a's data wins; b's
+	// writes after the fork must be backed up before they are discarded.
+	Successor
+	// Predecessor: the reverse of Successor: b was promoted from a's history.
+	Predecessor
 )
 
 // String names the relation for logs and journals.
@@ -28,6 +36,10 @@ func (r Relation) String() string {
 		return "behind"
 	case Diverged:
 		return "diverged"
+	case Successor:
+		return "successor"
+	case Predecessor:
+		return "predecessor"
 	}
 	return "unknown"
 }
@@ -53,8 +65,24 @@ func Compare(a, b Facts) Relation {
 		return Ahead
 	case ba:
 		return Behind
+	case continuedFrom(a, b):
+		return Successor
+	case continuedFrom(b, a):
+		return Predecessor
 	}
 	return Diverged
+}
+
+// continuedFrom reports whether x was promoted from y's history: x's replid2
+// is y's replid and x forked at a point y had reached.
+func continuedFrom(x, y Facts) bool {
+	return hasReplID2(x) && x.ReplID2 == y.ReplID && x.SecondReplOffset-1 <= y.ReplOffset
+}
+
+// HasDataPeerLacks reports whether a holds writes b does not: a is Ahead,
+// or the two diverged in any way.
+func (r Relation) HasDataPeerLacks() bool {
+	return r == Ahead || r == Diverged || r == Successor || r == Predecessor
 }
 
 // AtLeastAsFresh reports whether x holds every write y holds, judged by their

@@ -86,14 +86,16 @@ func TestCompareAndAtLeastAsFresh(t *testing.T) {
 		},
 		{
 			// b wrote offset 101 on O after a had left it: split brain.
+			// Both wrote after the fork; a was promoted from b's history, so a
+			// is the successor (the side the VIP moved to).
 			name: "promoted; other went on to second_repl_offset",
 			a:    promoted(idX, idO, 101, 150, 5), b: hist(idO, 101, 5),
-			want: Diverged,
+			want: Successor,
 		},
 		{
 			name: "promoted; other went on well past second_repl_offset",
 			a:    promoted(idX, idO, 101, 150, 5), b: hist(idO, 400, 5),
-			want: Diverged,
+			want: Successor,
 		},
 		{
 			name: "promoted, other side of the same pair",
@@ -218,6 +220,10 @@ func mirror(r Relation) Relation {
 		return Behind
 	case Behind:
 		return Ahead
+	case Successor:
+		return Predecessor
+	case Predecessor:
+		return Successor
 	}
 	return r
 }

@@ -103,7 +103,7 @@ func Decide(in Input) Plan {
 	case EventBackup, EventFault:
 		return decideFollow(in)
 	}
-	return Plan{Decision: "record", Reason: "keepalived stopped; Redis left as it is so the peer can sync from it"}
+	return Plan{Decision: "record", Reason: "VRRP stopped on this node; Redis left as it is so the peer can sync from it"}
 }
 
 func decideMaster(in Input) Plan {
@@ -135,13 +135,22 @@ func decideMaster(in Input) Plan {
 			return promote("promote-alone", why+": promote without syncing from it (S3)", rel.String())
 		case node.Diverged:
 			return promote("promote-alone", "histories diverged (split brain): keep local data, the peer must resync from it", rel.String())
+		case node.Successor:
+			return promote("promote-alone", "local was promoted from the peer's history and has taken writes since: keep local data, the peer backs up and resyncs", rel.String())
 		}
 		steps := []Step{}
+		decision, reason := "sync-then-promote", "peer is a live master at least as fresh: sync from it, pause its writes, then promote (S2)"
+		if rel == node.Predecessor {
+			// The peer was promoted from our history and took the writes
+			// since; ours after the fork go to a backup, then we take its data.
+			steps = append(steps, StepBackup)
+			decision, reason = "backup-sync-then-promote", "peer was promoted from local's history and holds the writes since: back up local, sync from the peer, pause its writes, then promote (S2, S6)"
+		}
 		if !followsPeer(l, in.PeerAddr) {
 			steps = append(steps, StepFollowPeer)
 		}
 		steps = append(steps, StepWaitInSync, handoverStep(in), StepRewrite)
-		return Plan{Decision: "sync-then-promote", Reason: "peer is a live master at least as fresh: sync from it, pause its writes, then promote (S2)", Relation: rel.String(), Steps: steps}
+		return Plan{Decision: decision, Reason: reason, Relation: rel.String(), Steps: steps}
 	}
 	// The peer is a replica.
 	if rel != node.Behind {
@@ -201,7 +210,10 @@ func decideFollow(in Input) Plan {
 		switch {
 		case l.InSync():
 			return Plan{Decision: "already-following", Reason: "local is a replica of the peer, in sync", Relation: rel.String()}
-		case (rel == node.Ahead || rel == node.Diverged) && !in.Force:
+		case rel == node.Predecessor && (in.FollowDiverged || in.Force):
+			return Plan{Decision: "backup-while-following", Reason: "local follows the master promoted from its history: back up local's writes since the fork before the full sync discards them (S6)",
+				Relation: rel.String(), Steps: []Step{StepBackup}}
+		case rel.HasDataPeerLacks() && !in.Force:
 			return Plan{Decision: "detach", Reason: fmt.Sprintf("local follows a peer that is %s and holds data the peer lacks: stop following before a full sync wipes it (S1)", describe(rel, p)),
 				Relation: rel.String(), Steps: []Step{StepPromote, StepRewrite}, Refused: true}
 		}
@@ -210,14 +222,18 @@ func decideFollow(in Input) Plan {
 	switch rel {
 	case node.Same, node.Behind:
 		return Plan{Decision: "follow", Reason: "peer is a live master at least as fresh", Relation: rel.String(), Steps: demote}
-	case node.Ahead:
+	case node.Ahead, node.Successor:
 		if in.Force {
 			return Plan{Decision: "follow-forced", Reason: "peer is " + describe(rel, p) + " but --force was given: back up, then follow", Relation: rel.String(), Steps: withBackup}
 		}
 		return Plan{Decision: "refuse", Reason: fmt.Sprintf("refusing to follow a peer that is %s: local holds data it lacks (S1); use --force to override", describe(rel, p)), Relation: rel.String(), Refused: true}
 	}
 	if in.FollowDiverged || in.Force {
-		return Plan{Decision: "backup-and-follow", Reason: "histories diverged (split brain): back up local data, then resync from the peer (S6)", Relation: rel.String(), Steps: withBackup}
+		reason := "histories diverged (split brain): back up local data, then resync from the peer (S6)"
+		if rel == node.Predecessor {
+			reason = "the peer was promoted from local's history and holds the writes since: back up local's writes after the fork, then resync from the peer (S6)"
+		}
+		return Plan{Decision: "backup-and-follow", Reason: reason, Relation: rel.String(), Steps: withBackup}
 	}
 	return Plan{Decision: "refuse", Reason: "histories diverged (split brain) and on_diverged is refuse: operator must choose (S1)", Relation: rel.String(), Refused: true}
 }
@@ -235,6 +251,8 @@ func describe(rel node.Relation, p node.Facts) string {
 		return "empty"
 	case rel == node.Ahead:
 		return "older"
+	case rel == node.Successor:
+		return "the old master this node was promoted from"
 	}
 	return rel.String()
 }

@@ -676,13 +676,17 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	}
 
 	follow := in.Event == transition.EventBackup || in.Event == transition.EventFault
-	// S1: never follow an empty, older or diverged peer without --force.
+	// S1: never follow an empty or older peer, nor the old master this node
+	// was promoted from, nor a diverged one unless on_diverged allows it,
+	// without --force.
 	if follow && !in.Force && hasStep(plan, sFollow) &&
-		(rel == node.Ahead || (rel == node.Diverged && !in.FollowDiverged)) {
+		(rel == node.Ahead || rel == node.Successor ||
+			((rel == node.Diverged || rel == node.Predecessor) && !in.FollowDiverged)) {
 		fatal("S1")
 	}
-	// S6: back up before following a peer that lacks local data.
-	if hasStep(plan, sFollow) && !in.Local.Empty() && (rel == node.Ahead || rel == node.Diverged) {
+	// S6: back up before following a peer that lacks local data, whatever
+	// the event.
+	if hasStep(plan, sFollow) && !in.Local.Empty() && rel.HasDataPeerLacks() {
 		if b := idx(plan, sBackup); b < 0 || b > idx(plan, sFollow) {
 			fatal("S6")
 		}

@@ -30,8 +30,9 @@ type writer struct {
 	where map[string]int
 }
 
+func newWriter() *writer { return &writer{where: map[string]int{}} }
+
 func (w *writer) run(ctx context.Context, servers ...*redistest.Server) {
-	w.where = map[string]int{}
 	clients := make([]*redis.Client, len(servers))
 	for i, s := range servers {
 		clients[i] = redis.NewClient(&redis.Options{Addr: s.Addr(), DialTimeout: 200 * time.Millisecond,
@@ -84,7 +85,7 @@ func TestS2FailbackUnderWritesLosesNothing(t *testing.T) {
 		t.Run(handover, func(t *testing.T) {
 			a, b := pair(t, 200, settings{"handover": handover})
 			ctx, cancel := context.WithCancel(context.Background())
-			w := &writer{}
+			w := newWriter()
 			done := make(chan struct{})
 			go func() { defer close(done); w.run(ctx, a.srv, b.srv) }()
 			waitFor(t, "writes on A", 5*time.Second, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.where[a.srv.Addr()] > 200 })
@@ -106,7 +107,9 @@ func TestS2FailbackUnderWritesLosesNothing(t *testing.T) {
 				t.Fatalf("A role = %s, want slave", got)
 			}
 			lost := w.missing(t, b.srv)
+			w.mu.Lock()
 			t.Logf("handover=%s acked=%d (on A %d, on B %d) lost=%d", handover, len(w.acked), w.where[a.srv.Addr()], w.where[b.srv.Addr()], len(lost))
+			w.mu.Unlock()
 			if len(lost) != 0 {
 				t.Fatalf("%d acknowledged writes lost, first %v", len(lost), lost[:min(5, len(lost))])
 			}

@@ -23,7 +23,8 @@ const labelSuffix = ":vip"
 const dumpRetries = 3
 
 // Manager adds, removes and announces a fixed set of VIPs on one interface.
-// Its methods may be called from one goroutine at a time.
+// It holds only fixed fields and each netlink call opens its own socket, so
+// its methods are safe for concurrent use.
 type Manager struct {
 	ifname string
 	vips   []netip.Prefix
