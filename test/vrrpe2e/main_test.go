@@ -1,0 +1,102 @@
+package vrrpe2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
+)
+
+var (
+	binDir         string
+	bin, writerBin string
+	buildErr       error
+	labSeq         atomic.Int32
+)
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		var err error
+		if binDir, err = os.MkdirTemp("", "rvt-bin-"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(binDir)
+		bin, writerBin, buildErr = netlab.Build(binDir)
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// newLab builds a lab for the test and removes it when the test ends,
+// printing the logs first when it failed. It skips when not root or when
+// a tool is missing.
+func newLab(t *testing.T) *netlab.Lab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces")
+	}
+	for _, tool := range []string{"ip", "redis-server", "redis-cli"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	dir := t.TempDir()
+	l, err := netlab.New(netlab.Options{
+		Prefix: fmt.Sprintf("rvt-%d-%d", os.Getpid(), labSeq.Add(1)),
+		Dir:    dir, Bin: bin, Writer: writerBin, Logf: t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("RVT_LOGS") != "" {
+			for _, h := range l.Hosts {
+				t.Logf("---- %s redis-vip log (tail)\n%s", h.Name, h.RunLog(logLines))
+				t.Logf("---- %s keepalived (tail)\n%s", h.Name, h.KeepalivedLog(30))
+				b, _ := os.ReadFile(filepath.Join(h.Dir, "redis-server.log"))
+				t.Logf("---- %s redis-server.log (%d bytes, tail)\n%s", h.Name, len(b), tail(string(b), 15))
+			}
+		}
+		l.Close()
+	})
+	return l
+}
+
+// runVRRP is the `vrrp:` section of a redis-vip run host.
+func runVRRP(prio int, extra netlab.VRRP) netlab.VRRP { return netlab.RunVRRP(prio, extra) }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
+
+// logLines is how much of each redis-vip log a failed test prints (RVT_LOGS
+// set: printed for passing tests too, in full).
+var logLines = func() int {
+	if os.Getenv("RVT_LOGS") != "" {
+		return 100000
+	}
+	return 60
+}()

@@ -1,0 +1,177 @@
+package netlab
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis-vip/redis-vip/test/writer"
+)
+
+// WriterFlags are the rv-writer settings the lab uses unless told
+// otherwise: a write every millisecond, 100 ms bounds on each dial and
+// command, 10 ms between retries.
+var WriterFlags = []string{"--interval", "1ms", "--timeout", "100ms", "--retry", "10ms"}
+
+// Writer is rv-writer running in the client namespace, writing through the
+// VIP.
+type Writer struct {
+	l      *Lab
+	p      *Proc
+	out    *bytes.Buffer
+	save   string
+	Report writer.Report
+	Log    writer.Log
+}
+
+// StartWriter starts rv-writer in the client namespace (bounded by
+// maxDuration) with WriterFlags and extra flags.
+func (l *Lab) StartWriter(maxDuration time.Duration, extra ...string) (*Writer, error) {
+	w := &Writer{l: l, out: &bytes.Buffer{}, save: filepath.Join(l.o.Dir, fmt.Sprintf("writer-%d.json", time.Now().UnixNano()))}
+	args := []string{"netns", "exec", l.ClientNS, l.o.Writer, "--json", "--save-log", w.save,
+		"--addr", fmt.Sprintf("%s:%d", VIP.Addr(), RedisPort),
+		"--hosts", fmt.Sprintf("%s,%s", l.Hosts[0].Announce(), l.Hosts[1].Announce()),
+		"--duration", maxDuration.String(), "--settle", "15s"}
+	args = append(args, WriterFlags...)
+	args = append(args, extra...)
+	cmd := exec.Command("ip", args...)
+	stderr, err := os.OpenFile(filepath.Join(l.o.Dir, "writer.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer stderr.Close()
+	cmd.Stdout, cmd.Stderr = w.out, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start rv-writer: %w", err)
+	}
+	p := &Proc{Name: "writer", Log: filepath.Join(l.o.Dir, "writer.log"), cmd: cmd, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	l.mu.Lock()
+	l.procs = append(l.procs, p)
+	l.mu.Unlock()
+	w.p = p
+	return w, nil
+}
+
+// Stop interrupts the writer (it stops writing and verifies against the
+// final master) and reads its report and log.
+func (w *Writer) Stop() error {
+	w.p.Signal(syscall.SIGINT)
+	if _, ok := w.p.Wait(60 * time.Second); !ok {
+		w.p.Kill()
+		return fmt.Errorf("rv-writer did not finish within 60s: %s", w.p.Tail(5))
+	}
+	line := strings.TrimSpace(w.out.String())
+	if i := strings.LastIndex(line, "\n"); i >= 0 {
+		line = line[i+1:]
+	}
+	if err := json.Unmarshal([]byte(line), &w.Report); err != nil {
+		return fmt.Errorf("rv-writer report %q: %w (log: %s)", line, err, w.p.Tail(5))
+	}
+	b, err := os.ReadFile(w.save)
+	if err != nil {
+		return fmt.Errorf("rv-writer log: %w", err)
+	}
+	if err := json.Unmarshal(b, &w.Log); err != nil {
+		return fmt.Errorf("rv-writer log: %w", err)
+	}
+	sort.Slice(w.Log.Acks, func(i, j int) bool { return w.Log.Acks[i].At < w.Log.Acks[j].At })
+	return nil
+}
+
+// AckedSince returns how many writes were acknowledged after t (while the
+// writer runs it reads nothing: call after Stop).
+func (w *Writer) AckedSince(t time.Time) int {
+	n := 0
+	for _, a := range w.Log.Acks {
+		if w.Log.Start.Add(a.At).After(t) {
+			n++
+		}
+	}
+	return n
+}
+
+// FirstAckAfter returns when the first write after t was acknowledged, and
+// by which server.
+func (w *Writer) FirstAckAfter(t time.Time) (time.Time, string, bool) {
+	for _, a := range w.Log.Acks {
+		if at := w.Log.Start.Add(a.At); at.After(t) {
+			return at, a.By, true
+		}
+	}
+	return time.Time{}, "", false
+}
+
+// LostAcks returns the acknowledged writes missing from present (the
+// final master's list), with their acknowledgement times.
+func (w *Writer) LostAcks(present []int64) []LostAck {
+	have := make(map[int64]bool, len(present))
+	for _, n := range present {
+		have[n] = true
+	}
+	var out []LostAck
+	for _, a := range w.Log.Acks {
+		if !have[a.N] {
+			out = append(out, LostAck{N: a.N, At: w.Log.Start.Add(a.At), By: a.By})
+		}
+	}
+	return out
+}
+
+// LostAck is one acknowledged write that is missing at the end.
+type LostAck struct {
+	N  int64
+	At time.Time
+	By string
+}
+
+// List reads the writer's list from host's Redis.
+func (w *Writer) List(h *Host) ([]int64, error) {
+	out, err := h.Redis("--raw", "LRANGE", w.Log.Key, "0", "-1")
+	if err != nil {
+		return nil, err
+	}
+	var ns []int64
+	for _, f := range strings.Fields(out) {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("list %s on %s: %q is not a number", w.Log.Key, h.Name, f)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
+}
+
+// LongestGap returns the longest time without an acknowledged write within
+// [from, to] (the edges count as acknowledgements), and when it began.
+func (w *Writer) LongestGap(from, to time.Time) (time.Duration, time.Time) {
+	prev := from
+	var worst time.Duration
+	var began time.Time
+	for _, a := range w.Log.Acks {
+		at := w.Log.Start.Add(a.At)
+		if at.Before(from) {
+			continue
+		}
+		if at.After(to) {
+			break
+		}
+		if d := at.Sub(prev); d > worst {
+			worst, began = d, prev
+		}
+		prev = at
+	}
+	if d := to.Sub(prev); d > worst {
+		worst, began = d, prev
+	}
+	return worst, began
+}

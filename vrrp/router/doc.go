@@ -1,0 +1,78 @@
+// Package router is redis-vip's built-in VRRP mode for one instance (one
+// virtual router): it wires the pure state machine (vrrp/fsm) to the wire
+// (vrrp/transport, vrrp/packet), the VIPs (vrrp/vip), the health verdict
+// (check) and the safe Redis transitions (transition), so that `redis-vip
+// run` does what keepalived plus the redis-vip hooks do, in one process.
+//
+// # One goroutine owns the machine
+//
+// Run's goroutine is the only one that touches the fsm.Machine. It waits for
+// whichever comes first: a checked advert from the receive loop (own
+// adverts dropped, rejected ones counted per packet.Reason), the machine's
+// timer (fsm.NextDeadline), a health result from the check loop, a finished
+// transition, the one-second reconcile tick, or the end of ctx. It carries
+// out the returned actions in order:
+//
+//   - SendAdvert: marshal and send to the group or to every unicast peer.
+//   - BecomeMaster: start the master transition (sync-then-promote or
+//     promote, S2/S3) in the transition worker. The VIPs are added when it
+//     has finished and the local Redis is master (see below).
+//   - BecomeBackup: remove the VIPs at once, then start the backup, fault or
+//     stop transition, as the new state says.
+//
+// Transitions run one at a time in a worker goroutine, never in the loop:
+// sync-then-promote can take seconds and adverts must keep flowing, or the
+// peer would take the VIP back. A newer event marks itself as the newest at
+// once, so the transition still running stops at its next step (S4, the
+// transition package's lock and sequence file), and events queued behind it
+// collapse to the newest.
+//
+// # Order on becoming Master: promote first, then the VIP
+//
+// The VIP is added only after the master transition has finished and the
+// local Redis reports role master; until then the machine is Master (it
+// sends adverts, so the peer stays Backup) but nobody holds the VIP. The
+// other order would let clients reach a replica through the VIP: every
+// write would fail with READONLY for as long as sync-then-promote lasts (up
+// to timeouts.sync), and when sync-then-promote times out (S2) the VIP
+// would sit on a replica that must not be promoted. While the VIP is
+// nowhere, clients get connection errors instead, which they retry; no
+// acknowledged write can be lost, because the old master's writes are
+// paused (FAILOVER or CLIENT PAUSE WRITE) until the replica has caught up.
+// In the usual failover (the master's Redis died) the transition is a
+// plain promote and takes milliseconds, so the VIP is hardly delayed.
+//
+// A master transition that ends with the local Redis not master (failed,
+// timed out, superseded) takes no VIP; the health check then fails
+// ("made master but its redis is a replica", or the S2 hold-off) and the
+// node gives mastership up through Fault.
+//
+// On leaving Master the order is the reverse: the VIPs go first, then
+// Redis is demoted, so the VIP never points at a Redis that is becoming a
+// replica. On shutdown (ctx ends) the machine's Shutdown event releases the
+// VIPs and sends an advert with priority 0, so the peer takes over after its
+// skew time instead of a full master-down interval; then the stop
+// transition is recorded and Run returns nil.
+//
+// # Health
+//
+// The check loop runs the health check every check_interval, each bounded
+// by timeouts.check. The first result alone decides whether the machine
+// starts healthy (Start then goes to Backup) or in Fault, so a node whose
+// Redis is down at start never becomes Master. After that, fall failing
+// results in a row make it unhealthy (fsm.SetHealthy(false): a Master
+// releases the VIPs and sends priority 0) and rise passing results in a row
+// make it healthy again.
+//
+// # Addresses
+//
+// A Router starts as Backup and first removes VIPs left on the interface
+// by a process that died without cleaning up. Every second it reconciles
+// the kernel's addresses with what it holds: added back if someone removed
+// them while it is Master with a promoted Redis, removed if they appear
+// while it is not.
+//
+// Options takes small interfaces (Wire, Addresses, Transitions, Health),
+// so tests drive a Router with fakes and the fake clock of testing/synctest;
+// Open builds one from a configured instance with the real parts.
+package router
