@@ -66,7 +66,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Usage:   "keep one virtual IP on the Redis that holds the data",
 		Version: version,
 		Description: "keepalived's companion for a two-node Redis master/replica pair behind a VIP:\n" +
-			"check for vrrp_script, notify-* for its hooks, guard before redis-server starts.",
+			"check for vrrp_script, notify-* for its hooks, guard before redis-server starts;\n" +
+			"run for the built-in VRRP mode without keepalived; report for cron and monitoring.",
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
@@ -83,11 +84,15 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			genericNotifyCommand(),
 			notifyFIFOCommand(),
 			guardCommand(),
+			runCommand(),
+			reportCommand(),
 			versionCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
-		cmd.OnUsageError = app.OnUsageError
+		if cmd.OnUsageError == nil { // report maps usage errors to Nagios UNKNOWN
+			cmd.OnUsageError = app.OnUsageError
+		}
 	}
 	app.Action = func(c *cli.Context) error {
 		if c.Args().Len() > 0 {
