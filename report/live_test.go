@@ -282,8 +282,10 @@ func TestLiveHungPeerBoundedByTimeout(t *testing.T) {
 	if in.Local.Facts == nil || in.Local.RDB != TriOn {
 		t.Fatalf("local not read while the peer hung: %+v", in.Local)
 	}
-	if took > 700*time.Millisecond+500*time.Millisecond {
-		t.Fatalf("report took %s with a 700ms timeout", took)
+	// The bound proves the timeout is honoured (an unbounded read would wait
+	// out the 5s command timeout); the slack absorbs a loaded CI machine.
+	if took > 700*time.Millisecond+1500*time.Millisecond {
+		t.Fatalf("report took %s with a 700ms timeout (command timeout 5s)", took)
 	}
 }
 
