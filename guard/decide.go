@@ -63,7 +63,13 @@ type Decision struct {
 func Decide(in Input) Decision {
 	l := in.Local
 	if in.Peer == nil {
-		return Decision{Action: LeaveAlone, Reason: "peer unreachable: start as configured"}
+		if l.HasData() {
+			// redis.conf may say replicaof the peer (CONFIG REWRITE, S7); a
+			// node with data never follows a peer nobody could look at: it
+			// might come up empty and wipe this one (S1).
+			return Decision{Action: StartAsMaster, Reason: "peer unreachable and local files hold data: start as master; the notify hooks decide who follows once both are up"}
+		}
+		return Decision{Action: LeaveAlone, Reason: "peer unreachable and no local data: start as configured"}
 	}
 	p := *in.Peer
 	if p.Loading {

@@ -2,6 +2,7 @@ package transition
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/redis-vip/redis-vip/node"
 )
@@ -125,6 +126,10 @@ func decideMaster(in Input) Plan {
 	if p.Loading {
 		return Plan{Decision: "wait-peer-loading", Reason: "peer is loading its dataset", Wait: true, Relation: rel.String()}
 	}
+	if p.Role == node.RoleMaster && p.Empty() {
+		// Nothing to copy from an empty peer, whatever local holds (S3).
+		return promote("promote-alone", "peer is empty: promote without syncing from it (S3)", rel.String())
+	}
 	if p.Role == node.RoleMaster {
 		switch rel {
 		case node.Ahead:
@@ -219,6 +224,13 @@ func decideFollow(in Input) Plan {
 		}
 		return Plan{Decision: "already-following", Reason: "local is a replica of the peer, link not up yet", Relation: rel.String()}
 	}
+	if rel == node.Same && l.Role == node.RoleMaster && !yields(in.LocalAnnounce, in.PeerAddr) {
+		// Two masters holding the same data (a cold start of both, or a
+		// clean stop): if both followed, each would replicate the other.
+		// The lower address yields; this side waits for the peer to follow
+		// or for its own notify-master.
+		return Plan{Decision: "wait-peer-yields", Reason: "both are masters with the same data: the node with the lower address follows, this one waits", Wait: true, Relation: rel.String()}
+	}
 	switch rel {
 	case node.Same, node.Behind:
 		return Plan{Decision: "follow", Reason: "peer is a live master at least as fresh", Relation: rel.String(), Steps: demote}
@@ -255,6 +267,18 @@ func describe(rel node.Relation, p node.Facts) string {
 		return "the old master this node was promoted from"
 	}
 	return rel.String()
+}
+
+// yields reports whether local, at localAddr, is the side that follows when
+// two masters hold the same data: the one with the lower address (IP bytes,
+// then port; strings when they are not IP literals).
+func yields(localAddr, peerAddr string) bool {
+	l, errL := netip.ParseAddrPort(localAddr)
+	p, errP := netip.ParseAddrPort(peerAddr)
+	if errL != nil || errP != nil {
+		return localAddr < peerAddr
+	}
+	return l.Compare(p) < 0
 }
 
 // followsPeer reports whether local is configured as a replica of the peer.

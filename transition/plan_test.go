@@ -295,10 +295,12 @@ func TestDecideMaster(t *testing.T) {
 			decision: "sync-from-replica-then-promote", steps: steps(sWait, sPromote, sRewrite), relation: "behind", reason: "data local lacks",
 		},
 		{
-			name: "both empty, peer master: sync (harmless) then hand over",
+			// Nothing to copy from an empty peer (S3): found by the lab, where
+			// two fresh nodes replicated each other's emptiness at start-up.
+			name: "both empty, peer master: promote alone, nothing to sync",
 			in: transition.Input{Event: ev, Local: pReplica(planLocal, planPeer, true, histC, 0, 0),
 				Peer: pp(pMaster(planPeer, histB, 0, 0))},
-			decision: "sync-then-promote", steps: steps(sWait, sFailover, sRewrite), relation: "same", reason: "S2",
+			decision: "promote-alone", steps: steps(sPromote, sRewrite), relation: "same", reason: "S3",
 		},
 		{
 			name: "both empty, peer our replica: keep master",
@@ -698,9 +700,19 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	if follow && hasStep(plan, sFollow) && in.Local.Role == node.RoleMaster && !hasStep(plan, sKill) {
 		fatal("a demoted master sheds its clients (S7)")
 	}
-	// S2: against a live master at least as fresh, promote only after syncing
-	// and a handover step.
-	if in.Event == transition.EventMaster && p.Role == node.RoleMaster && !p.Loading &&
+	// S3: nothing is ever copied from an empty peer on a master event.
+	if in.Event == transition.EventMaster && p.Empty() && hasStep(plan, sFollow) {
+		fatal("S3: no sync from an empty peer")
+	}
+	// Two masters with the same data never both follow: only the side with
+	// the lower address does (the cold-start replication loop the lab found).
+	if follow && rel == node.Same && in.Local.Role == node.RoleMaster && p.Role == node.RoleMaster &&
+		hasStep(plan, sFollow) && in.LocalAnnounce > in.PeerAddr {
+		fatal("only the lower address follows an equal master")
+	}
+	// S2: against a live master at least as fresh and not empty, promote
+	// only after syncing and a handover step.
+	if in.Event == transition.EventMaster && p.Role == node.RoleMaster && !p.Loading && !p.Empty() &&
 		(rel == node.Behind || rel == node.Same) {
 		w := idx(plan, sWait)
 		h := max(idx(plan, sFailover), idx(plan, sPause))
@@ -732,5 +744,23 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	if in.Event == transition.EventMaster && hasStep(plan, sFollow) &&
 		!hasStep(plan, sPromote) && !hasStep(plan, sFailover) && !hasStep(plan, sPause) {
 		fatal("master event: a follow-peer is always followed by a promotion")
+	}
+}
+
+// Two masters with the same data after a cold start of both: the lower
+// address follows, the higher one waits, so they never replicate each other
+// (the loop the lab found when both ran notify-backup at once).
+func TestDecideFollowEqualMastersBreakSymmetry(t *testing.T) {
+	low, high := "192.0.2.11:6379", "192.0.2.12:6379"
+	for _, keys := range []int64{0, 10} {
+		lowIn := transition.Input{Event: transition.EventBackup, Local: pMaster(low, histA, 1000, keys), Peer: pp(pMaster(high, histA, 1000, keys)), LocalAnnounce: low, PeerAddr: high}
+		highIn := transition.Input{Event: transition.EventBackup, Local: pMaster(high, histA, 1000, keys), Peer: pp(pMaster(low, histA, 1000, keys)), LocalAnnounce: high, PeerAddr: low}
+		lp, hp := transition.Decide(lowIn), transition.Decide(highIn)
+		if lp.Decision != "follow" || !hasStep(lp, sFollow) {
+			t.Errorf("keys=%d lower address: %s %v, want follow", keys, lp.Decision, lp.Steps)
+		}
+		if !hp.Wait || hasStep(hp, sFollow) {
+			t.Errorf("keys=%d higher address: %s %v, want wait without following", keys, hp.Decision, hp.Steps)
+		}
 	}
 }

@@ -75,6 +75,19 @@ type Runner struct {
 	Backups       Backupper
 	Opts          Options
 	Now           func() time.Time
+
+	// localPaused is set while the backup step holds local writes paused.
+	localPaused bool
+}
+
+// unpauseLocal ends the pause the backup step took.
+func (r *Runner) unpauseLocal() {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.Local.Unpause(c); err != nil {
+		r.Log.Warn("unpause local writes", zap.Error(err))
+	}
+	r.localPaused = false
 }
 
 // Snapshot is both nodes' facts at one moment, as the journal keeps them.
@@ -200,10 +213,9 @@ func (r *Runner) Run(ctx context.Context, ev Event, source string) (Record, erro
 // plan reads both nodes and decides, re-reading while the decision is "wait"
 // and the peer wait lasts.
 func (r *Runner) plan(ctx context.Context, ev Event, t Ticket, rec *Record) (Plan, *node.Facts, *node.Facts, error) {
+	// Fault waits like backup: keepalived sends nothing more while the
+	// check keeps the node in FAULT, so giving up early would leave it there.
 	waitUntil := r.Now().Add(r.Opts.PeerWait)
-	if ev == EventFault {
-		waitUntil = r.Now()
-	}
 	for first := true; ; first = false {
 		if !first && r.State.Superseded(t) {
 			return Plan{}, nil, nil, ErrSuperseded
@@ -270,6 +282,11 @@ func (r *Runner) snapshot(ctx context.Context, readPeer bool) Snapshot {
 func (r *Runner) execute(ctx context.Context, t Ticket, plan Plan, rec *Record, log *zap.Logger) error {
 	syncCtx, cancel := context.WithTimeout(ctx, r.Opts.SyncTimeout)
 	defer cancel()
+	defer func() {
+		if r.localPaused { // a step failed between backup and follow-peer
+			r.unpauseLocal()
+		}
+	}()
 	for _, step := range plan.Steps {
 		if r.State.Superseded(t) {
 			return ErrSuperseded
@@ -303,7 +320,12 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 		if err != nil {
 			return "", err
 		}
-		return "replicaof " + r.PeerAddr, r.Local.ReplicaOf(ctx, host, port)
+		err = r.Local.ReplicaOf(ctx, host, port)
+		if r.localPaused {
+			// A replica refuses writes itself from here on.
+			r.unpauseLocal()
+		}
+		return "replicaof " + r.PeerAddr, err
 	case StepWaitInSync:
 		return r.waitInSync(syncCtx, t)
 	case StepFailover:
@@ -317,6 +339,16 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 	case StepBackup:
 		if rec.Before.Local == nil || rec.Before.Local.Keys == 0 {
 			return "nothing to back up: local is empty", nil
+		}
+		// Writes acknowledged after the snapshot would be in neither the
+		// backup nor the data kept: stop them until follow-peer (S6).
+		// CLIENT PAUSE WRITE exists from 6.2; before that a pause would
+		// block our own commands too, so the window stays open there.
+		if rec.Before.Local.Version.AtLeast(6, 2) && rec.Before.Local.Role == node.RoleMaster {
+			if err := r.Local.PauseWrites(ctx, r.Opts.SyncTimeout); err != nil {
+				return "", fmt.Errorf("pause local writes for the backup: %w", err)
+			}
+			r.localPaused = true
 		}
 		path, err := r.Backups.Backup(ctx, r.Local, *rec.Before.Local)
 		return path, err

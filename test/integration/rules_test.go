@@ -345,6 +345,7 @@ func TestS7DemotedNodeShedsClientsAndPersistsRole(t *testing.T) {
 	if err := b.srv.Client().Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
+	fill(t, b.srv, "after-promotion", 1) // B holds what A holds and more
 	conn, err := net.Dial("tcp", a.srv.Addr())
 	if err != nil {
 		t.Fatal(err)
