@@ -5,7 +5,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := bin/redis-vip
 PKGS      := ./...
 
-.PHONY: all build deps test test-unit test-e2e vet fmt-check fuzz bench-check bench-failover demo clean
+.PHONY: all build deps test test-unit vet fmt-check fuzz bench-check deb install clean
 
 all: build
 
@@ -21,10 +21,15 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-# Everything: unit, integration (real redis-server on loopback) and, as root,
-# end-to-end tests in network namespaces with real keepalived.
+E2E_PKGS   = $(shell $(GO) list ./test/e2e/... ./test/vrrpe2e/... ./test/packaging/... 2>/dev/null)
+OTHER_PKGS = $(shell $(GO) list ./... | grep -v -e /test/e2e -e /test/vrrpe2e -e /test/packaging)
+
+# Everything: unit and integration tests (real redis-server on loopback) with
+# the race detector, then, as root, the end-to-end tests in network namespaces
+# with real keepalived, one package at a time (they share the machine's CPUs).
 test: deps fmt-check vet
-	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(OTHER_PKGS)
+	$(GO) test -count=1 -p 1 -timeout 20m $(E2E_PKGS)
 
 test-unit:
 	$(GO) test -short -count=1 $(PKGS)
@@ -38,6 +43,14 @@ fuzz:
 # Whole-process cost of `redis-vip check` against `redis-cli PING`, same run.
 bench-check: deps
 	RV_BENCH=1 $(GO) test -count=1 -run '^TestCheckCost$$' -v ./test/bench/
+
+# The Debian package dist/redis-vip_<version>_amd64.deb (scripts/build-deb.sh).
+deb:
+	scripts/build-deb.sh --version $(VERSION) --out dist
+
+# Install bin/redis-vip on this host without a package (scripts/install.sh; run as root).
+install: build
+	scripts/install.sh --binary $(BIN)
 
 clean:
 	rm -rf bin dist

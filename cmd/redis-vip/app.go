@@ -87,6 +87,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			runCommand(),
 			reportCommand(),
 			versionCommand(),
+			docsCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
