@@ -43,6 +43,11 @@ const (
 	StepPauseHandover Step = "pause-handover"
 	// StepPromote: local REPLICAOF NO ONE.
 	StepPromote Step = "promote"
+	// StepPausePeerWrites: CLIENT PAUSE WRITE on the peer (6.2+), when the
+	// peer is a superseded old master that may still hold the VIP: writes
+	// block instead of being acknowledged and then discarded, until the
+	// peer's own transition makes it follow.
+	StepPausePeerWrites Step = "pause-peer-writes"
 	// StepPromotePeer: peer REPLICAOF NO ONE, when the peer replicates the
 	// local node yet holds data the local node lacks: its link must not come
 	// back up and copy the local emptiness over its data.
@@ -78,6 +83,9 @@ type Input struct {
 	FollowDiverged bool
 	// Handover is auto, failover or pause.
 	Handover string
+	// PeerWaitOver is true on the last decision after waiting for the peer:
+	// a node that has waited its turn stops waiting.
+	PeerWaitOver bool
 }
 
 // Plan is Decide's answer.
@@ -202,6 +210,11 @@ func decideFollow(in Input) Plan {
 		return Plan{Decision: "wait-peer-loading", Reason: "peer is loading its dataset", Wait: true, Relation: rel.String()}
 	}
 	if p.Role != node.RoleMaster {
+		if followsPeer(l, in.PeerAddr) && isReplicaOf(p, in.LocalAnnounce) && !yields(in.LocalAnnounce, in.PeerAddr) {
+			// Each replicates the other: nobody takes writes and nothing
+			// else will end it. The higher address becomes master.
+			return Plan{Decision: "break-loop", Reason: "local and peer replicate each other: the node with the higher address becomes master", Relation: rel.String(), Steps: []Step{StepPromote, StepRewrite}}
+		}
 		return Plan{Decision: "wait-peer-master", Reason: "peer is not a master yet: nothing to follow", Wait: true, Relation: rel.String()}
 	}
 	demote := []Step{StepFollowPeer}
@@ -224,11 +237,12 @@ func decideFollow(in Input) Plan {
 		}
 		return Plan{Decision: "already-following", Reason: "local is a replica of the peer, link not up yet", Relation: rel.String()}
 	}
-	if rel == node.Same && l.Role == node.RoleMaster && !yields(in.LocalAnnounce, in.PeerAddr) {
+	if rel == node.Same && l.Role == node.RoleMaster && !yields(in.LocalAnnounce, in.PeerAddr) && !in.PeerWaitOver {
 		// Two masters holding the same data (a cold start of both, or a
 		// clean stop): if both followed, each would replicate the other.
 		// The lower address yields; this side waits for the peer to follow
-		// or for its own notify-master.
+		// or for its own notify-master, and follows once its wait is over
+		// (the peer is then the VRRP master that already ran its hook).
 		return Plan{Decision: "wait-peer-yields", Reason: "both are masters with the same data: the node with the lower address follows, this one waits", Wait: true, Relation: rel.String()}
 	}
 	switch rel {
@@ -238,7 +252,15 @@ func decideFollow(in Input) Plan {
 		if in.Force {
 			return Plan{Decision: "follow-forced", Reason: "peer is " + describe(rel, p) + " but --force was given: back up, then follow", Relation: rel.String(), Steps: withBackup}
 		}
-		return Plan{Decision: "refuse", Reason: fmt.Sprintf("refusing to follow a peer that is %s: local holds data it lacks (S1); use --force to override", describe(rel, p)), Relation: rel.String(), Refused: true}
+		refusal := Plan{Decision: "refuse", Reason: fmt.Sprintf("refusing to follow a peer that is %s: local holds data it lacks (S1); use --force to override", describe(rel, p)), Relation: rel.String(), Refused: true}
+		if rel == node.Successor {
+			// After a healed split brain VRRP may hand the VIP back to the
+			// old master; until its check fails, it would acknowledge writes
+			// that its own resync then discards. Make them wait instead.
+			refusal.Steps = []Step{StepPausePeerWrites}
+			refusal.Reason += "; pausing the old master's writes until it follows"
+		}
+		return refusal
 	}
 	if in.FollowDiverged || in.Force {
 		reason := "histories diverged (split brain): back up local data, then resync from the peer (S6)"

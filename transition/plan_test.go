@@ -634,7 +634,7 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	seen := map[transition.Step]bool{}
 	for _, s := range plan.Steps {
 		switch s {
-		case sFollow, sWait, sFailover, sPause, sPromote, sBackup, sKill, sRewrite, transition.StepPromotePeer:
+		case sFollow, sWait, sFailover, sPause, sPromote, sBackup, sKill, sRewrite, transition.StepPromotePeer, transition.StepPausePeerWrites:
 		default:
 			fatal("known steps")
 		}
@@ -762,5 +762,44 @@ func TestDecideFollowEqualMastersBreakSymmetry(t *testing.T) {
 		if !hp.Wait || hasStep(hp, sFollow) {
 			t.Errorf("keys=%d higher address: %s %v, want wait without following", keys, hp.Decision, hp.Steps)
 		}
+	}
+}
+
+// The higher address stops waiting once its peer wait is over: the lower
+// one is then the VRRP master whose hook already ran, and will not follow.
+func TestDecideFollowEqualMastersAfterWait(t *testing.T) {
+	low, high := "192.0.2.11:6379", "192.0.2.12:6379"
+	in := transition.Input{Event: transition.EventBackup, Local: pMaster(high, histA, 1000, 10), Peer: pp(pMaster(low, histA, 1000, 10)),
+		LocalAnnounce: high, PeerAddr: low, PeerWaitOver: true}
+	if p := transition.Decide(in); p.Wait || !hasStep(p, sFollow) {
+		t.Fatalf("after the wait: %s %v, want follow", p.Decision, p.Steps)
+	}
+}
+
+// Two replicas of each other: the higher address becomes master; the lower
+// one waits for it.
+func TestDecideFollowBreaksReplicationLoop(t *testing.T) {
+	low, high := "192.0.2.11:6379", "192.0.2.12:6379"
+	hp := transition.Decide(transition.Input{Event: transition.EventFault, Local: pReplica(high, low, true, histA, 1000, 10),
+		Peer: pp(pReplica(low, high, true, histA, 1000, 10)), LocalAnnounce: high, PeerAddr: low})
+	if hp.Decision != "break-loop" || !hasStep(hp, sPromote) {
+		t.Fatalf("higher address in a loop: %s %v, want break-loop with promote", hp.Decision, hp.Steps)
+	}
+	lp := transition.Decide(transition.Input{Event: transition.EventFault, Local: pReplica(low, high, true, histA, 1000, 10),
+		Peer: pp(pReplica(high, low, true, histA, 1000, 10)), LocalAnnounce: low, PeerAddr: high})
+	if !lp.Wait || len(lp.Steps) != 0 {
+		t.Fatalf("lower address in a loop: %s %v, want wait", lp.Decision, lp.Steps)
+	}
+}
+
+// The successor refuses to follow its superseded old master and pauses the
+// old master's writes, so none is acknowledged and then discarded.
+func TestDecideFollowSuccessorPausesOldMaster(t *testing.T) {
+	succ := pMaster(planLocal, histC, 2000, 10)
+	succ.ReplID2, succ.SecondReplOffset = histA, 1001
+	old := pMaster(planPeer, histA, 1500, 10)
+	p := transition.Decide(transition.Input{Event: transition.EventBackup, Local: succ, Peer: pp(old), LocalAnnounce: planLocal, PeerAddr: planPeer})
+	if !p.Refused || hasStep(p, sFollow) || !hasStep(p, transition.StepPausePeerWrites) {
+		t.Fatalf("successor: %s refused=%v %v, want a refusal that pauses the peer's writes", p.Decision, p.Refused, p.Steps)
 	}
 }

@@ -241,7 +241,8 @@ func (r *Runner) plan(ctx context.Context, ev Event, t Ticket, rec *Record) (Pla
 		var plan Plan
 		if !wait {
 			plan = Decide(Input{Event: ev, Local: local, Peer: peer, LocalAnnounce: r.LocalAnnounce, PeerAddr: r.PeerAddr,
-				Force: r.Opts.Force, FollowDiverged: r.Opts.FollowDiverged, Handover: r.Opts.Handover})
+				Force: r.Opts.Force, FollowDiverged: r.Opts.FollowDiverged, Handover: r.Opts.Handover,
+				PeerWaitOver: !r.Now().Before(waitUntil)})
 			rec.Plan = &plan
 			wait = plan.Wait
 		}
@@ -336,6 +337,12 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 		return "replicaof no one", r.Local.PromoteNoOne(ctx)
 	case StepPromotePeer:
 		return "peer replicaof no one", r.Peer.PromoteNoOne(ctx)
+	case StepPausePeerWrites:
+		p := rec.Before.Peer
+		if p == nil || !p.Version.AtLeast(6, 2) {
+			return "skipped: the peer has no CLIENT PAUSE WRITE (before 6.2)", nil
+		}
+		return fmt.Sprintf("peer writes paused for up to %s", r.Opts.SyncTimeout), r.Peer.PauseWrites(ctx, r.Opts.SyncTimeout)
 	case StepBackup:
 		if rec.Before.Local == nil || rec.Before.Local.Keys == 0 {
 			return "nothing to back up: local is empty", nil
