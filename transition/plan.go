@@ -48,6 +48,10 @@ const (
 	// block instead of being acknowledged and then discarded, until the
 	// peer's own transition makes it follow.
 	StepPausePeerWrites Step = "pause-peer-writes"
+	// StepHandOverToPeer: local is master and the peer its in-sync replica,
+	// but local's event says it follows: hand the role over with no write
+	// lost (FAILOVER TO peer on local, or the pause handover reversed).
+	StepHandOverToPeer Step = "hand-over-to-peer"
 	// StepPromotePeer: peer REPLICAOF NO ONE, when the peer replicates the
 	// local node yet holds data the local node lacks: its link must not come
 	// back up and copy the local emptiness over its data.
@@ -210,10 +214,20 @@ func decideFollow(in Input) Plan {
 		return Plan{Decision: "wait-peer-loading", Reason: "peer is loading its dataset", Wait: true, Relation: rel.String()}
 	}
 	if p.Role != node.RoleMaster {
-		if followsPeer(l, in.PeerAddr) && isReplicaOf(p, in.LocalAnnounce) && !yields(in.LocalAnnounce, in.PeerAddr) {
-			// Each replicates the other: nobody takes writes and nothing
-			// else will end it. The higher address becomes master.
-			return Plan{Decision: "break-loop", Reason: "local and peer replicate each other: the node with the higher address becomes master", Relation: rel.String(), Steps: []Step{StepPromote, StepRewrite}}
+		if followsPeer(l, in.PeerAddr) && isReplicaOf(p, in.LocalAnnounce) {
+			// Each replicates the other (an older transition's handover cut
+			// short, say): nobody takes writes and nothing else will end it.
+			// This node's event says it follows, so the peer becomes master,
+			// unless local holds data the peer lacks (S1).
+			if rel.HasDataPeerLacks() {
+				return Plan{Decision: "break-loop-keep-local", Reason: "local and peer replicate each other and local holds data the peer lacks: local becomes master (S1)", Relation: rel.String(), Steps: []Step{StepPromote, StepRewrite}}
+			}
+			return Plan{Decision: "break-loop", Reason: "local and peer replicate each other: the peer becomes master and local stays its replica", Relation: rel.String(), Steps: []Step{StepPromotePeer}}
+		}
+		if in.PeerWaitOver && l.Role == node.RoleMaster && isReplicaOf(p, in.LocalAnnounce) && p.InSync() {
+			// Still master after waiting, and the peer is our in-sync
+			// replica: nobody else will make the peer master, so hand over.
+			return Plan{Decision: "hand-over-to-peer", Reason: "local is still master after the peer wait and the peer is its in-sync replica: hand the master role over with no write lost (S2)", Relation: rel.String(), Steps: []Step{StepHandOverToPeer, StepRewrite}}
 		}
 		return Plan{Decision: "wait-peer-master", Reason: "peer is not a master yet: nothing to follow", Wait: true, Relation: rel.String()}
 	}

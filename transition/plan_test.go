@@ -634,7 +634,7 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	seen := map[transition.Step]bool{}
 	for _, s := range plan.Steps {
 		switch s {
-		case sFollow, sWait, sFailover, sPause, sPromote, sBackup, sKill, sRewrite, transition.StepPromotePeer, transition.StepPausePeerWrites:
+		case sFollow, sWait, sFailover, sPause, sPromote, sBackup, sKill, sRewrite, transition.StepPromotePeer, transition.StepPausePeerWrites, transition.StepHandOverToPeer:
 		default:
 			fatal("known steps")
 		}
@@ -776,19 +776,22 @@ func TestDecideFollowEqualMastersAfterWait(t *testing.T) {
 	}
 }
 
-// Two replicas of each other: the higher address becomes master; the lower
-// one waits for it.
+// Two replicas of each other: the node told to follow makes its peer the
+// master, whichever address it has; with data the peer lacks it keeps its
+// own instead (S1).
 func TestDecideFollowBreaksReplicationLoop(t *testing.T) {
 	low, high := "192.0.2.11:6379", "192.0.2.12:6379"
-	hp := transition.Decide(transition.Input{Event: transition.EventFault, Local: pReplica(high, low, true, histA, 1000, 10),
-		Peer: pp(pReplica(low, high, true, histA, 1000, 10)), LocalAnnounce: high, PeerAddr: low})
-	if hp.Decision != "break-loop" || !hasStep(hp, sPromote) {
-		t.Fatalf("higher address in a loop: %s %v, want break-loop with promote", hp.Decision, hp.Steps)
+	for _, pair := range [][2]string{{low, high}, {high, low}} {
+		p := transition.Decide(transition.Input{Event: transition.EventBackup, Local: pReplica(pair[0], pair[1], false, histA, 1000, 10),
+			Peer: pp(pReplica(pair[1], pair[0], false, histA, 1000, 10)), LocalAnnounce: pair[0], PeerAddr: pair[1]})
+		if p.Decision != "break-loop" || !hasStep(p, transition.StepPromotePeer) || hasStep(p, sPromote) {
+			t.Fatalf("%s in a loop: %s %v, want break-loop promoting the peer", pair[0], p.Decision, p.Steps)
+		}
 	}
-	lp := transition.Decide(transition.Input{Event: transition.EventFault, Local: pReplica(low, high, true, histA, 1000, 10),
-		Peer: pp(pReplica(high, low, true, histA, 1000, 10)), LocalAnnounce: low, PeerAddr: high})
-	if !lp.Wait || len(lp.Steps) != 0 {
-		t.Fatalf("lower address in a loop: %s %v, want wait", lp.Decision, lp.Steps)
+	ahead := transition.Decide(transition.Input{Event: transition.EventFault, Local: pReplica(low, high, false, histA, 1500, 10),
+		Peer: pp(pReplica(high, low, false, histA, 1000, 10)), LocalAnnounce: low, PeerAddr: high})
+	if ahead.Decision != "break-loop-keep-local" || !hasStep(ahead, sPromote) {
+		t.Fatalf("local ahead in a loop: %s %v, want local promoted", ahead.Decision, ahead.Steps)
 	}
 }
 
@@ -801,5 +804,24 @@ func TestDecideFollowSuccessorPausesOldMaster(t *testing.T) {
 	p := transition.Decide(transition.Input{Event: transition.EventBackup, Local: succ, Peer: pp(old), LocalAnnounce: planLocal, PeerAddr: planPeer})
 	if !p.Refused || hasStep(p, sFollow) || !hasStep(p, transition.StepPausePeerWrites) {
 		t.Fatalf("successor: %s refused=%v %v, want a refusal that pauses the peer's writes", p.Decision, p.Refused, p.Steps)
+	}
+}
+
+// A master told to follow, whose peer is its in-sync replica, hands over once
+// its wait is over (nobody else will make the peer master); before that it
+// waits.
+func TestDecideFollowHandsOverToReplicaAfterWait(t *testing.T) {
+	in := transition.Input{Event: transition.EventBackup, Local: pMaster(planLocal, histA, 1000, 10),
+		Peer: pp(pReplica(planPeer, planLocal, true, histA, 990, 10)), LocalAnnounce: planLocal, PeerAddr: planPeer}
+	if p := transition.Decide(in); !p.Wait || len(p.Steps) != 0 {
+		t.Fatalf("before the wait is over: %s %v, want wait", p.Decision, p.Steps)
+	}
+	in.PeerWaitOver = true
+	if p := transition.Decide(in); p.Decision != "hand-over-to-peer" || !hasStep(p, transition.StepHandOverToPeer) || hasStep(p, sFollow) {
+		t.Fatalf("after the wait: %s %v, want hand-over-to-peer", p.Decision, p.Steps)
+	}
+	in.Peer.MasterLinkUp = false
+	if p := transition.Decide(in); !p.Wait {
+		t.Fatalf("replica not in sync: %s %v, want wait", p.Decision, p.Steps)
 	}
 }

@@ -21,6 +21,10 @@ var (
 	// ErrSyncTimeout: sync-before-promote did not finish in time (S2); local
 	// was not promoted and check fails for the hold-off.
 	ErrSyncTimeout = errors.New("sync before promote timed out")
+	// ErrHandoverAborted: the peer ended a FAILOVER without handing over,
+	// typically because another transition changed it meanwhile; the plan is
+	// made again from fresh facts.
+	ErrHandoverAborted = errors.New("handover aborted by the peer")
 	// ErrPeerIsLocal: the configured peer is the local server.
 	ErrPeerIsLocal = errors.New("peer is the local redis")
 	// ErrLocalDown: the local server could not be read.
@@ -119,11 +123,14 @@ const (
 
 // Record is one journal line (S8).
 type Record struct {
-	Time       time.Time    `json:"time"`
-	Instance   string       `json:"instance"`
-	Event      Event        `json:"event"`
-	Source     string       `json:"source,omitempty"`
-	Seq        int64        `json:"seq"`
+	Time     time.Time `json:"time"`
+	Instance string    `json:"instance"`
+	Event    Event     `json:"event"`
+	Source   string    `json:"source,omitempty"`
+	Seq      int64     `json:"seq"`
+	// Attempts is how many times the plan was made (a step that failed
+	// because the nodes changed under it is decided again, boundedly).
+	Attempts   int          `json:"attempts"`
 	Before     Snapshot     `json:"before"`
 	Plan       *Plan        `json:"plan,omitempty"`
 	Steps      []StepResult `json:"steps,omitempty"`
@@ -177,24 +184,42 @@ func (r *Runner) Run(ctx context.Context, ev Event, source string) (Record, erro
 	}
 	defer lock.Release()
 
-	plan, local, peer, err := r.plan(ctx, ev, ticket, &rec)
-	if errors.Is(err, ErrSuperseded) {
-		return finish(OutcomeSuperseded, nil)
+	var plan Plan
+	var local, peer *node.Facts
+	for attempt := 1; ; attempt++ {
+		rec.Attempts = attempt
+		plan, local, peer, err = r.plan(ctx, ev, ticket, &rec)
+		if errors.Is(err, ErrSuperseded) {
+			return finish(OutcomeSuperseded, nil)
+		}
+		if err != nil {
+			return finish(OutcomeFailed, err)
+		}
+		log.Info("decided", zap.Int("attempt", attempt), zap.String("decision", plan.Decision), zap.String("reason", plan.Reason),
+			zap.Any("steps", plan.Steps), zap.Any("local", local), zap.Any("peer", peer))
+		if plan.Wait {
+			return finish(OutcomeDeferred, nil)
+		}
+		err = r.execute(ctx, ticket, plan, &rec, log)
+		if !retryable(err) || attempt >= maxAttempts || ctx.Err() != nil {
+			break
+		}
+		// Another transition (an older event on the peer's host, say)
+		// changed a node under this one: decide again from fresh facts.
+		log.Warn("step failed; deciding again from fresh facts", zap.Int("attempt", attempt), zap.Error(err))
+		if serr := sleepCtx(ctx, r.Opts.Poll); serr != nil {
+			break
+		}
 	}
-	if err != nil {
-		return finish(OutcomeFailed, err)
-	}
-	log.Info("decided", zap.String("decision", plan.Decision), zap.String("reason", plan.Reason),
-		zap.Any("steps", plan.Steps), zap.Any("local", local), zap.Any("peer", peer))
-	if plan.Wait {
-		return finish(OutcomeDeferred, nil)
-	}
-	err = r.execute(ctx, ticket, plan, &rec, log)
 	rec.After = r.snapshot(ctx, peer != nil)
 	switch {
 	case errors.Is(err, ErrSuperseded):
 		return finish(OutcomeSuperseded, nil)
 	case errors.Is(err, ErrSyncTimeout):
+		h := Holdoff{Until: r.Now().Add(r.Opts.Holdoff), Reason: "sync before promote timed out; the peer holds the data"}
+		if herr := r.State.WriteHoldoff(h); herr != nil {
+			log.Error("write holdoff", zap.Error(herr))
+		}
 		return finish(OutcomeSyncTimeout, err)
 	case err != nil:
 		return finish(OutcomeFailed, err)
@@ -208,6 +233,17 @@ func (r *Runner) Run(ctx context.Context, ev Event, source string) (Record, erro
 		}
 	}
 	return finish(OutcomeOK, nil)
+}
+
+// maxAttempts bounds how often a transition decides again after a step
+// failed because the nodes changed under it.
+const maxAttempts = 3
+
+// retryable reports whether a failed step is worth deciding again: not a
+// supersession, not the S2 deadline, not a refusal.
+func retryable(err error) bool {
+	return err != nil && !errors.Is(err, ErrSuperseded) && !errors.Is(err, ErrSyncTimeout) &&
+		!errors.Is(err, ErrRefused) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
 // plan reads both nodes and decides, re-reading while the decision is "wait"
@@ -300,12 +336,6 @@ func (r *Runner) execute(ctx context.Context, t Ticket, plan Plan, rec *Record, 
 		}
 		rec.Steps = append(rec.Steps, res)
 		log.Info("step", zap.String("step", string(step)), zap.Bool("ok", err == nil), zap.String("detail", detail), zap.Error(err))
-		if errors.Is(err, ErrSyncTimeout) {
-			h := Holdoff{Until: r.Now().Add(r.Opts.Holdoff), Reason: "sync before promote timed out; the peer holds the data"}
-			if herr := r.State.WriteHoldoff(h); herr != nil {
-				log.Error("write holdoff", zap.Error(herr))
-			}
-		}
 		if err != nil {
 			return fmt.Errorf("step %s: %w", step, err)
 		}
@@ -330,9 +360,15 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 	case StepWaitInSync:
 		return r.waitInSync(syncCtx, t)
 	case StepFailover:
-		return r.failover(ctx, syncCtx, t)
+		return r.failover(ctx, syncCtx, t, r.peerSide(), r.localSide())
 	case StepPauseHandover:
-		return r.pauseHandover(ctx, syncCtx, t)
+		return r.pauseHandover(ctx, syncCtx, t, r.peerSide(), r.localSide())
+	case StepHandOverToPeer:
+		if rec.Before.Local != nil && rec.Before.Peer != nil && rec.Before.Local.Version.AtLeast(6, 2) &&
+			rec.Before.Peer.Version.AtLeast(6, 2) && r.Opts.Handover != HandoverPause {
+			return r.failover(ctx, syncCtx, t, r.localSide(), r.peerSide())
+		}
+		return r.pauseHandover(ctx, syncCtx, t, r.localSide(), r.peerSide())
 	case StepPromote:
 		return "replicaof no one", r.Local.PromoteNoOne(ctx)
 	case StepPromotePeer:
@@ -410,14 +446,25 @@ func (r *Runner) poll(syncCtx context.Context, t Ticket, cond func() (bool, erro
 	return err
 }
 
-// failover asks the peer (a master, 6.2+) to hand over to local and waits
-// until the roles have swapped.
-func (r *Runner) failover(ctx, syncCtx context.Context, t Ticket) (string, error) {
-	pf, err := r.Peer.Facts(ctx)
+// side is one server in a handover, with the address the other side knows
+// it by.
+type side struct {
+	s        Server
+	announce string
+}
+
+func (r *Runner) localSide() side { return side{r.Local, r.LocalAnnounce} }
+func (r *Runner) peerSide() side  { return side{r.Peer, r.PeerAddr} }
+
+// failover asks master (6.2+) to hand its role to target, its replica, and
+// waits until the roles have swapped. S2 runs it with the peer as master and
+// local as target; a node told to follow runs it the other way round.
+func (r *Runner) failover(ctx, syncCtx context.Context, t Ticket, master, target side) (string, error) {
+	mf, err := master.s.Facts(ctx)
 	if err != nil {
 		return "", err
 	}
-	host, port, err := r.replicaAsPeerSeesIt(pf)
+	host, port, err := replicaAsSeenBy(mf, target.announce)
 	if err != nil {
 		return "", err
 	}
@@ -426,43 +473,49 @@ func (r *Runner) failover(ctx, syncCtx context.Context, t Ticket) (string, error
 	if remaining < 10*r.Opts.Poll {
 		return "", fmt.Errorf("%w: no time left for FAILOVER", ErrSyncTimeout)
 	}
-	if err := r.Peer.FailoverTo(ctx, host, port, remaining); err != nil {
+	if err := master.s.FailoverTo(ctx, host, port, remaining); err != nil {
 		return "", err
 	}
-	target := net.JoinHostPort(host, strconv.Itoa(port))
+	to := net.JoinHostPort(host, strconv.Itoa(port))
 	err = r.poll(syncCtx, t, func() (bool, error) {
-		lf, lerr := r.Local.Facts(syncCtx)
-		pf, perr := r.Peer.Facts(syncCtx)
-		if lerr != nil || perr != nil {
+		tf, terr := target.s.Facts(syncCtx)
+		mf, merr := master.s.Facts(syncCtx)
+		if terr != nil || merr != nil {
 			return false, nil // roles are switching; connections may drop
 		}
-		if lf.Role == node.RoleMaster && pf.Role == node.RoleReplica {
+		if tf.Role == node.RoleMaster && mf.Role == node.RoleReplica {
 			return true, nil
 		}
-		if pf.Role == node.RoleMaster && (pf.FailoverState == "no-failover" || pf.FailoverState == "") {
-			return false, fmt.Errorf("%w: peer ended FAILOVER TO %s without handing over", ErrSyncTimeout, target)
+		if mf.Role == node.RoleMaster && (mf.FailoverState == "no-failover" || mf.FailoverState == "") {
+			return false, fmt.Errorf("%w: %s ended FAILOVER TO %s without handing over", ErrHandoverAborted, master.s.Addr(), to)
 		}
 		return false, nil
 	})
 	if err != nil {
+		// Abort, then let the master settle (bounded) so the next
+		// transition reads finished roles, not a handover half way through.
 		abortCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = r.Peer.FailoverAbort(abortCtx)
+		_ = master.s.FailoverAbort(abortCtx)
+		_ = pollUntil(abortCtx, r.Opts.Poll, func() (bool, error) {
+			mf, merr := master.s.Facts(abortCtx)
+			return merr == nil && (mf.FailoverState == "no-failover" || mf.FailoverState == ""), nil
+		})
 		return "", err
 	}
-	return "FAILOVER TO " + target + "; " + r.afterDemotion(ctx, r.Peer), nil
+	return "FAILOVER TO " + to + "; " + r.afterDemotion(ctx, master.s), nil
 }
 
-// replicaAsPeerSeesIt finds local in the peer's replica list, as FAILOVER TO
-// needs the address the master knows the replica by.
-func (r *Runner) replicaAsPeerSeesIt(pf node.Facts) (string, int, error) {
-	host, port, err := splitHostPort(r.LocalAnnounce)
+// replicaAsSeenBy finds the replica announced as addr in a master's replica
+// list, as FAILOVER TO needs the address the master knows the replica by.
+func replicaAsSeenBy(mf node.Facts, addr string) (string, int, error) {
+	host, port, err := splitHostPort(addr)
 	if err != nil {
 		return "", 0, err
 	}
 	var samePort []node.Replica
-	for _, rep := range pf.Replicas {
-		if node.SameAddr(rep.Addr(), r.LocalAnnounce) {
+	for _, rep := range mf.Replicas {
+		if node.SameAddr(rep.Addr(), addr) {
 			return rep.IP, rep.Port, nil
 		}
 		if rep.Port == port {
@@ -476,51 +529,52 @@ func (r *Runner) replicaAsPeerSeesIt(pf node.Facts) (string, int, error) {
 }
 
 // pauseHandover is the handover for servers without FAILOVER: pause the
-// peer's writes, wait for equal offsets, promote local, make the peer follow.
-func (r *Runner) pauseHandover(ctx, syncCtx context.Context, t Ticket) (string, error) {
+// master's writes, wait until target has every byte, promote target, make
+// the old master follow it.
+func (r *Runner) pauseHandover(ctx, syncCtx context.Context, t Ticket, master, target side) (string, error) {
 	deadline, _ := syncCtx.Deadline()
-	if err := r.Peer.PauseWrites(ctx, time.Until(deadline)); err != nil {
+	if err := master.s.PauseWrites(ctx, time.Until(deadline)); err != nil {
 		return "", err
 	}
 	unpause := func() {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = r.Peer.Unpause(c)
+		_ = master.s.Unpause(c)
 	}
-	pf, err := r.Peer.Facts(ctx)
+	mf, err := master.s.Facts(ctx)
 	if err != nil {
 		unpause()
 		return "", err
 	}
-	target := pf.ReplOffset
+	want := mf.ReplOffset
 	err = r.poll(syncCtx, t, func() (bool, error) {
-		lf, err := r.Local.Facts(syncCtx)
+		tf, err := target.s.Facts(syncCtx)
 		if err != nil {
 			return false, nil
 		}
-		return lf.InSync() && lf.ReplOffset >= target, nil
+		return tf.InSync() && tf.ReplOffset >= want, nil
 	})
 	if err != nil {
 		unpause()
 		return "", err
 	}
-	if err := r.Local.PromoteNoOne(ctx); err != nil {
+	if err := target.s.PromoteNoOne(ctx); err != nil {
 		unpause()
 		return "", err
 	}
-	host, port, err := splitHostPort(r.LocalAnnounce)
+	host, port, err := splitHostPort(target.announce)
 	if err == nil {
-		err = r.Peer.ReplicaOf(ctx, host, port)
+		err = master.s.ReplicaOf(ctx, host, port)
 	}
 	unpause()
 	if err != nil {
-		return "", fmt.Errorf("local promoted at offset %d, but the peer did not follow: %w", target, err)
+		return "", fmt.Errorf("%s promoted at offset %d, but %s did not follow: %w", target.s.Addr(), want, master.s.Addr(), err)
 	}
-	return fmt.Sprintf("paused peer at offset %d; promoted; %s", target, r.afterDemotion(ctx, r.Peer)), nil
+	return fmt.Sprintf("paused %s at offset %d; promoted %s; %s", master.s.Addr(), want, target.s.Addr(), r.afterDemotion(ctx, master.s)), nil
 }
 
-// afterDemotion sheds the demoted peer's clients and persists its role (S7);
-// failures are reported, not fatal: the peer's own hook does the same.
+// afterDemotion sheds the demoted server's clients and persists its role
+// (S7); failures are reported, not fatal: that node's own hook does the same.
 func (r *Runner) afterDemotion(ctx context.Context, s Server) string {
 	msg := ""
 	if n, err := s.KillNormalClients(ctx); err != nil {

@@ -431,3 +431,33 @@ func TestS2SyncTimeoutDoesNotPromote(t *testing.T) {
 		t.Fatalf("check after sync timeout: exit %d %q, want 1 'holding off'", r.code, r.stdout)
 	}
 }
+
+// A master told to follow whose peer is its in-sync replica hands the role
+// over once its peer wait is over, under continuous writes, losing none (S2
+// in reverse). This is how the newest backup event wins when an older
+// handover left the roles the other way round.
+func TestBackupOnMasterHandsOverWithoutLoss(t *testing.T) {
+	for _, handover := range []string{"failover", "pause"} {
+		t.Run(handover, func(t *testing.T) {
+			a, b := pair(t, 100, settings{"handover": handover, "timeouts.peer_wait": "300ms"})
+			ctx, cancel := context.WithCancel(context.Background())
+			w := newWriter()
+			done := make(chan struct{})
+			go func() { defer close(done); w.run(ctx, a.srv, b.srv) }()
+			waitFor(t, "writes on A", 5*time.Second, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.where[a.srv.Addr()] > 100 })
+			r := a.run(t, "notify-backup")
+			waitFor(t, "writes on B", 5*time.Second, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return w.where[b.srv.Addr()] > 100 })
+			cancel()
+			<-done
+			if r.code != 0 || !strings.Contains(r.stdout, "hand-over-to-peer") {
+				t.Fatalf("notify-backup: exit %d %q %q", r.code, r.stdout, r.stderr)
+			}
+			if b.srv.Role(context.Background()) != "master" || a.srv.Role(context.Background()) != "slave" {
+				t.Fatalf("roles: A %s B %s, want B master", a.srv.Role(context.Background()), b.srv.Role(context.Background()))
+			}
+			if lost := w.missing(t, b.srv); len(lost) != 0 {
+				t.Fatalf("%d acknowledged writes lost", len(lost))
+			}
+		})
+	}
+}
