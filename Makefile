@@ -5,7 +5,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := bin/redis-vip
 PKGS      := ./...
 
-.PHONY: all build deps test test-unit vet fmt-check fuzz bench-check deb install clean
+.PHONY: all build deps test test-unit vet fmt-check fuzz bench-check bench-failover demo lab-up lab-down deb install clean
 
 all: build
 
@@ -43,6 +43,23 @@ fuzz:
 # Whole-process cost of `redis-vip check` against `redis-cli PING`, same run.
 bench-check: deps
 	RV_BENCH=1 $(GO) test -count=1 -run '^TestCheckCost$$' -v ./test/bench/
+
+# The main job: a two-host lab in network namespaces with real Redis and
+# keepalived; kills the master's Redis under writes and shows the VIP move.
+demo: deps
+	scripts/demo.sh
+
+# Failover write gap, shipped keepalived config vs a tuned one, and the
+# built-in VRRP mode, from one run (root).
+bench-failover: deps
+	scripts/bench-failover.sh -n $${RUNS:-5}
+	$(GO) run ./test/vrrpe2e/cmd/bench-failover-builtin -n $${RUNS:-5}
+
+lab-up: deps
+	scripts/lab.sh up
+
+lab-down:
+	scripts/lab.sh down --purge
 
 # The Debian package dist/redis-vip_<version>_amd64.deb (scripts/build-deb.sh).
 deb:

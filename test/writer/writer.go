@@ -78,7 +78,16 @@ func Write(ctx context.Context, cfg Config, tick time.Duration, progress func(Pr
 				pause(ctx, cfg.Retry)
 				continue
 			}
-			conn, server = c, serverName(c)
+			name, err := serverName(c)
+			if err != nil {
+				// The server accepted the connection but does not answer
+				// (paused, overloaded): treat it like a failed dial.
+				c.Close()
+				l.Errors[Classify(err)]++
+				pause(ctx, cfg.Retry)
+				continue
+			}
+			conn, server = c, name
 		}
 		l.Sent = n
 		_, err := conn.Do("RPUSH", cfg.Key, strconv.FormatInt(n, 10))
@@ -99,18 +108,22 @@ func Write(ctx context.Context, cfg Config, tick time.Duration, progress func(Pr
 }
 
 // serverName asks the server which host it is (replica-announce-ip, set on
-// every lab host), so acks can be attributed; "" when it does not say.
-func serverName(c *Conn) string {
+// every lab host), so acks can be attributed; "" when it does not say. Only
+// a network failure is an error.
+func serverName(c *Conn) (string, error) {
 	v, err := c.Do("CONFIG", "GET", "replica-announce-ip")
+	if errors.Is(err, ErrReply) {
+		return "", nil
+	}
 	if err != nil {
-		return ""
+		return "", err
 	}
 	if a, ok := v.([]any); ok && len(a) == 2 {
 		if s, ok := a[1].(string); ok && s != "" {
-			return s
+			return s, nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
 func pause(ctx context.Context, d time.Duration) {
@@ -177,7 +190,7 @@ func vipHost(addr string, timeout time.Duration) string {
 		return ""
 	}
 	defer c.Close()
-	name := serverName(c)
+	name, _ := serverName(c)
 	if name == "" {
 		return ""
 	}

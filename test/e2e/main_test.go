@@ -1,0 +1,254 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis-vip/redis-vip/test/lab"
+	"github.com/redis-vip/redis-vip/test/writer"
+)
+
+// env is what TestMain prepared for every scenario.
+var env struct {
+	skip   string // why the scenarios cannot run ("" when they can)
+	repo   string
+	bin    string // redis-vip
+	writer string // rv-writer
+}
+
+var labSeq atomic.Int64
+
+func TestMain(m *testing.M) {
+	os.Exit(setup(m))
+}
+
+func setup(m *testing.M) int {
+	switch {
+	case os.Geteuid() != 0:
+		env.skip = "end-to-end scenarios need root (network namespaces, keepalived)"
+	case !haveAll("keepalived", "redis-server", "redis-cli", "ip"):
+		env.skip = "keepalived, redis-server, redis-cli or ip missing (scripts/lab.sh up installs them)"
+	}
+	if env.skip != "" {
+		return m.Run()
+	}
+	reapStale()
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	env.repo = repo
+	// Binaries live in a root-owned 0755 dir: the keepalived script user must
+	// be able to run them (lab.sh copies redis-vip into the lab dir anyway).
+	dir, err := os.MkdirTemp("", "rvtest-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	env.bin = os.Getenv("E2E_REDIS_VIP")
+	if env.bin == "" {
+		env.bin = filepath.Join(dir, "redis-vip")
+		if err := goBuild(repo, env.bin, "./cmd/redis-vip"); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+	}
+	env.writer = filepath.Join(dir, "rv-writer")
+	if err := goBuild(repo, env.writer, "./test/writer/cmd/rv-writer"); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+var staleNS = regexp.MustCompile(`^rvtest-e2e-(\d+)-\d+-(h1|h2|client|br)$`)
+
+// reapStale removes the namespaces (and their processes) of earlier test runs
+// that were killed before their cleanup could run.
+func reapStale() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		m := staleNS.FindStringSubmatch(fields[0])
+		if m == nil {
+			continue
+		}
+		if pid, _ := strconv.Atoi(m[1]); pid == os.Getpid() || syscall.Kill(pid, 0) == nil {
+			continue
+		}
+		if pids, err := exec.Command("ip", "netns", "pids", fields[0]).Output(); err == nil {
+			for _, p := range strings.Fields(string(pids)) {
+				if n, err := strconv.Atoi(p); err == nil {
+					_ = syscall.Kill(n, syscall.SIGKILL)
+				}
+			}
+		}
+		_ = exec.Command("ip", "netns", "del", fields[0]).Run()
+		fmt.Fprintf(os.Stderr, "e2e: removed stale namespace %s\n", fields[0])
+	}
+}
+
+func haveAll(names ...string) bool {
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func goBuild(repo, out, pkg string) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w: %s", pkg, err, b)
+	}
+	return nil
+}
+
+// labOptions are the per-scenario variations of the lab.
+type labOptions struct {
+	notify, profile, include string
+	preempt                  bool
+}
+
+// newLab builds a fresh lab for one scenario and always tears it down (with
+// the hosts' logs in the test log when the scenario failed).
+func newLab(t *testing.T, o labOptions) (*lab.Lab, context.Context) {
+	t.Helper()
+	if env.skip != "" {
+		t.Skip(env.skip)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	seq := labSeq.Add(1)
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("rvtest-e2e-%d-%d", os.Getpid(), seq))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := lab.New(lab.Options{
+		Repo: env.repo, Dir: dir, Prefix: fmt.Sprintf("rvtest-e2e-%d-%d", os.Getpid(), seq),
+		Bin: env.bin, Writer: env.writer, Notify: o.notify, Profile: o.profile, Preempt: o.preempt, Include: o.include,
+		Logf: t.Logf,
+	})
+	t.Cleanup(func() {
+		for _, h := range lab.Hosts {
+			t.Logf("%s transitions and guard decisions:\n%s", h, indent(l.Transitions(h)))
+		}
+		if t.Failed() {
+			for _, h := range lab.Hosts {
+				t.Logf("%s keepalived.log (tail):\n%s", h, indent(l.Tail(h+"/log/keepalived.log", 40)))
+				t.Logf("%s redis.log (tail):\n%s", h, indent(l.Tail(h+"/log/redis.log", 25)))
+				t.Logf("%s redis-vip.log (tail):\n%s", h, indent(l.Tail(h+"/log/redis-vip.log", 15)))
+			}
+		}
+		dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
+		defer dcancel()
+		if err := l.Down(dctx); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+		_ = os.RemoveAll(dir)
+	})
+	if err := l.Up(ctx); err != nil {
+		t.Fatalf("lab up: %v", err)
+	}
+	return l, ctx
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ")
+}
+
+// script runs lab.sh and fails the test on error.
+func script(t *testing.T, ctx context.Context, l *lab.Lab, args ...string) string {
+	t.Helper()
+	out, err := l.Script(ctx, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return out
+}
+
+// settled waits for the pair to settle and fails the test if it does not.
+func settled(t *testing.T, ctx context.Context, l *lab.Lab, timeout time.Duration, ok func(master string, s lab.State) bool) (string, lab.State) {
+	t.Helper()
+	s, err := l.WaitSettled(ctx, timeout, ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := s.Settled()
+	t.Logf("settled: %s", s)
+	return m, s
+}
+
+// startWriter starts the main client writer through the VIP and waits for
+// it to get going.
+func startWriter(t *testing.T, ctx context.Context, l *lab.Lab, name string, args ...string) *lab.WriterRun {
+	t.Helper()
+	w, err := l.StartWriter(ctx, name, "client", append([]string{"--key", "e2e:" + name, "--settle", "20s"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = w.Stop(40 * time.Second) })
+	if err := w.WaitAcked(ctx, 50, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// stopWriter stops a writer and returns its report.
+func stopWriter(t *testing.T, w *lab.WriterRun) writer.Report {
+	t.Helper()
+	r, err := w.Stop(45 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %s", w.Name, r.Summary())
+	t.Logf("%s: acked by server %v, client-side errors %v", w.Name, r.AckedBy, r.Errors)
+	return r
+}
+
+// checkEnd asserts what every scenario asserts: lost acknowledged writes at
+// most maxLost, exactly one master, the VIP on it.
+func checkEnd(t *testing.T, ctx context.Context, l *lab.Lab, r writer.Report, maxLost int) {
+	t.Helper()
+	if r.Lost > maxLost {
+		t.Errorf("%d acknowledged writes lost (allowed %d): e.g. %v", r.Lost, maxLost, r.LostSample)
+	}
+	if r.VerifyError != "" {
+		t.Errorf("writer could not verify: %s", r.VerifyError)
+	}
+	if !r.VIPOnMaster {
+		t.Errorf("the VIP reaches %q, the master is %q (masters %v)", r.VIPHost, r.FinalMaster, r.Masters)
+	}
+	s := l.State(ctx)
+	if m := s.Masters(); len(m) != 1 || s.VIP != m[0] {
+		t.Errorf("at the end: masters %v, VIP on %s, want exactly one master holding the VIP (%s)", m, s.VIP, s)
+	}
+}
