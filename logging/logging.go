@@ -7,10 +7,27 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
+
+// giveToDirOwner hands a log file root just created to the owner of its
+// directory: guard and switchover run as root, the keepalived hooks as the
+// script user, and a root-owned log file would make every hook fail.
+func giveToDirOwner(f *os.File, dir string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+		_ = f.Chown(int(st.Uid), int(st.Gid))
+	}
+}
 
 // Options choose the format, level and destinations.
 type Options struct {
@@ -48,9 +65,13 @@ func New(o Options) (*zap.Logger, func(), error) {
 		if err := os.MkdirAll(filepath.Dir(o.File), 0o750); err != nil {
 			return nil, nil, fmt.Errorf("log file: %w", err)
 		}
+		_, statErr := os.Stat(o.File)
 		f, err := os.OpenFile(o.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 		if err != nil {
 			return nil, nil, fmt.Errorf("log file: %w", err)
+		}
+		if os.IsNotExist(statErr) {
+			giveToDirOwner(f, filepath.Dir(o.File))
 		}
 		sinks = append(sinks, zapcore.Lock(f))
 		closers = append(closers, func() { f.Close() })

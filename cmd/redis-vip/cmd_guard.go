@@ -18,8 +18,10 @@ func guardCommand() *cli.Command {
 		Name:  "guard",
 		Usage: "before redis-server starts: make a Redis that would start empty or stale start as a replica (S5)",
 		UsageText: "redis-vip guard [--instance NAME]\n\n" +
-			"systemd drop-in for redis-server.service:\n  [Service]\n  ExecStartPre=/usr/bin/redis-vip guard --instance redis6379\n" +
-			"redis.conf, last line:\n  include /etc/redis/redis-vip-guard.conf\n\n" +
+			"systemd drop-in for redis-server.service (packaging/systemd/redis-server.service.d):\n  [Service]\n  ExecStartPre=/usr/bin/redis-vip guard --instance redis6379\n" +
+			"  ExecStart=\n  ExecStart=/usr/bin/redis-server /etc/redis/redis.conf --include /etc/redis/redis-vip-guard.conf ...\n" +
+			"The include goes on the command line: CONFIG REWRITE appends its replicaof after the\n" +
+			"last line of redis.conf, which would win over an include there.\n\n" +
 			"Writes `replicaof <peer>` (local data missing, empty, older or diverged: backed up first),\n" +
 			"`replicaof no one` (local data newer than the peer's, or the peer is empty), or nothing.\n" +
 			"Exit codes: 0 decided and written, 1 failed (redis-server should not start), 2 bad input\n" +
