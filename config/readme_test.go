@@ -28,3 +28,28 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// The example config the package installs names the instance and the
+// keepalived vrrp_instance the shipped keepalived examples call, and loads.
+func TestShippedExampleMatchesKeepalivedExamples(t *testing.T) {
+	cfg, err := config.Load(config.Source{Path: "../packaging/redis-vip.yml", Explicit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := cfg.Select("redis6379", config.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.VRRPInstance != "VI_REDIS" {
+		t.Fatalf("vrrp_instance %q, want VI_REDIS", inst.VRRPInstance)
+	}
+	for _, f := range []string{"keepalived-host-a.conf", "keepalived-host-b.conf", "keepalived-fifo-host-a.conf", "keepalived-fifo-host-b.conf"} {
+		b, err := os.ReadFile("../packaging/keepalived/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "vrrp_instance VI_REDIS") || !strings.Contains(string(b), "redis6379") {
+			t.Errorf("%s does not name vrrp_instance VI_REDIS and instance redis6379", f)
+		}
+	}
+}

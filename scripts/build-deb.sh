@@ -16,8 +16,9 @@
 # v1.2.0-3-gabc1234 -> 1.2.0+3.gabc1234, v1.2.0-rc1 -> 1.2.0~rc1, and with no
 # tag at all, abc1234 -> 0~git<commits>.gabc1234 (sorts below any release).
 # /etc/redis-vip/redis-vip.yml (a conffile) and examples/redis-vip.yml are a
-# copy of config/testdata/full.yml, the annotated example the config tests
-# read; --config-example ships another file instead.
+# copy of packaging/redis-vip.yml (host A, the instance the keepalived
+# examples name); examples/redis-vip-two-instances.yml is
+# config/testdata/full.yml. --config-example ships another file instead.
 # SOURCE_DATE_EPOCH (default: the last commit's time) dates the changelog
 # and the man page and sets every file's mtime, so two builds of one commit
 # give the same package.
@@ -34,7 +35,7 @@ cd "$root"
 version=${VERSION:-}
 out=dist
 arch=${GOARCH:-amd64}
-example=config/testdata/full.yml
+example=packaging/redis-vip.yml
 print_version=0
 while (($#)); do
     case $1 in
@@ -111,6 +112,7 @@ rm -f "$stage/redis-vip-host"
 
 [[ -f $example ]] || die "no configuration example $example"
 cp "$example" "$stage/redis-vip.yml"
+cp config/testdata/full.yml "$stage/redis-vip-two-instances.yml"
 
 mkdir "$stage/doc"
 for f in README.md docs/*.md; do

@@ -41,7 +41,7 @@ func expectedDebFiles(t *testing.T) []debFile {
 	root := repoRoot(t)
 	files := []debFile{
 		{path: debBin, mode: 0o755},
-		{path: debConfig, mode: 0o640, group: scriptUser, src: filepath.Join(root, "config/testdata/full.yml")},
+		{path: debConfig, mode: 0o640, group: scriptUser, src: filepath.Join(root, "packaging/redis-vip.yml")},
 		{path: "/etc/logrotate.d/redis-vip", mode: 0o644, src: filepath.Join(root, "packaging/deb/redis-vip.logrotate")},
 		{path: "/usr/share/man/man1/redis-vip.1.gz", mode: 0o644},
 		{path: "/usr/share/bash-completion/completions/redis-vip", mode: 0o644},
@@ -50,7 +50,8 @@ func expectedDebFiles(t *testing.T) []debFile {
 		{path: debDoc + "/changelog.gz", mode: 0o644},
 		{path: "/usr/share/lintian/overrides/redis-vip", mode: 0o644, src: filepath.Join(root, "packaging/deb/lintian-overrides")},
 		{path: debDoc + "/README.md.gz", mode: 0o644, gzSrc: filepath.Join(root, "README.md")},
-		{path: debExamples + "/redis-vip.yml", mode: 0o644, src: filepath.Join(root, "config/testdata/full.yml")},
+		{path: debExamples + "/redis-vip.yml", mode: 0o644, src: filepath.Join(root, "packaging/redis-vip.yml")},
+		{path: debExamples + "/redis-vip-two-instances.yml", mode: 0o644, src: filepath.Join(root, "config/testdata/full.yml")},
 		{path: debExamples + "/cron/redis-vip-report", mode: 0o644, src: filepath.Join(root, "packaging/cron/redis-vip-report")},
 	}
 	for _, u := range []string{"redis-vip.service", "redis-vip-report.service", "redis-vip-report.timer"} {
@@ -96,7 +97,7 @@ func TestDebPackage(t *testing.T) {
 	deb1 := buildDeb(t, dir, "0.1.0")
 	deb2 := buildDeb(t, dir, "0.1.1")
 	changed := filepath.Join(dir, "changed.yml")
-	if err := os.WriteFile(changed, append(readFile(t, filepath.Join(repoRoot(t), "config/testdata/full.yml")), "# a newer example\n"...), 0o644); err != nil {
+	if err := os.WriteFile(changed, append(readFile(t, filepath.Join(repoRoot(t), "packaging/redis-vip.yml")), "# a newer example\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	deb3 := buildDeb(t, dir, "0.1.2", "--config-example", changed)
