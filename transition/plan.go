@@ -138,10 +138,6 @@ func decideMaster(in Input) Plan {
 	if p.Loading {
 		return Plan{Decision: "wait-peer-loading", Reason: "peer is loading its dataset", Wait: true, Relation: rel.String()}
 	}
-	if p.Role == node.RoleMaster && p.Empty() {
-		// Nothing to copy from an empty peer, whatever local holds (S3).
-		return promote("promote-alone", "peer is empty: promote without syncing from it (S3)", rel.String())
-	}
 	if p.Role == node.RoleMaster {
 		switch rel {
 		case node.Ahead:

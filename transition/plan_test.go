@@ -295,12 +295,13 @@ func TestDecideMaster(t *testing.T) {
 			decision: "sync-from-replica-then-promote", steps: steps(sWait, sPromote, sRewrite), relation: "behind", reason: "data local lacks",
 		},
 		{
-			// Nothing to copy from an empty peer (S3): found by the lab, where
-			// two fresh nodes replicated each other's emptiness at start-up.
-			name: "both empty, peer master: promote alone, nothing to sync",
+			// Copying emptiness over emptiness loses nothing, and the
+			// handover leaves the peer as our replica instead of a second
+			// (empty) master nobody demotes.
+			name: "both empty, peer master: sync (harmless) then hand over",
 			in: transition.Input{Event: ev, Local: pReplica(planLocal, planPeer, true, histC, 0, 0),
 				Peer: pp(pMaster(planPeer, histB, 0, 0))},
-			decision: "promote-alone", steps: steps(sPromote, sRewrite), relation: "same", reason: "S3",
+			decision: "sync-then-promote", steps: steps(sWait, sFailover, sRewrite), relation: "same", reason: "S2",
 		},
 		{
 			name: "both empty, peer our replica: keep master",
@@ -700,9 +701,9 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	if follow && hasStep(plan, sFollow) && in.Local.Role == node.RoleMaster && !hasStep(plan, sKill) {
 		fatal("a demoted master sheds its clients (S7)")
 	}
-	// S3: nothing is ever copied from an empty peer on a master event.
-	if in.Event == transition.EventMaster && p.Empty() && hasStep(plan, sFollow) {
-		fatal("S3: no sync from an empty peer")
+	// S3: an empty peer is never copied over local data on a master event.
+	if in.Event == transition.EventMaster && p.Empty() && !in.Local.Empty() && hasStep(plan, sFollow) {
+		fatal("S3: no sync from an empty peer over local data")
 	}
 	// Two masters with the same data never both follow: only the side with
 	// the lower address does (the cold-start replication loop the lab found).
@@ -712,7 +713,7 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	}
 	// S2: against a live master at least as fresh and not empty, promote
 	// only after syncing and a handover step.
-	if in.Event == transition.EventMaster && p.Role == node.RoleMaster && !p.Loading && !p.Empty() &&
+	if in.Event == transition.EventMaster && p.Role == node.RoleMaster && !p.Loading &&
 		(rel == node.Behind || rel == node.Same) {
 		w := idx(plan, sWait)
 		h := max(idx(plan, sFailover), idx(plan, sPause))
