@@ -26,18 +26,14 @@ func checkCommand() *cli.Command {
 				return err
 			}
 			defer e.flush()
-			if err := checkResolvable(c.Context, e.inst.Peer); err != nil {
-				return err
-			}
 			// No single command may outlast the whole check.
 			e.inst.Timeouts.Command = min(e.inst.Timeouts.Command, e.inst.Timeouts.Check)
 			e.inst.Timeouts.Connect = min(e.inst.Timeouts.Connect, e.inst.Timeouts.Check)
-			local, peer, err := e.dial()
+			local, peer, release, err := e.connect(c.Context)
 			if err != nil {
 				return err
 			}
-			defer local.Close()
-			defer peer.Close()
+			defer release()
 			ctx, cancel := context.WithTimeout(c.Context, e.inst.Timeouts.Check)
 			defer cancel()
 			in, err := check.Gather(ctx, local, peer, transition.StateDir{Dir: e.inst.StateDir, Instance: e.inst.Name}, e.inst.Announce, e.inst.Peer, time.Now())

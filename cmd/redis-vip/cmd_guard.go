@@ -37,15 +37,11 @@ func guardCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if err := checkResolvable(c.Context, e.inst.Peer); err != nil {
-				return err
-			}
-			local, peer, err := e.dial()
+			local, peer, release, err := e.connect(c.Context)
 			if err != nil {
 				return err
 			}
-			defer local.Close()
-			defer peer.Close()
+			defer release()
 			r := &guard.Runner{Log: e.log, Local: local, Peer: peer, PeerAddr: e.inst.Peer, LocalAnnounce: e.inst.Announce,
 				Files: files, Include: e.inst.Guard.Include, BackupDir: e.inst.BackupDir, Instance: e.inst.Name,
 				Poll: 100 * time.Millisecond, Now: time.Now}

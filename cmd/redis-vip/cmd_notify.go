@@ -52,15 +52,11 @@ func notifyCommand(name string, ev transition.Event) *cli.Command {
 
 // runTransition runs one transition for e's instance and prints one line.
 func runTransition(ctx context.Context, out io.Writer, e *env, ev transition.Event, source string, force bool) error {
-	if err := checkResolvable(ctx, e.inst.Peer); err != nil {
-		return err
-	}
-	local, peer, err := e.dial()
+	local, peer, release, err := e.connect(ctx)
 	if err != nil {
 		return err
 	}
-	defer local.Close()
-	defer peer.Close()
+	defer release()
 	in := e.inst
 	r := transition.ForInstance(in, local, peer, e.log, force)
 	ctx, cancel := context.WithTimeout(ctx, in.Timeouts.Transition)

@@ -40,15 +40,11 @@ func switchoverCommand() *cli.Command {
 				return err
 			}
 			defer e.flush()
-			if err := checkResolvable(c.Context, e.inst.Peer); err != nil {
-				return err
-			}
-			local, peer, err := e.dial()
+			local, peer, release, err := e.connect(c.Context)
 			if err != nil {
 				return err
 			}
-			defer local.Close()
-			defer peer.Close()
+			defer release()
 			track := c.String("track-file")
 			if track == "" {
 				track = filepath.Join(e.inst.StateDir, e.inst.Name+".switchover")

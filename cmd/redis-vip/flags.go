@@ -135,8 +135,18 @@ func loadNamed(c *cli.Context, name string) (*env, error) {
 	return &env{cfg: cfg, inst: inst, log: log.With(zap.String("instance", inst.Name)), flush: flush}, nil
 }
 
-// dial makes clients for the local and the peer Redis.
-func (e *env) dial() (local, peer *node.Client, err error) { return e.inst.Dial() }
+// connect checks that the peer's name resolves (bad input otherwise) and
+// makes clients for the local and the peer Redis; release closes both.
+func (e *env) connect(ctx context.Context) (local, peer *node.Client, release func(), err error) {
+	if err := checkResolvable(ctx, e.inst.Peer); err != nil {
+		return nil, nil, nil, err
+	}
+	local, peer, err = e.inst.Dial()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return local, peer, func() { local.Close(); peer.Close() }, nil
+}
 
 // checkResolvable fails with bad input when the peer's host name does not
 // exist; a slow or failing DNS server is not bad input (the peer is then
