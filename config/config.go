@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/redis-vip/redis-vip/node"
 )
 
 // ErrConfig marks every configuration problem, so main can exit with the
@@ -421,7 +423,7 @@ func (in *Instance) validate(getenv func(string) string) []string {
 			}
 		}
 	}
-	if in.Peer != "" && (sameAddr(in.Peer, in.Local) || sameAddr(in.Peer, in.Announce)) {
+	if in.Peer != "" && (node.SameAddr(in.Peer, in.Local) || node.SameAddr(in.Peer, in.Announce)) {
 		addProblem("peer %s is this host's own Redis (same as local/announce)", in.Peer)
 	}
 	switch {
@@ -541,22 +543,6 @@ func isLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
-}
-
-func sameAddr(a, b string) bool {
-	if a == "" || b == "" {
-		return false
-	}
-	ha, pa, errA := SplitAddr(a)
-	hb, pb, errB := SplitAddr(b)
-	if errA != nil || errB != nil || pa != pb {
-		return false
-	}
-	if ha == hb {
-		return true
-	}
-	ia, ib := net.ParseIP(ha), net.ParseIP(hb)
-	return ia != nil && ib != nil && ia.Equal(ib)
 }
 
 // oneLine folds a multi-line error message into one line.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/redis-vip/redis-vip/config"
+	"github.com/redis-vip/redis-vip/internal/atomicfile"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/rdbfile"
 )
@@ -183,27 +184,7 @@ func (r *Runner) backup(l LocalData) (string, error) {
 	if err := os.MkdirAll(r.BackupDir, 0o750); err != nil {
 		return "", err
 	}
-	in, err := os.Open(l.Path)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst+".partial", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return "", err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return "", err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return "", err
-	}
-	if err := out.Close(); err != nil {
-		return "", err
-	}
-	return dst, os.Rename(dst+".partial", dst)
+	return dst, atomicfile.Copy(l.Path, dst, 0o640)
 }
 
 // WriteInclude writes the include file atomically; the same decision
@@ -212,14 +193,11 @@ func WriteInclude(path string, d Decision, peerAddr string, now time.Time) error
 	var directive string
 	switch d.Action {
 	case StartAsReplica:
-		host, port, ok := strings.Cut(peerAddr, ":")
-		if i := strings.LastIndex(peerAddr, ":"); i >= 0 {
-			host, port, ok = peerAddr[:i], peerAddr[i+1:], true
+		host, port, err := config.SplitAddr(peerAddr)
+		if err != nil {
+			return fmt.Errorf("guard: peer address %q: %w", peerAddr, err)
 		}
-		if !ok {
-			return fmt.Errorf("guard: peer address %q has no port", peerAddr)
-		}
-		directive = fmt.Sprintf("replicaof %s %s\n", strings.Trim(host, "[]"), port)
+		directive = fmt.Sprintf("replicaof %s %d\n", host, port)
 	case StartAsMaster:
 		directive = "replicaof no one\n"
 	}
@@ -228,11 +206,7 @@ func WriteInclude(path string, d Decision, peerAddr string, now time.Time) error
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("guard include: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
-		return fmt.Errorf("guard include: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Write(path, []byte(body), 0o644); err != nil {
 		return fmt.Errorf("guard include: %w", err)
 	}
 	return nil

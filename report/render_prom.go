@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/redis-vip/redis-vip/internal/atomicfile"
 	"github.com/redis-vip/redis-vip/node"
 )
 
@@ -227,31 +227,8 @@ func WriteTextfile(dir string, r Report) error {
 	if err := RenderPrometheus(&b, r); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+TextfileName+".*.tmp")
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, TextfileName), []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("textfile: %w", err)
-	}
-	name := tmp.Name()
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(name)
-		return fmt.Errorf("textfile %s: %w", filepath.Join(dir, TextfileName), err)
-	}
-	if _, err := tmp.WriteString(b.String()); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(name, filepath.Join(dir, TextfileName)); err != nil {
-		os.Remove(name)
-		return fmt.Errorf("textfile %s: %w", filepath.Join(dir, TextfileName), err)
 	}
 	return nil
 }

@@ -3,13 +3,13 @@ package transition
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/redis-vip/redis-vip/internal/atomicfile"
 	"github.com/redis-vip/redis-vip/node"
 )
 
@@ -74,7 +74,10 @@ func (b FileBackup) Backup(ctx context.Context, s Server, f node.Facts) (string,
 		return "", fmt.Errorf("backup: BGSAVE on %s failed (rdb_last_bgsave_status)", s.Addr())
 	}
 	dst := filepath.Join(b.Dir, fmt.Sprintf("%s-%s-%s-%d.rdb", b.Instance, b.Now().UTC().Format("20060102T150405.000Z"), shortID(f.ReplID), f.ReplOffset))
-	if err := copyFile(filepath.Join(dir, name), dst); err != nil {
+	if err := os.MkdirAll(b.Dir, 0o750); err != nil {
+		return "", fmt.Errorf("backup: %w", err)
+	}
+	if err := atomicfile.Copy(filepath.Join(dir, name), dst, 0o640); err != nil {
 		return "", fmt.Errorf("backup: %w", err)
 	}
 	if err := b.prune(); err != nil {
@@ -115,36 +118,6 @@ func shortID(id string) string {
 		return "none"
 	}
 	return id
-}
-
-func copyFile(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return err
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := dst + ".partial"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
 }
 
 // pollUntil calls cond every poll until it says done, returns an error, or

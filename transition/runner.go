@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/node"
 )
 
@@ -590,14 +591,11 @@ func (r *Runner) afterDemotion(ctx context.Context, s Server) string {
 	return msg
 }
 
+// splitHostPort splits a configured host:port, naming it in the error.
 func splitHostPort(addr string) (string, int, error) {
-	host, p, err := net.SplitHostPort(addr)
+	host, port, err := config.SplitAddr(addr)
 	if err != nil {
 		return "", 0, fmt.Errorf("address %q: %w", addr, err)
-	}
-	port, err := strconv.Atoi(p)
-	if err != nil {
-		return "", 0, fmt.Errorf("address %q: bad port", addr)
 	}
 	return host, port, nil
 }
