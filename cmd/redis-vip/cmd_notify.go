@@ -158,16 +158,19 @@ func notifyFIFOCommand() *cli.Command {
 }
 
 type fifoItem struct {
-	inst string
+	inst *config.Instance
 	ev   transition.Event
 }
 
 // serveFIFO reads events as they come and marks each as the newest at once
 // (so a running transition for the same instance stops), while a worker runs
 // them one at a time, keeping only the newest queued event per instance.
+// Instances are selected (validated, password read) once, by the reader;
+// the worker only reads them.
 func serveFIFO(c *cli.Context, cfg *config.Config, src config.Source, log *zap.Logger, r io.Reader) error {
 	var mu sync.Mutex
 	var queue []fifoItem
+	selected := map[string]*config.Instance{}
 	wake := make(chan struct{}, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -177,10 +180,13 @@ func serveFIFO(c *cli.Context, cfg *config.Config, src config.Source, log *zap.L
 				log.Error("notify fifo", zap.Error(err))
 				return
 			}
-			inst, err := cfg.Select(name, src)
-			if err != nil {
-				log.Error("notify fifo", zap.Error(err))
-				return
+			inst, ok := selected[name]
+			if !ok {
+				if inst, err = cfg.Select(name, src); err != nil {
+					log.Error("notify fifo", zap.Error(err))
+					return
+				}
+				selected[name] = inst
 			}
 			ev := eventFor(n.State)
 			sd := transition.StateDir{Dir: inst.StateDir, Instance: name}
@@ -190,11 +196,11 @@ func serveFIFO(c *cli.Context, cfg *config.Config, src config.Source, log *zap.L
 			mu.Lock()
 			kept := queue[:0]
 			for _, it := range queue {
-				if it.inst != name {
+				if it.inst.Name != name {
 					kept = append(kept, it)
 				}
 			}
-			queue = append(kept, fifoItem{inst: name, ev: ev})
+			queue = append(kept, fifoItem{inst: inst, ev: ev})
 			mu.Unlock()
 			select {
 			case wake <- struct{}{}:
@@ -215,12 +221,7 @@ func serveFIFO(c *cli.Context, cfg *config.Config, src config.Source, log *zap.L
 			it := queue[0]
 			queue = queue[1:]
 			mu.Unlock()
-			inst, err := cfg.Select(it.inst, src)
-			if err != nil {
-				log.Error("notify fifo", zap.Error(err))
-				continue
-			}
-			e := &env{cfg: cfg, inst: inst, log: log.With(zap.String("instance", it.inst)), flush: func() {}}
+			e := &env{cfg: cfg, inst: it.inst, log: log.With(zap.String("instance", it.inst.Name)), flush: func() {}}
 			if err := runTransition(c.Context, c.App.Writer, e, it.ev, "keepalived-fifo", false); err != nil {
 				log.Error("notify fifo: transition", zap.Error(err))
 			}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -459,5 +460,44 @@ func TestBackupOnMasterHandsOverWithoutLoss(t *testing.T) {
 				t.Fatalf("%d acknowledged writes lost", len(lost))
 			}
 		})
+	}
+}
+
+// notify-fifo reads keepalived's FIFO lines in order and ends in the state of
+// the newest event; it exits when keepalived closes the FIFO.
+func TestNotifyFIFOEndsInNewestEvent(t *testing.T) {
+	a, b := pair(t, 30, nil)
+	fifo := filepath.Join(t.TempDir(), "notify.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(redistest.Binary(t), "notify-fifo", "--config", b.config, fifo)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{`INSTANCE "redis" BACKUP 100`, "garbage line", `INSTANCE "redis" FAULT 0`, `INSTANCE "redis" MASTER 100`} {
+		fmt.Fprintln(w, line)
+	}
+	ctx := context.Background()
+	waitFor(t, "B master, A its replica", 20*time.Second, func() bool {
+		return b.srv.Role(ctx) == "master" && followsInSync(ctx, a.srv, b.srv)
+	})
+	w.Close()
+	waitProc(t, cmd, 20*time.Second)
+	if dbsize(t, b.srv) != 30 {
+		t.Fatalf("B holds %d keys, want 30", dbsize(t, b.srv))
+	}
+	recs := b.journal(t)
+	if len(recs) == 0 || recs[len(recs)-1].Event != transition.EventMaster || recs[len(recs)-1].Outcome != transition.OutcomeOK {
+		t.Fatalf("journal: want the newest event (master) last and ok, got %+v", recs)
+	}
+	for _, r := range recs {
+		if r.Source != "keepalived-fifo" {
+			t.Fatalf("journal source %q, want keepalived-fifo", r.Source)
+		}
 	}
 }
