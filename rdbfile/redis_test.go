@@ -302,15 +302,6 @@ func (p *redisProc) info(section string) map[string]string {
 	return m
 }
 
-func (p *redisProc) infoInt(section, key string) int64 {
-	p.t.Helper()
-	v, err := strconv.ParseInt(p.info(section)[key], 10, 64)
-	if err != nil {
-		p.t.Fatalf("INFO %s %s: %v", section, key, err)
-	}
-	return v
-}
-
 func (p *redisProc) rdbPath() string { return filepath.Join(p.dir, "dump.rdb") }
 
 func auxKeys(s Summary) []string { return slices.Sorted(mapKeys(s.Aux)) }
