@@ -81,7 +81,7 @@ func Verdict(in Input) Result {
 		switch {
 		case l.Empty() && !p.Empty() && !l.MasterSyncInProgress:
 			return fail("local is empty while the peer holds %d keys: it must not serve (S5)", p.Keys)
-		case rel == node.Behind && l.Role == node.RoleMaster && !peerFollowsLocal(in):
+		case rel == node.Behind && l.Role == node.RoleMaster && !p.LinkedTo(in.LocalAnnounce):
 			// A replica of ours read a moment after us can show a higher
 			// offset on our own history: that is skew, not staleness.
 			return fail("local master is stale: peer %s holds newer data (S5)", p.Summary())
@@ -95,12 +95,6 @@ func Verdict(in Input) Result {
 		return Result{OK: true, Reason: "local is master", Warnings: warnings}
 	}
 	return replicaVerdict(in, l, warnings)
-}
-
-// peerFollowsLocal reports whether the peer is a replica of the local node
-// with its link up (so its history is ours).
-func peerFollowsLocal(in Input) bool {
-	return in.Peer != nil && in.Peer.Role == node.RoleReplica && in.Peer.MasterLinkUp && node.SameAddr(in.Peer.MasterAddr(), in.LocalAnnounce)
 }
 
 func replicaVerdict(in Input, l node.Facts, warnings []string) Result {

@@ -84,6 +84,13 @@ func (f Facts) MasterAddr() string {
 	return joinHostPort(f.MasterHost, f.MasterPort)
 }
 
+// LinkedTo reports whether f is a replica of the server at addr with its
+// link up: its history is that server's, so an offset above the master's is
+// read skew (f was read a moment later), not data the master lacks.
+func (f Facts) LinkedTo(addr string) bool {
+	return f.Role == RoleReplica && f.MasterLinkUp && SameAddr(f.MasterAddr(), addr)
+}
+
 // Empty reports whether the node has finished loading and holds no keys.
 func (f Facts) Empty() bool { return !f.Loading && f.Keys == 0 }
 

@@ -286,3 +286,20 @@ func TestRelationString(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkedTo(t *testing.T) {
+	r := Facts{Role: RoleReplica, MasterHost: "192.0.2.11", MasterPort: 6379, MasterLinkUp: true}
+	if !r.LinkedTo("192.0.2.11:6379") {
+		t.Error("linked replica not recognised")
+	}
+	if r.LinkedTo("192.0.2.12:6379") {
+		t.Error("replica of another server counted as linked")
+	}
+	r.MasterLinkUp = false
+	if r.LinkedTo("192.0.2.11:6379") {
+		t.Error("replica with its link down counted as linked")
+	}
+	if (Facts{Role: RoleMaster}).LinkedTo("192.0.2.11:6379") {
+		t.Error("a master counted as linked")
+	}
+}

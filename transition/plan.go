@@ -170,7 +170,7 @@ func decideMaster(in Input) Plan {
 		return promote("promote-alone", "peer is a replica holding nothing local lacks", rel.String())
 	}
 	if isReplicaOf(p, in.LocalAnnounce) {
-		if p.MasterLinkUp && !l.Empty() {
+		if p.LinkedTo(in.LocalAnnounce) && !l.Empty() {
 			// Our own replica, linked, read a moment after us: offset skew.
 			return promote("promote-alone", "peer is our replica, in sync", rel.String())
 		}
