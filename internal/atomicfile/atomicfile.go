@@ -19,6 +19,14 @@ func Write(path string, data []byte, mode os.FileMode) error {
 	})
 }
 
+// WriteFrom replaces path with everything read from r.
+func WriteFrom(path string, r io.Reader, mode os.FileMode) error {
+	return replace(path, mode, func(f *os.File) error {
+		_, err := io.Copy(f, r)
+		return err
+	})
+}
+
 // Copy replaces dst with a copy of src.
 func Copy(src, dst string, mode os.FileMode) error {
 	in, err := os.Open(src)

@@ -1,9 +1,12 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestWriteReplacesWithModeAndLeavesNoTemp(t *testing.T) {
@@ -50,5 +53,30 @@ func TestCopyFailureLeavesTargetAndNoTemp(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dst); string(b) != "data" {
 		t.Fatalf("copy: %q", b)
+	}
+}
+
+func TestWriteFromFailureLeavesTargetAndNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "dst")
+	if err := os.WriteFile(dst, []byte("kept"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFrom(dst, iotest.ErrReader(errors.New("disk gone")), 0o640); err == nil {
+		t.Fatal("a failing reader replaced the target")
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "kept" {
+		t.Fatalf("target changed: %q", b)
+	}
+	if err := WriteFrom(dst, strings.NewReader("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(dst)
+	fi, _ := os.Stat(dst)
+	if string(b) != "new" || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("content %q mode %v", b, fi.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("left behind: %v", entries)
 	}
 }
