@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis-vip/redis-vip/backup"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 )
@@ -208,20 +209,16 @@ func readBackups(dir, instance string) Backups {
 	if dir == "" {
 		return b
 	}
-	files, err := transition.FileBackup{Dir: dir, Instance: instance}.List()
+	list, err := backup.List(dir, instance)
 	if err != nil {
 		b.Err = oneLine(err)
 		return b
 	}
-	for _, p := range files {
-		st, err := os.Stat(p)
-		if err != nil {
-			continue // pruned while we looked
-		}
+	for _, e := range list {
 		b.Count++
-		b.Bytes += st.Size()
-		if st.ModTime().After(b.Newest) {
-			b.Newest = st.ModTime().UTC()
+		b.Bytes += e.Size
+		if e.Name.Time.After(b.Newest) {
+			b.Newest = e.Name.Time
 		}
 	}
 	return b

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis-vip/redis-vip/backup"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 )
@@ -80,11 +81,16 @@ func TestGatherReadsEverything(t *testing.T) {
 	src := fakeSources(t, local, peer)
 	src.VIPs = []string{fxVIP, "192.0.2.99:6379"}
 	src.Probe = fakeProber{fxVIP: localF.RunID}
-	// Two backups and one of another instance.
+	// Two backups, one of an instance whose name starts like this one's,
+	// and a file in the old format.
 	if err := os.MkdirAll(src.BackupDir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	for name, size := range map[string]int{"redis-20250101T000000.000Z-aaaa-1.rdb": 100, "redis-20250102T000000.000Z-aaaa-2.rdb": 50, "other-20250101T000000.000Z-aaaa-1.rdb": 7} {
+	day := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	name := func(inst string, d int) string {
+		return backup.Name{Instance: inst, Time: day.AddDate(0, 0, d), ReplID: "aaaa", Offset: int64(d), Origin: backup.OriginBGSave, Kind: backup.KindRDB}.String()
+	}
+	for name, size := range map[string]int{name("redis", 0): 100, name("redis", 1): 50, name("redis-eu", 2): 7, "redis-20250103T000000.000Z-aaaa-1.rdb": 9} {
 		if err := os.WriteFile(filepath.Join(src.BackupDir, name), make([]byte, size), 0o640); err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +111,7 @@ func TestGatherReadsEverything(t *testing.T) {
 	if !in.VIPs[0].OnLocalInterface || in.VIPs[0].Holder != HolderLocal || in.VIPs[1].Holder != HolderNone || in.VIPs[1].OnLocalInterface {
 		t.Fatalf("vips %+v", in.VIPs)
 	}
-	if in.Backups.Count != 2 || in.Backups.Bytes != 150 || in.Backups.Newest.IsZero() {
+	if in.Backups.Count != 2 || in.Backups.Bytes != 150 || !in.Backups.Newest.Equal(day.AddDate(0, 0, 1)) {
 		t.Fatalf("backups %+v", in.Backups)
 	}
 	if len(in.Journal.Records) != 1 || in.State.LastEvent != transition.EventMaster || in.State.Err != "" {
