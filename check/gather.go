@@ -29,7 +29,49 @@ func Gather(ctx context.Context, local, peer FactsReader, sd transition.StateDir
 	in.Holdoff = h
 	in.Local, in.LocalErr = await(ctx, localCh)
 	in.Peer, in.PeerErr = await(ctx, peerCh)
+	if in.Local != nil && in.Peer != nil {
+		in.LocalStream, in.PeerStream = forkStreams(ctx, local, peer, *in.Local, *in.Peer)
+	}
 	return in, herr
+}
+
+// StreamReader reads a server's replication stream since an offset;
+// *node.Client has it.
+type StreamReader interface {
+	StreamSince(ctx context.Context, from int64) (node.Stream, error)
+}
+
+// forkStreams reads both streams since the fork when one node continued the
+// other's history (S11), concurrently and within ctx; unknown otherwise.
+func forkStreams(ctx context.Context, local, peer FactsReader, l, p node.Facts) (node.Writes, node.Writes) {
+	from, ok := node.ForkPoint(l, p)
+	ls, lok := local.(StreamReader)
+	ps, pok := peer.(StreamReader)
+	if !ok || !lok || !pok {
+		return node.WritesUnknown, node.WritesUnknown
+	}
+	read := func(s StreamReader) <-chan node.Writes {
+		ch := make(chan node.Writes, 1)
+		go func() {
+			st, err := s.StreamSince(ctx, from)
+			if err != nil {
+				ch <- node.WritesUnknown
+				return
+			}
+			ch <- st.Writes
+		}()
+		return ch
+	}
+	lc, pc := read(ls), read(ps)
+	wait := func(ch <-chan node.Writes) node.Writes {
+		select {
+		case w := <-ch:
+			return w
+		case <-ctx.Done():
+			return node.WritesUnknown
+		}
+	}
+	return wait(lc), wait(pc)
 }
 
 type factsResult struct {

@@ -32,6 +32,11 @@ type Input struct {
 	// Holdoff, when Now is before its Until, makes the check fail.
 	Holdoff transition.Holdoff
 	Now     time.Time
+	// LocalStream and PeerStream say what each side took since their fork,
+	// when one continued the other's history (S11).
+	LocalStream, PeerStream node.Writes
+	// MaxLinkDown bounds a replica's link-down time for taking over (S10).
+	MaxLinkDown time.Duration
 }
 
 // Result is the verdict: OK or not, one line of why, and warnings that do
@@ -75,18 +80,26 @@ func Verdict(in Input) Result {
 		return Result{OK: true, Reason: "transition in progress"}
 	}
 	var warnings []string
-	if in.Peer != nil && !in.Peer.Loading {
+	if in.Peer == nil && node.Answered(in.PeerErr) {
+		warnings = append(warnings, fmt.Sprintf("peer answers with an error, so it is alive (S9): %v", in.PeerErr))
+	}
+	if in.Peer != nil && !in.Peer.Loading && !in.Peer.MasterSyncInProgress {
 		p := *in.Peer
-		rel := node.Compare(l, p)
+		raw := node.Compare(l, p)
+		rel := node.Refine(raw, in.LocalStream, in.PeerStream)
 		switch {
 		case l.Empty() && !p.Empty() && !l.MasterSyncInProgress:
 			return fail("local is empty while the peer holds %d keys: it must not serve (S5)", p.Keys)
+		case rel == node.Behind && raw == node.Successor && l.Role == node.RoleMaster && p.Role == node.RoleMaster:
+			return fail("local master was promoted from the peer's history but took no writes since, while the peer did (%s, local stream %s): the peer holds the data (S11)", p.Summary(), in.LocalStream)
 		case rel == node.Behind && l.Role == node.RoleMaster && !p.LinkedTo(in.LocalAnnounce):
 			// A replica of ours read a moment after us can show a higher
 			// offset on our own history: that is skew, not staleness.
 			return fail("local master is stale: peer %s holds newer data (S5)", p.Summary())
 		case rel == node.Predecessor && l.Role == node.RoleMaster && p.Role == node.RoleMaster:
 			return fail("local master is superseded: the peer was promoted from its history and has taken writes since (%s); local's later writes are backed up when it follows", p.Summary())
+		case rel == node.Ahead && raw == node.Predecessor:
+			warnings = append(warnings, fmt.Sprintf("the peer was promoted from local's history but took no writes since (%s): it follows local", p.Summary()))
 		case rel == node.Diverged || rel == node.Successor:
 			warnings = append(warnings, fmt.Sprintf("histories diverged (split brain): local %s, peer %s", l.Summary(), p.Summary()))
 		}
@@ -110,7 +123,12 @@ func replicaVerdict(in Input, l node.Facts, warnings []string) Result {
 		return Result{OK: true, Reason: "local is a replica in sync with " + l.MasterAddr(), Warnings: warnings}
 	case l.MasterSyncInProgress:
 		return fail("local replica is in a full sync from %s", l.MasterAddr())
+	case followsPeer && in.Peer == nil && node.Answered(in.PeerErr):
+		return fail("local replica's master (the peer) answers with an error, so it is alive: not taking over (S9): %v", in.PeerErr)
 	case followsPeer && in.Peer == nil:
+		if why, stale := transition.StaleBy(l, in.MaxLinkDown); stale {
+			return fail("local replica is stale: %s, beyond max_link_down %s (S10); promote by hand with `redis-vip notify-master --force` to accept the loss", why, in.MaxLinkDown)
+		}
 		return Result{OK: true, Reason: fmt.Sprintf("local is a replica and its master (the peer) is unreachable (%v): eligible to take over", in.PeerErr), Warnings: warnings}
 	}
 	return fail("local replica's link to %s is down while that master is reachable", l.MasterAddr())

@@ -2,6 +2,7 @@ package check_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -157,7 +158,7 @@ func TestVerdict(t *testing.T) {
 		},
 		{
 			name: "local master healthy, peer unreachable",
-			in:   check.Input{Local: healthyMaster, PeerErr: errors.New("connection refused")},
+			in:   check.Input{Local: healthyMaster, PeerErr: unreachable("connection refused")},
 			ok:   true, reason: "local is master",
 		},
 		{
@@ -220,8 +221,8 @@ func TestVerdict(t *testing.T) {
 		{
 			name: "local replica, link down, peer unreachable: eligible",
 			in: check.Input{Local: vReplica(vLocal, vPeer, false, vHistA, 1000, 50),
-				PeerErr: errors.New("connection refused")},
-			ok: true, reason: "unreachable (connection refused)",
+				PeerErr: unreachable("connection refused")},
+			ok: true, reason: "unreachable (connection refused",
 		},
 		{
 			name:   "local replica, link down, peer reachable",
@@ -230,7 +231,7 @@ func TestVerdict(t *testing.T) {
 		},
 		{
 			name:   "local replica of a third server, link down, peer unreachable",
-			in:     check.Input{Local: vReplica(vLocal, vOther, false, vHistA, 1000, 50), PeerErr: errors.New("timeout")},
+			in:     check.Input{Local: vReplica(vLocal, vOther, false, vHistA, 1000, 50), PeerErr: unreachable("timeout")},
 			reason: "link to 192.0.2.3:6379 is down",
 		},
 		{
@@ -267,6 +268,85 @@ func TestVerdict(t *testing.T) {
 	runVerdictCases(t, cases)
 }
 
+// TestVerdictSafetyCore covers the rules S9 to S11 with one row per class:
+// a peer that answers is alive, staleness is bounded, and offsets grown by
+// expiry or PINGs alone never make a node "fresher".
+func TestVerdictSafetyCore(t *testing.T) {
+	// B was promoted from A's history at offset 1000 (second_repl_offset
+	// 1001); both went on.
+	promoted := func(addr string, off int64) *node.Facts {
+		f := vMaster(addr, vHistB, off, 50)
+		f.ReplID2, f.SecondReplOffset = vHistA, 1001
+		return f
+	}
+	oldMaster := func(addr string, off int64) *node.Facts { return vMaster(addr, vHistA, off, 60) }
+	busy := fmt.Errorf("INFO %s: BUSY Redis is busy running a script", vPeer)
+	auth := fmt.Errorf("INFO %s: %w: WRONGPASS invalid username-password pair", vPeer, node.ErrAuth)
+	replica := vReplica(vLocal, vPeer, false, vHistA, 1000, 50)
+	runVerdictCases(t, []verdictCase{
+		{
+			name:   "S9: replica whose master answers -BUSY does not take over",
+			in:     check.Input{Local: replica, PeerErr: busy},
+			reason: "answers with an error, so it is alive",
+		},
+		{
+			name:   "S9: replica whose master refuses our password does not take over",
+			in:     check.Input{Local: replica, PeerErr: auth},
+			reason: "alive",
+		},
+		{
+			name: "S9: master whose peer answers with an error stays, with a warning",
+			in:   check.Input{Local: vMaster(vLocal, vHistA, 1000, 50), PeerErr: busy},
+			ok:   true, reason: "local is master", warning: "alive",
+		},
+		{
+			name:   "S10: replica whose link has been down longer than the bound",
+			in:     check.Input{Local: with(replica, func(f *node.Facts) { f.MasterLinkDownSecs = 30 }), PeerErr: unreachable("connection refused"), MaxLinkDown: 10 * time.Second},
+			reason: "beyond max_link_down 10s",
+		},
+		{
+			name:   "S10: replica whose link never came up since it started",
+			in:     check.Input{Local: with(replica, func(f *node.Facts) { f.MasterLinkDownSecs = -1 }), PeerErr: unreachable("connection refused"), MaxLinkDown: 10 * time.Second},
+			reason: "has not been up since it started",
+		},
+		{
+			name: "S10: replica within the bound takes over",
+			in:   check.Input{Local: with(replica, func(f *node.Facts) { f.MasterLinkDownSecs = 2 }), PeerErr: unreachable("connection refused"), MaxLinkDown: 10 * time.Second},
+			ok:   true, reason: "eligible to take over",
+		},
+		{
+			name: "S10: bound off",
+			in:   check.Input{Local: with(replica, func(f *node.Facts) { f.MasterLinkDownSecs = 3000 }), PeerErr: unreachable("connection refused")},
+			ok:   true, reason: "eligible to take over",
+		},
+		{
+			name:   "S11: promoted during a blip, only expiry since, the old master took writes: give the VIP back",
+			in:     check.Input{Local: promoted(vLocal, 1400), Peer: oldMaster(vPeer, 9000), LocalStream: node.WritesDeletesOnly, PeerStream: node.WritesSome},
+			reason: "took no writes since",
+		},
+		{
+			name: "S11: old master that took writes while the blip-promoted peer took none stays",
+			in:   check.Input{Local: oldMaster(vLocal, 9000), Peer: promoted(vPeer, 1400), LocalStream: node.WritesSome, PeerStream: node.WritesDeletesOnly},
+			ok:   true, reason: "local is master", warning: "took no writes since",
+		},
+		{
+			name:   "S11: old master superseded by a peer that took writes",
+			in:     check.Input{Local: oldMaster(vLocal, 1300), Peer: promoted(vPeer, 9000), LocalStream: node.WritesNone, PeerStream: node.WritesSome},
+			reason: "superseded",
+		},
+		{
+			name:   "S11: streams unknown: the successor rule stands",
+			in:     check.Input{Local: oldMaster(vLocal, 9000), Peer: promoted(vPeer, 1400)},
+			reason: "superseded",
+		},
+		{
+			name: "S11: a peer in a full sync is not judged",
+			in:   check.Input{Local: vMaster(vLocal, vHistA, 1000, 50), Peer: with(vMaster(vPeer, vHistB, 5000, 70), func(f *node.Facts) { f.MasterSyncInProgress = true })},
+			ok:   true, reason: "local is master",
+		},
+	})
+}
+
 // TestVerdictOffsetSkew: check reads the two servers concurrently, so a
 // healthy in-sync replica read a moment after its master shows a higher
 // offset in the same history. That must not make the master "stale", or
@@ -279,3 +359,7 @@ func TestVerdictOffsetSkew(t *testing.T) {
 		ok: true, reason: "local is master",
 	}})
 }
+
+// unreachable is a peer error as node.Client gives it for a peer that
+// cannot be reached at all.
+func unreachable(msg string) error { return fmt.Errorf("%s: %w", msg, node.ErrUnreachable) }

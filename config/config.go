@@ -86,9 +86,13 @@ type Instance struct {
 	StateDir     string   `yaml:"state_dir"`
 	BackupDir    string   `yaml:"backup_dir"`
 	BackupsKeep  int      `yaml:"backups_keep"`
-	OnDiverged   string   `yaml:"on_diverged"`
-	Handover     string   `yaml:"handover"`
-	Guard        Guard    `yaml:"guard"`
+	// MaxLinkDown bounds a replica's link-down time for promoting it alone (S10).
+	MaxLinkDown time.Duration `yaml:"max_link_down"`
+	// ReconcileInterval is how often a long-running process repairs the pair (S12).
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+	OnDiverged        string        `yaml:"on_diverged"`
+	Handover          string        `yaml:"handover"`
+	Guard             Guard         `yaml:"guard"`
 	// VRRP holds the built-in VRRP mode's settings (used by `run` only).
 	VRRP yaml.Node `yaml:"vrrp"`
 }
@@ -457,9 +461,9 @@ func (in *Instance) validate(getenv func(string) string) []string {
 		"timeouts.connect": in.Timeouts.Connect, "timeouts.command": in.Timeouts.Command,
 		"timeouts.check": in.Timeouts.Check, "timeouts.sync": in.Timeouts.Sync,
 		"timeouts.transition": in.Timeouts.Transition, "timeouts.peer_wait": in.Timeouts.PeerWait,
-		"timeouts.holdoff": in.Timeouts.Holdoff,
+		"timeouts.holdoff": in.Timeouts.Holdoff, "max_link_down": in.MaxLinkDown, "reconcile_interval": in.ReconcileInterval,
 	} {
-		if d < 0 || (d == 0 && key != "timeouts.peer_wait" && key != "timeouts.holdoff") {
+		if d < 0 || (d == 0 && key != "timeouts.peer_wait" && key != "timeouts.holdoff" && key != "max_link_down" && key != "reconcile_interval") {
 			addProblem("%s: must be positive, got %s", key, d)
 		}
 	}

@@ -640,6 +640,8 @@ func everyKey(t *testing.T) map[string]string {
 		"state_dir":                "/srv/redis-vip",
 		"backup_dir":               "/srv/redis-vip/b",
 		"backups_keep":             "3",
+		"max_link_down":            "3s",
+		"reconcile_interval":       "750ms",
 		"on_diverged":              "refuse",
 		"handover":                 "failover",
 		"guard.include":            "/srv/redis/inc.conf",

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -24,6 +25,11 @@ var (
 	ErrUnknownCommand = errors.New("unknown command")
 )
 
+// Answered reports whether err came from a server that answered: any error
+// but ErrUnreachable (wrong password, -BUSY, -LOADING, maxclients, -MISCONF,
+// OOM). Such a server is alive (S9): it must never be taken for an absent one.
+func Answered(err error) bool { return err != nil && !errors.Is(err, ErrUnreachable) }
+
 // Options say how to reach one Redis.
 type Options struct {
 	Addr     string
@@ -38,6 +44,7 @@ type Options struct {
 // Client sends redis-vip's few commands to one Redis.
 type Client struct {
 	addr string
+	opts Options
 	rdb  *redis.Client
 }
 
@@ -58,7 +65,7 @@ func Dial(o Options) *Client {
 		Protocol:              2,
 		DisableIdentity:       true,
 	})
-	return &Client{addr: o.Addr, rdb: rdb}
+	return &Client{addr: o.Addr, opts: o, rdb: rdb}
 }
 
 // DriverLogger sends go-redis's own messages (pool dial failures and the
@@ -94,7 +101,8 @@ func (c *Client) classify(what string, err error) error {
 	case strings.HasPrefix(msg, "ERR unknown command"), strings.HasPrefix(msg, "ERR unknown subcommand"):
 		return fmt.Errorf("%s %s: %w: %s", what, c.addr, ErrUnknownCommand, msg)
 	case errors.As(err, &dnsErr), errors.As(err, &opErr), errors.As(err, &netErr),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrClosed):
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrClosed),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%s %s: %w: %w", what, c.addr, ErrUnreachable, err)
 	}
 	return fmt.Errorf("%s %s: %w", what, c.addr, err)

@@ -59,6 +59,11 @@ type Facts struct {
 	ReplID2          string `json:"replid2"`
 	ReplOffset       int64  `json:"repl_offset"`
 	SecondReplOffset int64  `json:"second_repl_offset"`
+	// BacklogActive, BacklogFirstByte and BacklogHistLen say which part of
+	// the replication stream the node still holds (repl_backlog_*).
+	BacklogActive    bool  `json:"repl_backlog_active,omitempty"`
+	BacklogFirstByte int64 `json:"repl_backlog_first_byte_offset,omitempty"`
+	BacklogHistLen   int64 `json:"repl_backlog_histlen,omitempty"`
 
 	// Keys is the number of keys over all databases.
 	Keys int64 `json:"keys"`

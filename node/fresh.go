@@ -116,3 +116,44 @@ func onHistory(x Facts, id string, off int64) bool {
 func hasReplID2(f Facts) bool {
 	return f.SecondReplOffset > 0 && f.ReplID2 != "" && strings.Trim(f.ReplID2, "0") != ""
 }
+
+// ForkPoint returns the first offset after the point where one of a and b
+// continued the other's history (Compare says Successor or Predecessor):
+// the streams of both from there on hold what each did on its own.
+func ForkPoint(a, b Facts) (int64, bool) {
+	switch {
+	case continuedFrom(a, b):
+		return a.SecondReplOffset, true
+	case continuedFrom(b, a):
+		return b.SecondReplOffset, true
+	}
+	return 0, false
+}
+
+// Refine corrects a Successor or Predecessor relation with what each side's
+// replication stream since the fork holds (S11). Offsets grow with key
+// expiry, eviction and PINGs, so a node promoted during a blip that no
+// client wrote to still looks like it went on; its stream shows it took
+// nothing but deletions, and then the side that took writes holds
+// everything it lacks. Unknown streams, or writes on both sides (a real
+// split brain), leave the relation as it is.
+func Refine(rel Relation, local, peer Writes) Relation {
+	quiet := func(w Writes) bool { return w == WritesNone || w == WritesDeletesOnly }
+	switch rel {
+	case Successor:
+		switch {
+		case local == WritesNone && peer == WritesNone:
+			return Same
+		case quiet(local) && peer == WritesSome, local == WritesNone && peer == WritesDeletesOnly:
+			return Behind
+		}
+	case Predecessor:
+		switch {
+		case local == WritesNone && peer == WritesNone:
+			return Same
+		case quiet(peer) && local == WritesSome, peer == WritesNone && local == WritesDeletesOnly:
+			return Ahead
+		}
+	}
+	return rel
+}

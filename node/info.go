@@ -67,6 +67,12 @@ func ParseInfo(text string) (Facts, error) {
 			f.ReplOffset = p.int(key, val)
 		case "second_repl_offset":
 			f.SecondReplOffset = p.int(key, val)
+		case "repl_backlog_active":
+			f.BacklogActive = p.bool(key, val)
+		case "repl_backlog_first_byte_offset":
+			f.BacklogFirstByte = p.int(key, val)
+		case "repl_backlog_histlen":
+			f.BacklogHistLen = p.int(key, val)
 		case "used_memory":
 			f.UsedMemory = p.int(key, val)
 		case "maxmemory":

@@ -271,14 +271,22 @@ type Report struct {
 	// configuration file is unreadable): the status is UNKNOWN.
 	Err       string
 	Instances []Instance
+	// TextfileErr, when set, is why the metrics could not be written for
+	// node_exporter (WriteTextfile): the verdict is then at least UNKNOWN,
+	// since monitoring that reads the metrics sees stale values.
+	TextfileErr string
 }
 
-// Status is the gravest status over every instance.
+// Status is the gravest status over every instance, and at least UNKNOWN
+// when the metrics could not be written.
 func (r Report) Status() Status {
 	if r.Err != "" {
 		return Unknown
 	}
 	s := OK
+	if r.TextfileErr != "" {
+		s = Unknown
+	}
 	for _, in := range r.Instances {
 		s = Worse(s, in.Status)
 	}

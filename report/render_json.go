@@ -20,6 +20,7 @@ type jsonReport struct {
 	Status        string         `json:"status"`
 	ExitCode      int            `json:"exit_code"`
 	Error         *string        `json:"error"`
+	TextfileError *string        `json:"textfile_error"`
 	Thresholds    jsonThresholds `json:"thresholds"`
 	Instances     []jsonInstance `json:"instances"`
 }
@@ -203,6 +204,7 @@ func toJSON(r Report) jsonReport {
 	out := jsonReport{
 		SchemaVersion: SchemaVersion, GeneratedAt: stamp(r.GeneratedAt), Host: r.Host,
 		Status: r.Status().String(), ExitCode: r.Status().ExitCode(), Error: str(r.Err),
+		TextfileError: str(r.TextfileErr),
 		Thresholds: jsonThresholds{
 			LagBytesWarn: th.LagBytesWarn, LagBytesCrit: th.LagBytesCrit,
 			LagSecondsWarn: th.LagSecondsWarn.Seconds(), LagSecondsCrit: th.LagSecondsCrit.Seconds(),

@@ -228,7 +228,7 @@ func WriteTextfile(dir string, r Report) error {
 		return err
 	}
 	if err := atomicfile.Write(filepath.Join(dir, TextfileName), []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("textfile: %w", err)
+		return fmt.Errorf("metrics textfile not written: %w", err)
 	}
 	return nil
 }

@@ -10,34 +10,45 @@ import (
 	"github.com/redis-vip/redis-vip/node"
 )
 
-// Headline is the first line of the text report (the line Nagios shows):
-// the verdict, then each instance that is not OK with its gravest reason
+// Headline is the first line of the text report (the line Nagios shows,
+// without its perfdata): the verdict, then why the metrics could not be
+// written if so, then each instance that is not OK with its gravest reason
 // (and how many more), then the OK ones; a single OK instance gets a
 // summary of its state.
 func Headline(r Report) string {
 	if r.Err != "" {
 		return "UNKNOWN: " + r.Err
 	}
-	if len(r.Instances) == 0 {
-		return "OK: no instances configured"
+	var bad []string
+	good := "" // the OK part
+	if r.TextfileErr != "" {
+		bad = append(bad, r.TextfileErr)
 	}
-	if len(r.Instances) == 1 && r.Instances[0].Status == OK {
-		return "OK: " + r.Instances[0].Name + ": " + summary(r.Instances[0])
-	}
-	var bad, good []string
-	for _, in := range r.Instances {
-		if in.Status == OK || len(in.Reasons) == 0 {
-			good = append(good, in.Name)
-			continue
+	switch {
+	case len(r.Instances) == 0:
+		good = "no instances configured"
+	case len(r.Instances) == 1 && r.Instances[0].Status == OK:
+		good = r.Instances[0].Name + ": " + summary(r.Instances[0])
+	default:
+		var names []string
+		for _, in := range r.Instances {
+			if in.Status == OK || len(in.Reasons) == 0 {
+				names = append(names, in.Name)
+				continue
+			}
+			s := in.Name + ": " + in.Reasons[0].Message
+			if len(in.Reasons) > 1 {
+				s += fmt.Sprintf(" (+%d more)", len(in.Reasons)-1)
+			}
+			bad = append(bad, s)
 		}
-		s := in.Name + ": " + in.Reasons[0].Message
-		if len(in.Reasons) > 1 {
-			s += fmt.Sprintf(" (+%d more)", len(in.Reasons)-1)
-		}
-		bad = append(bad, s)
+		good = strings.Join(names, ", ")
 	}
-	if len(good) > 0 {
-		bad = append(bad, "OK: "+strings.Join(good, ", "))
+	if len(bad) == 0 {
+		return "OK: " + good
+	}
+	if good != "" {
+		bad = append(bad, "OK: "+good)
 	}
 	return r.Status().String() + ": " + strings.Join(bad, "; ")
 }
@@ -56,8 +67,10 @@ func summary(in Instance) string {
 	return s
 }
 
-// RenderText writes the report for a person: the headline, then one block
-// per instance with its reasons and what was read.
+// RenderText writes the report for a person and for Nagios: the headline
+// and the perfdata (Perfdata) on the first line, then one block per
+// instance with its reasons and what was read. A "|" in the text becomes
+// "/": Nagios would take what follows it for perfdata.
 func RenderText(w io.Writer, r Report) error {
 	var b strings.Builder
 	b.WriteString(Headline(r))
@@ -66,9 +79,12 @@ func RenderText(w io.Writer, r Report) error {
 		b.WriteString("\n")
 		writeInstance(&b, in, r.GeneratedAt, r.Thresholds)
 	}
-	lines := strings.Split(b.String(), "\n")
+	lines := strings.Split(strings.ReplaceAll(b.String(), "|", "/"), "\n")
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, " ")
+	}
+	if perf := Perfdata(r); perf != "" {
+		lines[0] += " | " + perf
 	}
 	if _, err := io.WriteString(w, strings.Join(lines, "\n")); err != nil {
 		return fmt.Errorf("report text: %w", err)

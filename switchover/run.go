@@ -17,6 +17,9 @@ import (
 // keepalived is not configured for switchover (track_file ... init_file).
 var ErrNoTrackFile = errors.New("keepalived track file missing")
 
+// ErrConfig: a server refused the credentials; nothing was changed.
+var ErrConfig = errors.New("configuration error")
+
 // ErrTimeout: the peer did not take the master role in time; the track file
 // was reset, so this node may take the VIP back.
 var ErrTimeout = errors.New("switchover did not complete in time")
@@ -59,11 +62,20 @@ func (r *Runner) Run(ctx context.Context) (Result, error) {
 		return res, fmt.Errorf("track file: %w", err)
 	}
 	local, err := r.Local.Facts(ctx)
+	if errors.Is(err, node.ErrAuth) {
+		return res, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	if err != nil {
 		return res, fmt.Errorf("read local: %w", err)
 	}
 	peer, err := r.Peer.Facts(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, node.ErrAuth):
+		// A configuration error, not a dead peer (S9).
+		return res, fmt.Errorf("%w: %w", ErrConfig, err)
+	case node.Answered(err):
+		return res, fmt.Errorf("%w: the peer answers with an error: %w", ErrRefused, err)
+	case err != nil:
 		return res, fmt.Errorf("%w: peer unreachable: %w", ErrRefused, err)
 	}
 	if err := Check(Input{Local: local, Peer: peer, LocalAnnounce: r.LocalAnnounce, MaxLag: r.MaxLag}); err != nil {

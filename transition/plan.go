@@ -3,6 +3,8 @@ package transition
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"time"
 
 	"github.com/redis-vip/redis-vip/node"
 )
@@ -50,8 +52,15 @@ const (
 	StepPausePeerWrites Step = "pause-peer-writes"
 	// StepHandOverToPeer: local is master and the peer its in-sync replica,
 	// but local's event says it follows: hand the role over with no write
-	// lost (FAILOVER TO peer on local, or the pause handover reversed).
+	// lost with FAILOVER TO peer on local (6.2+ on both).
 	StepHandOverToPeer Step = "hand-over-to-peer"
+	// StepPauseHandOverToPeer: the same with the pause handover reversed
+	// (older servers, or handover: pause).
+	StepPauseHandOverToPeer Step = "pause-hand-over-to-peer"
+	// StepPauseLocalWrites: CLIENT PAUSE WRITE on local (6.2+) before a
+	// backup of a master, so no write is acknowledged after the snapshot and
+	// then discarded by the follow that comes next (S6); follow-peer lifts it.
+	StepPauseLocalWrites Step = "pause-local-writes"
 	// StepPromotePeer: peer REPLICAOF NO ONE, when the peer replicates the
 	// local node yet holds data the local node lacks: its link must not come
 	// back up and copy the local emptiness over its data.
@@ -60,7 +69,8 @@ const (
 	StepBackup Step = "backup"
 	// StepKillClients: CLIENT KILL TYPE normal on local (S7).
 	StepKillClients Step = "kill-clients"
-	// StepRewrite: CONFIG REWRITE on local when it runs from a file (S7).
+	// StepRewrite: CONFIG REWRITE on local; planned only when local runs
+	// from a config file (S7).
 	StepRewrite Step = "config-rewrite"
 )
 
@@ -77,6 +87,17 @@ type Input struct {
 	Local node.Facts
 	// Peer is nil when the peer could not be read.
 	Peer *node.Facts
+	// PeerAnswered is true when Peer is nil because the peer answered with
+	// an error (-BUSY, -LOADING, maxclients, ...): it is alive, and a live
+	// peer is never taken for an absent one (S9).
+	PeerAnswered bool
+	// LocalStream and PeerStream say what each side's replication stream
+	// since their fork holds (S11); WritesUnknown when not read. Only
+	// consulted when one side continued the other's history.
+	LocalStream, PeerStream node.Writes
+	// MaxLinkDown bounds how long a replica's link may have been down for
+	// it to be promoted alone (S10); 0 means no bound.
+	MaxLinkDown time.Duration
 	// LocalAnnounce is host:port at which the peer reaches the local Redis.
 	LocalAnnounce string
 	// PeerAddr is the configured host:port of the peer.
@@ -108,15 +129,94 @@ type Plan struct {
 	Wait bool `json:"wait,omitempty"`
 }
 
-// Decide returns the plan for an event. It is pure: same input, same plan.
+// Decide returns the plan for an event. It is pure: same input, same plan,
+// and every step in it is fully resolved (handover kind, pausing before a
+// backup, rewriting the config or not), so the runner only executes.
 func Decide(in Input) Plan {
+	var p Plan
 	switch in.Event {
 	case EventMaster:
-		return decideMaster(in)
+		p = decideMaster(in)
 	case EventBackup, EventFault:
-		return decideFollow(in)
+		p = decideFollow(in)
+	default:
+		return Plan{Decision: "record", Reason: "VRRP stopped on this node; Redis left as it is so the peer can sync from it"}
 	}
-	return Plan{Decision: "record", Reason: "VRRP stopped on this node; Redis left as it is so the peer can sync from it"}
+	p.Steps = resolve(in, p.Steps)
+	return p
+}
+
+// resolve drops what the servers make needless: config-rewrite when local
+// runs without a config file, a backup of an empty local, pauses a server
+// before 6.2 cannot take (CLIENT PAUSE WRITE).
+func resolve(in Input, steps []Step) []Step {
+	if forkBackup(in) && !slices.Contains(steps, StepBackup) &&
+		(slices.Contains(steps, StepFollowPeer) || slices.Contains(steps, StepWaitInSync)) {
+		// Whatever the plan, a sync from the peer discards what local did
+		// since the fork: keep a copy first (S6, S11).
+		steps = append([]Step{StepBackup}, steps...)
+	}
+	out := steps[:0:0]
+	for _, s := range steps {
+		switch s {
+		case StepRewrite:
+			if in.Local.ConfigFile == "" {
+				continue
+			}
+		case StepBackup:
+			if in.Local.Empty() {
+				continue
+			}
+			if in.Local.Role == node.RoleMaster && in.Local.Version.AtLeast(6, 2) {
+				out = append(out, StepPauseLocalWrites)
+			}
+		case StepPausePeerWrites:
+			if in.Peer == nil || !in.Peer.Version.AtLeast(6, 2) {
+				continue
+			}
+		case StepHandOverToPeer:
+			if !useFailover(in) {
+				s = StepPauseHandOverToPeer
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// forkBackup reports whether local went on alone after a fork and its
+// stream does not prove it took nothing since (S11): a sync from the peer
+// would discard those writes.
+func forkBackup(in Input) bool {
+	if in.Peer == nil || in.Local.Empty() || in.LocalStream == node.WritesNone {
+		return false
+	}
+	raw := node.Compare(in.Local, *in.Peer)
+	return raw == node.Successor || raw == node.Predecessor
+}
+
+// relation is how local's data stands against the peer's: Compare, refined
+// by what each side's stream since a fork holds (S11).
+func relation(in Input) node.Relation {
+	return node.Refine(node.Compare(in.Local, *in.Peer), in.LocalStream, in.PeerStream)
+}
+
+// unfinished reports whether f is not a finished dataset (S11): loading, or
+// in a full sync, so its data is not judged empty, older or diverged.
+func unfinished(f node.Facts) bool { return f.Loading || f.MasterSyncInProgress }
+
+// StaleBy says how long a replica's link to its master has been down, and
+// whether that is beyond the bound (S10). A link down for an unknown time
+// (-1: never up since the server started) is beyond any bound.
+func StaleBy(l node.Facts, bound time.Duration) (string, bool) {
+	if l.Role != node.RoleReplica || l.MasterLinkUp || bound <= 0 {
+		return "", false
+	}
+	if l.MasterLinkDownSecs < 0 {
+		return "the link to its master has not been up since it started", true
+	}
+	d := time.Duration(l.MasterLinkDownSecs) * time.Second
+	return fmt.Sprintf("the link to its master has been down for %s", d), d > bound
 }
 
 func decideMaster(in Input) Plan {
@@ -131,19 +231,49 @@ func decideMaster(in Input) Plan {
 		return p
 	}
 	if in.Peer == nil {
+		if in.PeerAnswered {
+			return Plan{Decision: "wait-peer-answers", Reason: "the peer answers with an error, so it is alive: never promote alone over a live peer (S9)", Wait: true}
+		}
+		if l.MasterSyncInProgress {
+			return Plan{Decision: "wait-local-sync", Reason: "local is in a full sync: its dataset is not finished (S11)", Wait: true}
+		}
+		if why, stale := StaleBy(l, in.MaxLinkDown); stale {
+			if !in.Force {
+				return Plan{Decision: "refuse-stale", Reason: fmt.Sprintf("peer unreachable but local is a stale replica: %s, beyond max_link_down %s (S10); promote with --force to accept the loss", why, in.MaxLinkDown), Refused: true}
+			}
+			return promote("promote-alone-forced", "peer unreachable; local is a stale replica ("+why+") promoted because --force was given (S10, W2)", "")
+		}
 		return promote("promote-alone", "peer unreachable: promote at once (S3)", "")
 	}
 	p := *in.Peer
-	rel := node.Compare(l, p)
+	rel := relation(in)
 	if p.Loading {
 		return Plan{Decision: "wait-peer-loading", Reason: "peer is loading its dataset", Wait: true, Relation: rel.String()}
+	}
+	if p.MasterSyncInProgress {
+		if isReplicaOf(p, in.LocalAnnounce) && !unfinished(l) {
+			// It is copying our data: ours is the finished dataset.
+			return promote("promote-alone", "peer is in a full sync from local: its dataset is not finished (S11)", rel.String())
+		}
+		return Plan{Decision: "wait-peer-sync", Reason: "peer is in a full sync: its dataset is not finished (S11)", Wait: true, Relation: rel.String()}
+	}
+	if l.MasterSyncInProgress {
+		if !followsPeer(l, in.PeerAddr) || p.Role != node.RoleMaster {
+			return Plan{Decision: "wait-local-sync", Reason: "local is in a full sync: its dataset is not finished (S11)", Wait: true, Relation: rel.String()}
+		}
+		// Local is copying the live peer: finish that, then take over (S2).
+		return Plan{Decision: "sync-then-promote", Reason: "local is in a full sync from the live peer master: finish it, pause the peer's writes, then promote (S2, S11)",
+			Relation: rel.String(), Steps: []Step{StepWaitInSync, handoverStep(in), StepRewrite}}
 	}
 	if p.Role == node.RoleMaster {
 		switch rel {
 		case node.Ahead:
 			why := "peer is older"
-			if p.Empty() {
+			switch {
+			case p.Empty():
 				why = "peer is empty"
+			case node.Compare(l, p) == node.Predecessor:
+				why = "peer was promoted from local's history but took no writes since, while local did (S11)"
 			}
 			return promote("promote-alone", why+": promote without syncing from it (S3)", rel.String())
 		case node.Diverged:
@@ -153,11 +283,17 @@ func decideMaster(in Input) Plan {
 		}
 		steps := []Step{}
 		decision, reason := "sync-then-promote", "peer is a live master at least as fresh: sync from it, pause its writes, then promote (S2)"
-		if rel == node.Predecessor {
+		switch {
+		case rel == node.Predecessor:
 			// The peer was promoted from our history and took the writes
 			// since; ours after the fork go to a backup, then we take its data.
 			steps = append(steps, StepBackup)
 			decision, reason = "backup-sync-then-promote", "peer was promoted from local's history and holds the writes since: back up local, sync from the peer, pause its writes, then promote (S2, S6)"
+		case rel == node.Behind && node.Compare(l, p) == node.Successor:
+			// Promoted during a blip, took nothing but deletions: the
+			// peer's data wins; the deletions go to a backup.
+			steps = append(steps, StepBackup)
+			decision, reason = "backup-sync-then-promote", "local was promoted from the peer's history but took no writes since, while the peer did (S11): back up local, sync from the peer, pause its writes, then promote (S2, S6)"
 		}
 		if !followsPeer(l, in.PeerAddr) {
 			steps = append(steps, StepFollowPeer)
@@ -186,14 +322,20 @@ func decideMaster(in Input) Plan {
 	return Plan{Decision: "sync-from-replica-then-promote", Reason: "peer is a replica with data local lacks: copy it, then promote", Relation: rel.String(), Steps: steps}
 }
 
-func handoverStep(in Input) Step {
+// useFailover reports whether a handover uses FAILOVER TO (6.2+ on both
+// sides, unless handover says pause) rather than the pause handover.
+func useFailover(in Input) bool {
 	switch in.Handover {
 	case HandoverPause:
-		return StepPauseHandover
+		return false
 	case HandoverFailover:
-		return StepFailover
+		return true
 	}
-	if in.Peer.Version.AtLeast(6, 2) && in.Local.Version.AtLeast(6, 2) {
+	return in.Peer != nil && in.Peer.Version.AtLeast(6, 2) && in.Local.Version.AtLeast(6, 2)
+}
+
+func handoverStep(in Input) Step {
+	if useFailover(in) {
 		return StepFailover
 	}
 	return StepPauseHandover
@@ -202,12 +344,27 @@ func handoverStep(in Input) Step {
 func decideFollow(in Input) Plan {
 	l := in.Local
 	if in.Peer == nil {
+		if in.PeerAnswered {
+			return Plan{Decision: "deferred", Reason: "the peer answers with an error (alive, S9): local left as it is until it can be read", Wait: true}
+		}
 		return Plan{Decision: "deferred", Reason: "peer unreachable: local left as it is", Wait: true}
 	}
 	p := *in.Peer
-	rel := node.Compare(l, p)
+	rel := relation(in)
 	if p.Loading {
 		return Plan{Decision: "wait-peer-loading", Reason: "peer is loading its dataset", Wait: true, Relation: rel.String()}
+	}
+	if p.MasterSyncInProgress {
+		return Plan{Decision: "wait-peer-sync", Reason: "peer is in a full sync: its dataset is not finished (S11)", Wait: true, Relation: rel.String()}
+	}
+	if l.MasterSyncInProgress && followsPeer(l, in.PeerAddr) {
+		// Local's own dataset is not judged while it is being replaced; only
+		// an empty source is stopped before it wipes local data (S1).
+		if p.Empty() && l.Keys > 0 && !in.Force {
+			return Plan{Decision: "detach", Reason: "local is in a full sync from an empty peer that would wipe its data: stop following (S1)",
+				Relation: rel.String(), Steps: []Step{StepPromote, StepRewrite}, Refused: true}
+		}
+		return Plan{Decision: "already-following", Reason: "local is in a full sync from the peer (S11)", Relation: rel.String()}
 	}
 	if p.Role != node.RoleMaster {
 		if followsPeer(l, in.PeerAddr) && isReplicaOf(p, in.LocalAnnounce) {
@@ -233,6 +390,7 @@ func decideFollow(in Input) Plan {
 	}
 	demote = append(demote, StepRewrite)
 	withBackup := append([]Step{StepBackup}, demote...)
+	raw := node.Compare(l, p)
 
 	if followsPeer(l, in.PeerAddr) {
 		switch {
@@ -240,6 +398,9 @@ func decideFollow(in Input) Plan {
 			return Plan{Decision: "already-following", Reason: "local is a replica of the peer, in sync", Relation: rel.String()}
 		case rel == node.Predecessor && (in.FollowDiverged || in.Force):
 			return Plan{Decision: "backup-while-following", Reason: "local follows the master promoted from its history: back up local's writes since the fork before the full sync discards them (S6)",
+				Relation: rel.String(), Steps: []Step{StepBackup}}
+		case rel == node.Behind && raw == node.Successor && in.LocalStream == node.WritesDeletesOnly:
+			return Plan{Decision: "backup-while-following", Reason: "local follows the peer it was promoted from; its own stream since holds only deletions: back them up before the full sync discards them (S6, S11)",
 				Relation: rel.String(), Steps: []Step{StepBackup}}
 		case rel.HasDataPeerLacks() && !in.Force:
 			return Plan{Decision: "detach", Reason: fmt.Sprintf("local follows a peer that is %s and holds data the peer lacks: stop following before a full sync wipes it (S1)", describe(rel, p)),
@@ -257,18 +418,28 @@ func decideFollow(in Input) Plan {
 	}
 	switch rel {
 	case node.Same, node.Behind:
+		if raw == node.Successor {
+			// Promoted during a blip and took no writes since (S11): the
+			// peer holds everything; deletions local took go to a backup.
+			reason := "local was promoted from the peer's history but took no writes since, while the peer did (S11): follow it"
+			if in.LocalStream == node.WritesDeletesOnly {
+				return Plan{Decision: "backup-and-follow", Reason: reason + "; local's deletions since are backed up first (S6)", Relation: rel.String(), Steps: withBackup}
+			}
+			return Plan{Decision: "follow", Reason: reason, Relation: rel.String(), Steps: demote}
+		}
 		return Plan{Decision: "follow", Reason: "peer is a live master at least as fresh", Relation: rel.String(), Steps: demote}
 	case node.Ahead, node.Successor:
 		if in.Force {
 			return Plan{Decision: "follow-forced", Reason: "peer is " + describe(rel, p) + " but --force was given: back up, then follow", Relation: rel.String(), Steps: withBackup}
 		}
 		refusal := Plan{Decision: "refuse", Reason: fmt.Sprintf("refusing to follow a peer that is %s: local holds data it lacks (S1); use --force to override", describe(rel, p)), Relation: rel.String(), Refused: true}
-		if rel == node.Successor {
-			// After a healed split brain VRRP may hand the VIP back to the
-			// old master; until its check fails, it would acknowledge writes
-			// that its own resync then discards. Make them wait instead.
+		if rel == node.Successor || raw == node.Predecessor {
+			// The peer is a master that lacks local's writes and may hold the
+			// VIP (after a healed split brain, or promoted during a blip):
+			// until its check fails, it would acknowledge writes that its own
+			// resync then discards. Make them wait instead.
 			refusal.Steps = []Step{StepPausePeerWrites}
-			refusal.Reason += "; pausing the old master's writes until it follows"
+			refusal.Reason += "; pausing the peer's writes until it follows"
 		}
 		return refusal
 	}

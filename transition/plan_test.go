@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
@@ -33,7 +34,7 @@ var (
 // pMaster is a master at addr with the given history, offset and key count.
 func pMaster(addr, replid string, off, keys int64) node.Facts {
 	return node.Facts{Addr: addr, ServerName: "redis", Version: v72, RunID: "run-" + addr, Role: node.RoleMaster,
-		ReplID: replid, ReplOffset: off, Keys: keys, MasterLinkDownSecs: -1}
+		ReplID: replid, ReplOffset: off, Keys: keys, MasterLinkDownSecs: -1, ConfigFile: "/etc/redis/redis.conf"}
 }
 
 // pReplica is a replica at addr of the server at of.
@@ -123,6 +124,7 @@ const (
 	sBackup   = transition.StepBackup
 	sKill     = transition.StepKillClients
 	sRewrite  = transition.StepRewrite
+	sPauseL   = transition.StepPauseLocalWrites
 )
 
 func steps(s ...transition.Step) []transition.Step { return s }
@@ -385,7 +387,7 @@ func TestDecideFollow(t *testing.T) {
 			name: "peer older with --force, local master: back up first, then follow",
 			in: transition.Input{Local: pMaster(planLocal, histA, 1000, 50), Force: true,
 				Peer: pp(older)},
-			decision: "follow-forced", steps: steps(sBackup, sFollow, sKill, sRewrite), relation: "ahead", reason: "--force",
+			decision: "follow-forced", steps: steps(sPauseL, sBackup, sFollow, sKill, sRewrite), relation: "ahead", reason: "--force",
 		},
 		{
 			name: "peer empty with --force, local replica: back up first, then follow",
@@ -417,7 +419,7 @@ func TestDecideFollow(t *testing.T) {
 			name: "diverged with on_diverged=backup-and-follow: backup before follow",
 			in: transition.Input{Local: pMaster(planLocal, histA, 1000, 50), FollowDiverged: true,
 				Peer: pp(diverged)},
-			decision: "backup-and-follow", steps: steps(sBackup, sFollow, sKill, sRewrite), relation: "diverged", reason: "S6",
+			decision: "backup-and-follow", steps: steps(sPauseL, sBackup, sFollow, sKill, sRewrite), relation: "diverged", reason: "S6",
 		},
 		{
 			name: "diverged with --force and on_diverged=refuse: backup before follow",
@@ -587,19 +589,41 @@ func TestDecideSafetyProperties(t *testing.T) {
 	n := 0
 	for _, l0 := range locals {
 		for _, p0 := range peers {
+			// Streams since a fork matter only where one continued the other.
+			streams := [][2]node.Writes{{node.WritesUnknown, node.WritesUnknown}}
+			if _, ok := node.ForkPoint(l0, p0); ok && p0.Addr != "" {
+				ws := []node.Writes{node.WritesUnknown, node.WritesNone, node.WritesDeletesOnly, node.WritesSome}
+				streams = streams[:0]
+				for _, a := range ws {
+					for _, b := range ws {
+						streams = append(streams, [2]node.Writes{a, b})
+					}
+				}
+			}
+			answered := []bool{false}
+			if p0.Addr == "" {
+				answered = []bool{false, true}
+			}
 			for _, ev := range events {
 				for _, force := range []bool{false, true} {
 					for _, fd := range []bool{false, true} {
 						for _, ho := range []string{transition.HandoverAuto, transition.HandoverFailover, transition.HandoverPause} {
 							for _, ver := range versions {
-								l := pVersion(l0, ver)
-								in := transition.Input{Event: ev, Local: l, LocalAnnounce: planLocal, PeerAddr: planPeer,
-									Force: force, FollowDiverged: fd, Handover: ho}
-								if p0.Addr != "" {
-									in.Peer = pp(p0)
+								for _, st := range streams {
+									for _, ans := range answered {
+										for _, bound := range []time.Duration{0, 3 * time.Second} {
+											l := pVersion(l0, ver)
+											in := transition.Input{Event: ev, Local: l, LocalAnnounce: planLocal, PeerAddr: planPeer,
+												Force: force, FollowDiverged: fd, Handover: ho,
+												LocalStream: st[0], PeerStream: st[1], PeerAnswered: ans, MaxLinkDown: bound}
+											if p0.Addr != "" {
+												in.Peer = pp(p0)
+											}
+											n++
+											checkPlanProperties(t, in)
+										}
+									}
 								}
-								n++
-								checkPlanProperties(t, in)
 							}
 						}
 					}
@@ -635,7 +659,8 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	seen := map[transition.Step]bool{}
 	for _, s := range plan.Steps {
 		switch s {
-		case sFollow, sWait, sFailover, sPause, sPromote, sBackup, sKill, sRewrite, transition.StepPromotePeer, transition.StepPausePeerWrites, transition.StepHandOverToPeer:
+		case sFollow, sWait, sFailover, sPause, sPromote, sBackup, sKill, sRewrite, sPauseL, transition.StepPromotePeer,
+			transition.StepPausePeerWrites, transition.StepHandOverToPeer, transition.StepPauseHandOverToPeer:
 		default:
 			fatal("known steps")
 		}
@@ -654,6 +679,21 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	if i := idx(plan, sRewrite); i >= 0 && i != len(plan.Steps)-1 {
 		fatal("config-rewrite last (S7)")
 	}
+	// Steps are resolved in the plan: rewrite only with a config file, a
+	// backup only of data, a master's writes paused right before its backup
+	// (S6), pauses only where CLIENT PAUSE WRITE exists.
+	if hasStep(plan, sRewrite) && in.Local.ConfigFile == "" {
+		fatal("config-rewrite only when local runs from a file")
+	}
+	if hasStep(plan, sBackup) && in.Local.Empty() {
+		fatal("no backup of an empty local")
+	}
+	if b := idx(plan, sBackup); b >= 0 && in.Local.Role == node.RoleMaster && in.Local.Version.AtLeast(6, 2) && idx(plan, sPauseL) != b-1 {
+		fatal("a 6.2+ master's writes are paused right before its backup (S6)")
+	}
+	if hasStep(plan, sPauseL) && !in.Local.Version.AtLeast(6, 2) {
+		fatal("no CLIENT PAUSE WRITE before 6.2")
+	}
 	if (plan.Wait || in.Event == transition.EventStop) && len(plan.Steps) != 0 {
 		fatal("wait/stop plans take no steps")
 	}
@@ -667,10 +707,40 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 		if hasStep(plan, sFollow) || hasStep(plan, sWait) || hasStep(plan, sFailover) || hasStep(plan, sPause) {
 			fatal("no peer, no sync (S3)")
 		}
+		// S9: a peer that answered with an error is alive: nothing is done
+		// on its account, least of all a promotion.
+		if in.PeerAnswered && in.Event != transition.EventStop && (len(plan.Steps) != 0 || !plan.Wait) {
+			fatal("S9: a peer that answers is not absent")
+		}
+		// S10: a stale replica is not promoted alone without --force.
+		if _, stale := transition.StaleBy(in.Local, in.MaxLinkDown); stale && !in.Force && hasStep(plan, sPromote) {
+			fatal("S10: no automatic promotion of a stale replica")
+		}
+		// S11: a node in a full sync is not promoted alone.
+		if in.Local.MasterSyncInProgress && hasStep(plan, sPromote) {
+			fatal("S11: no promotion in the middle of a full sync")
+		}
 		return
 	}
 	p := *in.Peer
-	rel := node.Compare(in.Local, p)
+	raw := node.Compare(in.Local, p)
+	rel := node.Refine(raw, in.LocalStream, in.PeerStream)
+	// S11: writes local took since a fork are backed up before a follow
+	// discards them, unless its stream shows it took none; and an unfinished
+	// peer is never followed.
+	if (raw == node.Successor || raw == node.Predecessor) && in.LocalStream != node.WritesNone && !in.Local.Empty() {
+		if f := idx(plan, sFollow); f >= 0 {
+			if b := idx(plan, sBackup); b < 0 || b > f {
+				fatal("S11/S6: back up local's writes since the fork before following")
+			}
+		}
+		if hasStep(plan, sWait) && !hasStep(plan, sBackup) && !(in.Local.Role == node.RoleReplica && node.SameAddr(in.Local.MasterAddr(), planPeer)) {
+			fatal("S11/S6: back up local's writes since the fork before syncing")
+		}
+	}
+	if (p.MasterSyncInProgress || p.Loading) && hasStep(plan, sFollow) {
+		fatal("S11: never follow an unfinished dataset")
+	}
 	if in.Event != transition.EventStop && plan.Relation != rel.String() {
 		fatal("relation recorded")
 	}

@@ -30,6 +30,8 @@ var (
 	ErrPeerIsLocal = errors.New("peer is the local redis")
 	// ErrLocalDown: the local server could not be read.
 	ErrLocalDown = errors.New("local redis unavailable")
+	// ErrConfig: a server refused the credentials; nothing was changed.
+	ErrConfig = errors.New("configuration error")
 )
 
 // Server is what a transition needs from one Redis; *node.Client has it.
@@ -47,6 +49,7 @@ type Server interface {
 	ConfigGet(ctx context.Context, name string) (string, error)
 	LastSave(ctx context.Context) (time.Time, error)
 	BGSave(ctx context.Context) error
+	StreamSince(ctx context.Context, from int64) (node.Stream, error)
 }
 
 // Backupper saves a dataset before it is discarded and returns where.
@@ -67,6 +70,9 @@ type Options struct {
 	Holdoff time.Duration
 	// Poll is the interval between condition checks.
 	Poll time.Duration
+	// MaxLinkDown bounds a replica's link-down time for promoting it alone
+	// (S10); 0 means no bound.
+	MaxLinkDown time.Duration
 }
 
 // Runner executes transitions for one instance.
@@ -83,6 +89,15 @@ type Runner struct {
 
 	// localPaused is set while the backup step holds local writes paused.
 	localPaused bool
+	// memo keeps the last streams read, so a plan that waits does not read
+	// them on every poll.
+	memo streamMemo
+}
+
+type streamMemo struct {
+	key         string
+	at          time.Time
+	local, peer *node.Stream
 }
 
 // unpauseLocal ends the pause the backup step took.
@@ -101,6 +116,12 @@ type Snapshot struct {
 	LocalErr  string      `json:"local_error,omitempty"`
 	Peer      *node.Facts `json:"peer,omitempty"`
 	PeerError string      `json:"peer_error,omitempty"`
+	// PeerAnswered: the peer answered with an error, so it is alive (S9).
+	PeerAnswered bool `json:"peer_answered,omitempty"`
+	// LocalStream and PeerStream are what each side's replication stream
+	// since their fork holds, read when one continued the other's history.
+	LocalStream *node.Stream `json:"local_stream,omitempty"`
+	PeerStream  *node.Stream `json:"peer_stream,omitempty"`
 }
 
 // StepResult is one executed step.
@@ -146,62 +167,107 @@ type Record struct {
 func (r *Runner) Run(ctx context.Context, ev Event, source string) (Record, error) {
 	start := r.Now()
 	rec := Record{Time: start.UTC(), Instance: r.Instance, Event: ev, Source: source}
-	log := r.Log.With(zap.String("event", string(ev)))
 	ticket, err := r.State.Enqueue(ev, start)
 	if err != nil {
 		return rec, fmt.Errorf("transition %s: %w", ev, err)
 	}
 	rec.Seq = ticket.Seq
-	log = log.With(zap.Int64("seq", ticket.Seq))
-	finish := func(outcome string, err error) (Record, error) {
-		rec.Outcome = outcome
-		if err != nil {
-			rec.Error = err.Error()
-		}
-		rec.DurationMS = r.Now().Sub(start).Milliseconds()
-		if jerr := r.State.Append(rec); jerr != nil {
-			log.Error("journal write failed", zap.Error(jerr))
-			if err == nil {
-				err = jerr
-			}
-		}
-		fields := []zap.Field{zap.String("outcome", outcome), zap.Int64("duration_ms", rec.DurationMS)}
-		if rec.Plan != nil {
-			fields = append(fields, zap.String("decision", rec.Plan.Decision), zap.String("reason", rec.Plan.Reason))
-		}
-		if err != nil && outcome != OutcomeSuperseded {
-			log.Error("transition ended", append(fields, zap.Error(err))...)
-		} else {
-			log.Info("transition ended", fields...)
-		}
-		return rec, err
-	}
+	log := r.Log.With(zap.String("event", string(ev)), zap.Int64("seq", ticket.Seq))
 	lock, err := r.State.Acquire(ctx, ticket, r.Opts.Poll)
 	if errors.Is(err, ErrSuperseded) {
-		return finish(OutcomeSuperseded, nil)
+		return r.finish(&rec, start, log, OutcomeSuperseded, nil)
 	}
 	if err != nil {
-		return finish(OutcomeFailed, err)
+		return r.finish(&rec, start, log, OutcomeFailed, err)
 	}
 	defer lock.Release()
+	outcome, err := r.runLocked(ctx, ticket, &rec, log, false)
+	return r.finish(&rec, start, log, outcome, err)
+}
 
+// Reconcile repairs the pair without a new event (S12): when no transition
+// holds the lock and no hold-off is active, it decides the newest event
+// again from fresh facts, once, without waiting, and carries out the plan
+// with the same steps and the same lock as the hooks; a newer event stops
+// it at its next step. It journals only passes that took a step or failed
+// (acted reports which); a pass that finds nothing to do leaves no trace.
+func (r *Runner) Reconcile(ctx context.Context) (rec Record, acted bool, err error) {
+	start := r.Now()
+	ticket, err := r.State.Newest()
+	if err != nil || ticket.Seq == 0 {
+		return rec, false, err
+	}
+	if h, herr := r.State.ReadHoldoff(); herr == nil && h.Active(start) {
+		return rec, false, nil
+	}
+	lock, err := r.State.TryAcquire(ticket)
+	if errors.Is(err, ErrBusy) || errors.Is(err, ErrSuperseded) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, err
+	}
+	defer lock.Release()
+	rec = Record{Time: start.UTC(), Instance: r.Instance, Event: ticket.Event, Source: "reconcile", Seq: ticket.Seq}
+	log := r.Log.With(zap.String("event", string(ticket.Event)), zap.Int64("seq", ticket.Seq), zap.String("source", "reconcile"))
+	outcome, err := r.runLocked(ctx, ticket, &rec, log, true)
+	if len(rec.Steps) == 0 && (err == nil || errors.Is(err, ErrRefused) || errors.Is(err, ErrLocalDown)) {
+		// Nothing done: a refusal or a wait already journaled by the
+		// hook, or a local server still down; the next pass looks again.
+		return rec, false, nil
+	}
+	rec, err = r.finish(&rec, start, log, outcome, err)
+	return rec, true, err
+}
+
+// finish completes and journals rec, and logs one line.
+func (r *Runner) finish(rec *Record, start time.Time, log *zap.Logger, outcome string, err error) (Record, error) {
+	rec.Outcome = outcome
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	rec.DurationMS = r.Now().Sub(start).Milliseconds()
+	if jerr := r.State.Append(*rec); jerr != nil {
+		log.Error("journal write failed", zap.Error(jerr))
+		if err == nil {
+			err = jerr
+		}
+	}
+	fields := []zap.Field{zap.String("outcome", outcome), zap.Int64("duration_ms", rec.DurationMS)}
+	if rec.Plan != nil {
+		fields = append(fields, zap.String("decision", rec.Plan.Decision), zap.String("reason", rec.Plan.Reason))
+	}
+	if err != nil && outcome != OutcomeSuperseded {
+		log.Error("transition ended", append(fields, zap.Error(err))...)
+	} else {
+		log.Info("transition ended", fields...)
+	}
+	return *rec, err
+}
+
+// runLocked decides and executes with the lock held, deciding again (at
+// most maxAttempts times) when a step failed because the nodes changed;
+// once makes a single decision without waiting for the peer.
+func (r *Runner) runLocked(ctx context.Context, ticket Ticket, rec *Record, log *zap.Logger, once bool) (string, error) {
+	ev := ticket.Event
 	var plan Plan
 	var local, peer *node.Facts
+	var err error
 	for attempt := 1; ; attempt++ {
 		rec.Attempts = attempt
-		plan, local, peer, err = r.plan(ctx, ev, ticket, &rec)
+		plan, local, peer, err = r.plan(ctx, ticket, rec, once)
 		if errors.Is(err, ErrSuperseded) {
-			return finish(OutcomeSuperseded, nil)
+			return OutcomeSuperseded, nil
 		}
 		if err != nil {
-			return finish(OutcomeFailed, err)
+			return OutcomeFailed, err
 		}
 		log.Info("decided", zap.Int("attempt", attempt), zap.String("decision", plan.Decision), zap.String("reason", plan.Reason),
 			zap.Any("steps", plan.Steps), zap.Any("local", local), zap.Any("peer", peer))
 		if plan.Wait {
-			return finish(OutcomeDeferred, nil)
+			return OutcomeDeferred, nil
 		}
-		err = r.execute(ctx, ticket, plan, &rec, log)
+		err = r.execute(ctx, ticket, plan, rec, log)
 		if !retryable(err) || attempt >= maxAttempts || ctx.Err() != nil {
 			break
 		}
@@ -215,25 +281,25 @@ func (r *Runner) Run(ctx context.Context, ev Event, source string) (Record, erro
 	rec.After = r.snapshot(ctx, peer != nil)
 	switch {
 	case errors.Is(err, ErrSuperseded):
-		return finish(OutcomeSuperseded, nil)
+		return OutcomeSuperseded, nil
 	case errors.Is(err, ErrSyncTimeout):
 		h := Holdoff{Until: r.Now().Add(r.Opts.Holdoff), Reason: "sync before promote timed out; the peer holds the data"}
 		if herr := r.State.WriteHoldoff(h); herr != nil {
 			log.Error("write holdoff", zap.Error(herr))
 		}
-		return finish(OutcomeSyncTimeout, err)
+		return OutcomeSyncTimeout, err
 	case err != nil:
-		return finish(OutcomeFailed, err)
+		return OutcomeFailed, err
 	case plan.Refused:
 		log.Error("refused", zap.String("reason", plan.Reason), zap.Any("local", local), zap.Any("peer", peer))
-		return finish(OutcomeRefused, fmt.Errorf("%w: %s", ErrRefused, plan.Reason))
+		return OutcomeRefused, fmt.Errorf("%w: %s", ErrRefused, plan.Reason)
 	}
 	if ev == EventMaster {
 		if err := r.State.ClearHoldoff(); err != nil {
 			log.Warn("clear holdoff", zap.Error(err))
 		}
 	}
-	return finish(OutcomeOK, nil)
+	return OutcomeOK, nil
 }
 
 // maxAttempts bounds how often a transition decides again after a step
@@ -249,10 +315,13 @@ func retryable(err error) bool {
 
 // plan reads both nodes and decides, re-reading while the decision is "wait"
 // and the peer wait lasts.
-func (r *Runner) plan(ctx context.Context, ev Event, t Ticket, rec *Record) (Plan, *node.Facts, *node.Facts, error) {
+func (r *Runner) plan(ctx context.Context, t Ticket, rec *Record, once bool) (Plan, *node.Facts, *node.Facts, error) {
 	// Fault waits like backup: keepalived sends nothing more while the
 	// check keeps the node in FAULT, so giving up early would leave it there.
-	waitUntil := r.Now().Add(r.Opts.PeerWait)
+	// The wait counts from the event, so a later reconcile pass knows
+	// whether the peer has had its time.
+	ev := t.Event
+	waitUntil := t.At.Add(r.Opts.PeerWait)
 	for first := true; ; first = false {
 		if !first && r.State.Superseded(t) {
 			return Plan{}, nil, nil, ErrSuperseded
@@ -260,6 +329,9 @@ func (r *Runner) plan(ctx context.Context, ev Event, t Ticket, rec *Record) (Pla
 		local, err := r.Local.Facts(ctx)
 		if err != nil {
 			rec.Before = Snapshot{LocalErr: err.Error()}
+			if errors.Is(err, node.ErrAuth) {
+				return Plan{}, nil, nil, fmt.Errorf("%w: %w", ErrConfig, err)
+			}
 			return Plan{}, nil, nil, fmt.Errorf("%w: %w", ErrLocalDown, err)
 		}
 		snap := Snapshot{Local: &local}
@@ -269,21 +341,33 @@ func (r *Runner) plan(ctx context.Context, ev Event, t Ticket, rec *Record) (Pla
 			snap.Peer = peer
 		} else {
 			snap.PeerError = perr.Error()
+			snap.PeerAnswered = node.Answered(perr)
+			if errors.Is(perr, node.ErrAuth) {
+				// A configuration error, not a dead peer (S9): change nothing.
+				rec.Before = snap
+				return Plan{}, nil, nil, fmt.Errorf("%w: %w", ErrConfig, perr)
+			}
 		}
-		rec.Before = snap
 		if peer != nil && peer.RunID == local.RunID {
+			rec.Before = snap
 			return Plan{}, nil, nil, fmt.Errorf("%w: %s and %s are the same server (run_id %s)", ErrPeerIsLocal, r.PeerAddr, r.Local.Addr(), local.RunID)
 		}
+		if peer != nil {
+			snap.LocalStream, snap.PeerStream = r.streams(ctx, local, *peer)
+		}
+		rec.Before = snap
 		wait := local.Loading
 		var plan Plan
 		if !wait {
-			plan = Decide(Input{Event: ev, Local: local, Peer: peer, LocalAnnounce: r.LocalAnnounce, PeerAddr: r.PeerAddr,
+			plan = Decide(Input{Event: ev, Local: local, Peer: peer, PeerAnswered: snap.PeerAnswered,
+				LocalStream: snap.LocalStream.Class(), PeerStream: snap.PeerStream.Class(),
+				LocalAnnounce: r.LocalAnnounce, PeerAddr: r.PeerAddr, MaxLinkDown: r.Opts.MaxLinkDown,
 				Force: r.Opts.Force, FollowDiverged: r.Opts.FollowDiverged, Handover: r.Opts.Handover,
 				PeerWaitOver: !r.Now().Before(waitUntil)})
 			rec.Plan = &plan
 			wait = plan.Wait
 		}
-		if !wait || !r.Now().Before(waitUntil) {
+		if !wait || once || !r.Now().Before(waitUntil) {
 			if local.Loading {
 				return Plan{}, nil, nil, fmt.Errorf("%w: %s is still loading its dataset", ErrLocalDown, r.Local.Addr())
 			}
@@ -293,6 +377,29 @@ func (r *Runner) plan(ctx context.Context, ev Event, t Ticket, rec *Record) (Pla
 			return Plan{}, nil, nil, fmt.Errorf("waiting for the peer: %w", err)
 		}
 	}
+}
+
+// streams reads what both sides' replication streams hold since their
+// fork, when one continued the other's history (S11); nil otherwise.
+func (r *Runner) streams(ctx context.Context, local, peer node.Facts) (*node.Stream, *node.Stream) {
+	from, ok := node.ForkPoint(local, peer)
+	if !ok {
+		return nil, nil
+	}
+	key := fmt.Sprintf("%s/%s/%d", local.ReplID, peer.ReplID, from)
+	if r.memo.key == key && r.Now().Sub(r.memo.at) < time.Second {
+		return r.memo.local, r.memo.peer
+	}
+	defer func() { r.memo.key, r.memo.at = key, r.Now() }()
+	read := func(s Server) *node.Stream {
+		st, err := s.StreamSince(ctx, from)
+		if err != nil {
+			st = node.Stream{From: from, Why: err.Error()}
+		}
+		return &st
+	}
+	r.memo.local, r.memo.peer = read(r.Local), read(r.Peer)
+	return r.memo.local, r.memo.peer
 }
 
 // snapshot reads both nodes for the journal; a peer that was unreachable
@@ -365,37 +472,28 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 	case StepPauseHandover:
 		return r.pauseHandover(ctx, syncCtx, t, r.peerSide(), r.localSide())
 	case StepHandOverToPeer:
-		if rec.Before.Local != nil && rec.Before.Peer != nil && rec.Before.Local.Version.AtLeast(6, 2) &&
-			rec.Before.Peer.Version.AtLeast(6, 2) && r.Opts.Handover != HandoverPause {
-			return r.failover(ctx, syncCtx, t, r.localSide(), r.peerSide())
-		}
+		return r.failover(ctx, syncCtx, t, r.localSide(), r.peerSide())
+	case StepPauseHandOverToPeer:
 		return r.pauseHandover(ctx, syncCtx, t, r.localSide(), r.peerSide())
 	case StepPromote:
 		return "replicaof no one", r.Local.PromoteNoOne(ctx)
 	case StepPromotePeer:
 		return "peer replicaof no one", r.Peer.PromoteNoOne(ctx)
 	case StepPausePeerWrites:
-		p := rec.Before.Peer
-		if p == nil || !p.Version.AtLeast(6, 2) {
-			return "skipped: the peer has no CLIENT PAUSE WRITE (before 6.2)", nil
-		}
 		return fmt.Sprintf("peer writes paused for up to %s", r.Opts.SyncTimeout), r.Peer.PauseWrites(ctx, r.Opts.SyncTimeout)
+	case StepPauseLocalWrites:
+		// Writes acknowledged after the backup's snapshot would be in
+		// neither the backup nor the data kept: stop them until follow-peer.
+		if err := r.Local.PauseWrites(ctx, r.Opts.SyncTimeout); err != nil {
+			return "", fmt.Errorf("pause local writes for the backup: %w", err)
+		}
+		r.localPaused = true
+		return fmt.Sprintf("local writes paused for up to %s", r.Opts.SyncTimeout), nil
 	case StepBackup:
-		if rec.Before.Local == nil || rec.Before.Local.Keys == 0 {
-			return "nothing to back up: local is empty", nil
+		if rec.Before.Local == nil {
+			return "", errors.New("backup: local facts unknown")
 		}
-		// Writes acknowledged after the snapshot would be in neither the
-		// backup nor the data kept: stop them until follow-peer (S6).
-		// CLIENT PAUSE WRITE exists from 6.2; before that a pause would
-		// block our own commands too, so the window stays open there.
-		if rec.Before.Local.Version.AtLeast(6, 2) && rec.Before.Local.Role == node.RoleMaster {
-			if err := r.Local.PauseWrites(ctx, r.Opts.SyncTimeout); err != nil {
-				return "", fmt.Errorf("pause local writes for the backup: %w", err)
-			}
-			r.localPaused = true
-		}
-		path, err := r.Backups.Backup(ctx, r.Local, *rec.Before.Local)
-		return path, err
+		return r.Backups.Backup(ctx, r.Local, *rec.Before.Local)
 	case StepKillClients:
 		n, err := r.Local.KillNormalClients(ctx)
 		return fmt.Sprintf("%d clients disconnected", n), err

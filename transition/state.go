@@ -142,6 +142,30 @@ func (s StateDir) Acquire(ctx context.Context, t Ticket, poll time.Duration) (*L
 	}
 }
 
+// ErrBusy: the instance lock is held by a running transition.
+var ErrBusy = errors.New("a transition is running")
+
+// TryAcquire takes the instance lock for t without waiting: ErrBusy when a
+// transition holds it, ErrSuperseded when t is no longer the newest event.
+func (s StateDir) TryAcquire(t Ticket) (*Lock, error) {
+	f, err := os.OpenFile(s.path("lock"), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, ErrBusy
+		}
+		return nil, fmt.Errorf("lock %s: %w", s.path("lock"), err)
+	}
+	if s.Superseded(t) {
+		f.Close()
+		return nil, ErrSuperseded
+	}
+	return &Lock{f: f}, nil
+}
+
 // Busy reports whether a transition holds the instance lock right now.
 func (s StateDir) Busy() bool {
 	f, err := os.Open(s.path("lock"))

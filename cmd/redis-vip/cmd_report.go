@@ -70,11 +70,12 @@ func reportCommand() *cli.Command {
 		UsageText: "redis-vip report [--instance NAME | --all] [--format text|json|prometheus] [--quiet]\n" +
 			"                 [--textfile-dir DIR] [--vip [INSTANCE=]IP[:PORT]]... [--timeout 1s] [thresholds]\n\n" +
 			"cron.d (mail only on trouble):\n  */10 * * * * redis-vip /usr/bin/redis-vip report --all --quiet --vip 192.0.2.10\n" +
-			"node_exporter textfile collector:\n  redis-vip report --all --quiet --textfile-dir /var/lib/prometheus/node-exporter\n\n" +
+			"node_exporter textfile collector (the systemd timer's):\n  redis-vip report --all --quiet --textfile-dir /var/lib/redis-vip-textfile\n\n" +
 			"Reads only (INFO, CONFIG GET): a report never changes Redis. Each instance is read within\n" +
 			"its timeouts.check (--timeout), both nodes at once, so a dead peer cannot stall it.\n" +
 			"Exit codes (Nagios): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the report itself failed,\n" +
-			"e.g. unreadable configuration or a bad flag value).",
+			"e.g. unreadable configuration, a bad flag value, or the metrics file could not be written).\n" +
+			"The text's first line is the Nagios status line, with perfdata after \"|\".",
 		Flags: append(commonFlags(), reportFlags()...),
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			fmt.Fprintf(c.App.Writer, "UNKNOWN: redis-vip report: %v (see redis-vip report --help)\n", err)
@@ -261,15 +262,19 @@ func unknownInstance(name string, err error, th report.Thresholds, now time.Time
 func oneLineErr(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // finishReport writes the metrics file and the output, logs the verdict
-// and returns the Nagios exit code.
+// and returns the Nagios exit code. A metrics file that cannot be written
+// makes the verdict at least UNKNOWN, and the output says why (the status
+// line, the JSON's textfile_error, stderr for the Prometheus format).
 func finishReport(stdout, stderr io.Writer, rep report.Report, opts reportOptions, log *zap.Logger) error {
-	status := rep.Status()
 	if opts.textfileDir != "" {
 		if err := report.WriteTextfile(opts.textfileDir, rep); err != nil {
-			fmt.Fprintf(stderr, "redis-vip report: %s\n", oneLineErr(err))
-			status = report.Worse(status, report.Unknown)
+			rep.TextfileErr = oneLineErr(err)
+			if opts.format == "prometheus" {
+				fmt.Fprintf(stderr, "redis-vip report: %s\n", rep.TextfileErr)
+			}
 		}
 	}
+	status := rep.Status()
 	log.Info("report", zap.String("status", status.String()), zap.String("headline", report.Headline(rep)))
 	if !(opts.quiet && status == report.OK) {
 		var err error
