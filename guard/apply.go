@@ -13,10 +13,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/redis-vip/redis-vip/backup"
 	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/internal/atomicfile"
 	"github.com/redis-vip/redis-vip/node"
-	"github.com/redis-vip/redis-vip/rdbfile"
 )
 
 // ErrLocalRunning: guard was run while the local Redis already answers; it
@@ -82,22 +82,34 @@ func readConf(path, guardInclude string, d *DataFiles, depth int) error {
 	return nil
 }
 
-// InspectLocal reads what the local data files say.
+// InspectLocal reads what the local data files say: which dataset
+// redis-server would load (backup.Locate: the RDB, the whole append-only
+// directory, or a single AOF file; Path names it), whether it holds keys,
+// and the replication history it records (backup.HistoryOf). Redis 7.0.15
+// records none in an AOF, so an AOF dataset has no history here, and guard
+// never invents one.
 func InspectLocal(d DataFiles) LocalData {
-	sum, err := rdbfile.InspectDataDir(d.Dir, d.DBFilename, d.AOF, d.AppendDirName, d.AppendFilename)
+	ds, err := backup.Locate(d.Dir, d.DBFilename, d.AOF, d.AppendDirName, d.AppendFilename)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return LocalData{Missing: true}
 	case err != nil:
-		return LocalData{Path: filepath.Join(d.Dir, d.DBFilename), Corrupt: true}
+		// The files cannot even be looked for: they count as data, so they
+		// are backed up (or guard fails), never dropped as missing.
+		return LocalData{Path: d.Dir, Corrupt: true}
 	}
-	return LocalData{
-		Path:        sum.Path,
-		Empty:       sum.Empty && !sum.NonEmpty,
-		HasReplInfo: sum.HasReplInfo,
-		ReplID:      sum.ReplID,
-		ReplOffset:  sum.ReplOffset,
+	sum, err := ds.Inspect()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return LocalData{Missing: true}
+	case err != nil:
+		return LocalData{Path: ds.Path, Corrupt: true}
 	}
+	l := LocalData{Path: ds.Path, Empty: sum.Empty && !sum.NonEmpty}
+	if h, ok := backup.HistoryOf(sum); ok {
+		l.HasReplInfo, l.ReplID, l.ReplOffset = true, h.ReplID, h.Offset
+	}
+	return l
 }
 
 // Pinger is what guard needs from the local Redis: is it up?
@@ -122,6 +134,7 @@ type Runner struct {
 	Include       string
 	BackupDir     string
 	Instance      string
+	Keep          int // backups of the instance kept (backups_keep); below 1 none are pruned
 	Poll          time.Duration
 	Now           func() time.Time
 }
@@ -179,12 +192,25 @@ func (r *Runner) readPeer(ctx context.Context) *node.Facts {
 	}
 }
 
+// backup copies the whole local dataset (the RDB, or every file of the
+// append-only directory, or the single AOF file) into BackupDir with
+// package backup's writer, which verifies the copy and keeps the newest
+// Keep of the instance. An error means the copy is not there or did not
+// verify: redis-server must not start as a replica over the data then.
 func (r *Runner) backup(l LocalData) (string, error) {
-	dst := filepath.Join(r.BackupDir, fmt.Sprintf("%s-%s-guard-%s", r.Instance, r.Now().UTC().Format("20060102T150405.000Z"), filepath.Base(l.Path)))
-	if err := os.MkdirAll(r.BackupDir, 0o750); err != nil {
+	ds, err := backup.Locate(r.Files.Dir, r.Files.DBFilename, r.Files.AOF, r.Files.AppendDirName, r.Files.AppendFilename)
+	if err != nil {
 		return "", err
 	}
-	return dst, atomicfile.Copy(l.Path, dst, 0o640)
+	if ds.Path != l.Path {
+		return "", fmt.Errorf("local dataset moved while guard ran: inspected %s, found %s", l.Path, ds.Path)
+	}
+	w := &backup.Writer{Dir: r.BackupDir, Instance: r.Instance, Keep: r.Keep, Now: r.Now, Log: r.Log}
+	res, err := w.CopyStopped(ds)
+	if err != nil {
+		return "", err
+	}
+	return res.Path, nil
 }
 
 // WriteInclude writes the include file atomically; the same decision

@@ -71,7 +71,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
-		ExitErrHandler:  func(*cli.Context, error) {},
+		// --version prints what the version command prints (urfave's own
+		// flag would say "redis-vip version X").
+		HideVersion:    true,
+		Flags:          []cli.Flag{&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version", DisableDefaultText: true}},
+		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return fmt.Errorf("%w: %v (see redis-vip %s --help)", errBadInput, err, c.Command.Name)
 		},
@@ -97,6 +101,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		}
 	}
 	app.Action = func(c *cli.Context) error {
+		if c.Bool("version") {
+			printVersion(c.App.Writer)
+			return nil
+		}
 		if c.Args().Len() > 0 {
 			return fmt.Errorf("%w: unknown command %q (see redis-vip --help)", errBadInput, c.Args().First())
 		}
@@ -111,8 +119,14 @@ func versionCommand() *cli.Command {
 		Usage:     "print the version",
 		UsageText: "redis-vip version",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(c.App.Writer, "redis-vip %s\n", version)
+			printVersion(c.App.Writer)
 			return nil
 		},
 	}
+}
+
+// printVersion is the output of both `redis-vip version` and
+// `redis-vip --version`.
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "redis-vip %s\n", version)
 }

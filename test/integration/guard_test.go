@@ -1,13 +1,16 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/redis-vip/redis-vip/backup"
 	"github.com/redis-vip/redis-vip/internal/redistest"
 )
 
@@ -103,5 +106,126 @@ func TestS5GuardNeverFollowsEmptyPeer(t *testing.T) {
 	sa.Restart(fmt.Sprintf("replicaof 127.0.0.1 %d", sb.Port), "include "+guardInclude(a))
 	if sa.Role(ctx) != "master" || dbsize(t, sa) != 30 {
 		t.Fatalf("A role %s keys %d: want master with its 30 keys", sa.Role(ctx), dbsize(t, sa))
+	}
+}
+
+// S6: before a stopped Redis 7 with a multi-part AOF starts as a replica,
+// guard backs up its whole append-only directory (manifest, base and
+// incremental files, not just the manifest), the copy loads back in a fresh
+// redis-server with every key, retention keeps the instance's newest
+// backups, and another instance's backups (cache-eu beside cache) and
+// files that are not backups stay.
+func TestS6GuardBacksUpWholeAOFDir(t *testing.T) {
+	ctx := context.Background()
+	sa := redistest.Start(t, redistest.Options{Args: []string{"appendonly yes"}})
+	sb := redistest.Start(t, redistest.Options{})
+	fill(t, sa, "base", 40)
+	if err := sa.Client().Do(ctx, "BGREWRITEAOF").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "AOF rewrite", 15*time.Second, func() bool {
+		info, err := sa.Client().Info(ctx, "persistence").Result()
+		return err == nil && strings.Contains(info, "aof_rewrite_in_progress:0") &&
+			strings.Contains(info, "aof_rewrite_scheduled:0") && strings.Contains(info, "aof_last_bgrewrite_status:ok")
+	})
+	fill(t, sa, "incr", 10) // in the incremental file only
+	fill(t, sb, "peer", 100)
+	a := writeConfig(t, "cache", sa, sb, settings{"backups_keep": 2})
+
+	if err := os.MkdirAll(a.backup, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	name := func(inst string, d int) string {
+		return backup.Name{Instance: inst, Time: old.AddDate(0, 0, d), ReplID: "abc", Offset: 1, Origin: backup.OriginBGSave, Kind: backup.KindRDB}.String()
+	}
+	oldest, older := name("cache", 0), name("cache", 1)
+	stay := []string{older, name("cache-eu", 0), name("cache-eu", 1), name("cache-eu", 2), "cache-20250101T000000.000Z-aaaa-1.rdb", "notes.txt"}
+	for _, n := range append([]string{oldest}, stay...) {
+		if err := os.WriteFile(filepath.Join(a.backup, n), []byte("x"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sa.Kill()
+
+	r := a.run(t, "guard")
+	if r.code != 0 || !strings.Contains(r.stdout, "start-as-replica") || !strings.Contains(r.stdout, "backed up") {
+		t.Fatalf("guard: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	list, err := backup.List(a.backup, "cache")
+	if err != nil || len(list) != 2 || filepath.Base(list[0].Path) != older {
+		t.Fatalf("cache's backups %+v, %v: want the older one and the new one", list, err)
+	}
+	got := list[1]
+	if got.Name.Kind != backup.KindAOFDir || got.Name.Origin != backup.OriginGuard || got.Name.ReplID != backup.NoReplID {
+		t.Fatalf("new backup %+v", got.Name)
+	}
+	for _, n := range stay {
+		if _, err := os.Stat(filepath.Join(a.backup, n)); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(a.backup, oldest)); err == nil {
+		t.Errorf("%s was not pruned", oldest)
+	}
+	// The copy holds every file of the directory, byte for byte.
+	src := filepath.Join(sa.Dir, "appendonlydir")
+	files, _ := os.ReadDir(src)
+	copied, _ := os.ReadDir(got.Path)
+	if len(files) < 3 || len(copied) != len(files) {
+		t.Fatalf("appendonlydir holds %d files, the backup %d", len(files), len(copied))
+	}
+	for _, f := range files {
+		x, _ := os.ReadFile(filepath.Join(src, f.Name()))
+		y, err := os.ReadFile(filepath.Join(got.Path, f.Name()))
+		if err != nil || !bytes.Equal(x, y) {
+			t.Fatalf("%s not copied as it is: %v", f.Name(), err)
+		}
+	}
+	// It loads back: a fresh redis-server on a scratch copy of it.
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "appendonlydir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range copied {
+		b, _ := os.ReadFile(filepath.Join(got.Path, f.Name()))
+		if err := os.WriteFile(filepath.Join(dir, "appendonlydir", f.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loaded := redistest.Start(t, redistest.Options{Dir: dir, Args: []string{"appendonly yes"}})
+	var n int64
+	waitFor(t, "the backup to load", 15*time.Second, func() bool {
+		n, err = loaded.Client().DBSize(ctx).Result()
+		return err == nil
+	})
+	if n != 50 {
+		t.Fatalf("the backup loads back with %d keys, want 50", n)
+	}
+}
+
+// S6: when guard cannot back up data it is about to discard, it exits
+// non-zero (systemd then does not start redis-server) and writes no
+// include file.
+func TestS6GuardBackupFailureStopsTheStart(t *testing.T) {
+	sa := redistest.Start(t, redistest.Options{})
+	sb := redistest.Start(t, redistest.Options{})
+	fill(t, sa, "a", 20)
+	fill(t, sb, "b", 30)
+	if err := sa.Client().Save(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a := writeConfig(t, "cache", sa, sb, nil)
+	// The backup directory cannot be made: a file is in the way.
+	if err := os.WriteFile(a.backup, []byte("in the way"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	sa.Kill()
+	r := a.run(t, "guard")
+	if r.code != 1 || !strings.Contains(r.stderr, "back up") {
+		t.Fatalf("guard: exit %d %q %q; want 1, not backed up", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(guardInclude(a)); err == nil {
+		t.Fatal("guard wrote the include file although the backup failed")
 	}
 }

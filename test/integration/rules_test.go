@@ -19,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redis-vip/redis-vip/backup"
 	"github.com/redis-vip/redis-vip/internal/redistest"
 	"github.com/redis-vip/redis-vip/transition"
 )
@@ -168,11 +169,11 @@ func TestS1NotifyBackupRefusesEmptyPeer(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("notify-backup --force: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	backups, _ := filepath.Glob(filepath.Join(a.backup, "redis-*.rdb"))
-	if len(backups) != 1 {
-		t.Fatalf("backups %v, want one taken before following the empty peer", backups)
+	backups, _ := backup.List(a.backup, "redis")
+	if len(backups) != 1 || backups[0].Name.Kind != backup.KindRDB {
+		t.Fatalf("backups %v, want one RDB taken before following the empty peer", backups)
 	}
-	if n := keysInRDB(t, backups[0]); n != 100 {
+	if n := keysInRDB(t, backups[0].Path); n != 100 {
 		t.Fatalf("backup holds %d keys, want 100", n)
 	}
 }
