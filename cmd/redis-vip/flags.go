@@ -35,9 +35,11 @@ func commonFlags() []cli.Flag {
 		if s.Alias != "" {
 			aliases = []string{s.Alias}
 		}
+		// The default in urfave's own words: it prints "(default: X)" for
+		// a flag with a Value, and for every bool flag by itself.
 		usage := s.Usage
-		if s.Default != "" {
-			usage += " (default " + s.Default + ")"
+		if s.Default != "" && !s.Bool {
+			usage += " (default: " + s.Default + ")"
 		}
 		if s.Bool {
 			flags = append(flags, &cli.BoolFlag{Name: s.Flag(), Aliases: aliases, EnvVars: []string{s.Env()}, Usage: usage})
