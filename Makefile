@@ -5,7 +5,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := bin/redis-vip
 PKGS      := ./...
 
-.PHONY: all build deps test test-unit vet fmt-check fuzz bench-check bench-failover demo lab-up lab-down deb install clean
+.PHONY: all build deps test test-unit vet fmt-check fuzz bench-check bench-failover demo lab-up lab-down deb install clean torture
 
 all: build
 
@@ -22,13 +22,14 @@ vet:
 	$(GO) vet $(PKGS)
 
 E2E_PKGS   = $(shell $(GO) list ./test/e2e/... ./test/vrrpe2e/... ./test/packaging/... 2>/dev/null)
-OTHER_PKGS = $(shell $(GO) list ./... | grep -v -e /test/e2e -e /test/vrrpe2e -e /test/packaging)
+OTHER_PKGS = $(shell $(GO) list ./... | grep -v -e /test/e2e -e /test/vrrpe2e -e /test/packaging -e /test/torture)
 
 # Everything: unit and integration tests (real redis-server on loopback) with
 # the race detector, then, as root, the end-to-end tests in network namespaces
 # with real keepalived, one package at a time (they share the machine's CPUs).
 test: deps fmt-check vet
 	$(GO) test -race -count=1 -timeout 15m $(OTHER_PKGS)
+	$(GO) test -count=1 -timeout 10m -run '^TestTortureSlice$$|^TestTortureRegressions$$' -v ./test/torture/
 	$(GO) test -count=1 -p 1 -timeout 20m $(E2E_PKGS)
 
 test-unit:
@@ -39,6 +40,14 @@ fuzz:
 	@for t in node:FuzzParseInfo keepalived:FuzzParseLine keepalived:FuzzParseArgs rdbfile:FuzzInspect vrrp/packet:FuzzParse vrrp/packet:FuzzRoundTrip vrrp/fsm:FuzzMachine; do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $${FUZZTIME:-20s} ./$$pkg/ || exit 1; done
+
+# Randomized fault-injection suite (test/torture, issue 9): schedules drawn
+# from seeds counting up from START (derived from the clock and printed when
+# unset) until DURATION passes; SEED=N replays one seed. MODE: hooks, fifo or
+# mixed. Ends with the line "N schedules, M violations".
+torture: deps
+	$(GO) test -count=1 -timeout 0 -run '^TestTorture$$' -v ./test/torture/ -args \
+	  -duration $(or $(DURATION),5m) -mode $(or $(MODE),mixed) $(if $(START),-start $(START)) $(if $(SEED),-seed $(SEED))
 
 # Whole-process cost of `redis-vip check` against `redis-cli PING`, same run.
 bench-check: deps

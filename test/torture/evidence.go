@@ -1,0 +1,153 @@
+package torture
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// flushTimes are the moments the server's log says a full sync flushed its
+// old data ("MASTER <-> REPLICA sync: Flushing old data").
+func flushTimes(s *redisServer) []time.Time {
+	f, err := os.Open(filepath.Join(s.dir, "redis.log"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []time.Time
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, "Flushing old data") {
+			continue
+		}
+		// "12345:S 25 Jul 2025 23:54:44.123 * MASTER <-> REPLICA sync: Flushing old data"
+		fields := strings.Fields(line)
+		if len(fields) < 5 {
+			continue
+		}
+		t, err := time.ParseInLocation("2 Jan 2006 15:04:05.000", strings.Join(fields[1:5], " "), time.Local)
+		if err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// journalLine is the part of a journal record the evidence shows.
+type journalLine struct {
+	Time    time.Time `json:"time"`
+	Event   string    `json:"event"`
+	Source  string    `json:"source"`
+	Outcome string    `json:"outcome"`
+	Error   string    `json:"error"`
+	Plan    *struct {
+		Decision string `json:"decision"`
+		Reason   string `json:"reason"`
+	} `json:"plan"`
+}
+
+// journalTail is host i's last n journal records, one line each.
+func (r *run) journalTail(i, n int) []string {
+	lines := r.journal(i)
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines
+}
+
+func (r *run) journal(i int) []string {
+	h := r.c.hosts[i]
+	b, err := os.ReadFile(h.journal())
+	if err != nil {
+		return []string{h.name + " journal: " + err.Error()}
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if l == "" {
+			continue
+		}
+		var j journalLine
+		if err := json.Unmarshal([]byte(l), &j); err != nil {
+			out = append(out, h.name+" journal: bad line: "+trunc(l, 120))
+			continue
+		}
+		s := fmt.Sprintf("%s journal %s %s %s: %s", h.name, r.rel(j.Time), j.Event, j.Source, j.Outcome)
+		if j.Plan != nil {
+			s += ": " + j.Plan.Decision + ": " + trunc(j.Plan.Reason, 200)
+		}
+		if j.Error != "" {
+			s += " [" + trunc(j.Error, 200) + "]"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func trunc(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// finish collects the timeline and the violations into out.
+func (r *run) finish(out *outcome, n notifier) {
+	out.Violations = r.vio
+	tl := []string{"schedule: " + r.sched.String()}
+	for _, e := range r.inj.eventLog() {
+		tl = append(tl, "fault "+r.rel(e.Start)+" "+e.String())
+	}
+	tl = append(tl, r.inj.notes...)
+	for _, ch := range r.ka.stateChanges() {
+		tl = append(tl, "vrrp "+ch)
+	}
+	for _, h := range n.runs() {
+		tl = append(tl, "hook "+h.String())
+	}
+	if f, ok := n.(*fifoNotifier); ok {
+		for _, rd := range f.readers {
+			for _, l := range strings.Split(strings.TrimSpace(rd.output()), "\n") {
+				if l != "" {
+					tl = append(tl, rd.host.name+" notify-fifo: "+l)
+				}
+			}
+		}
+	}
+	for i := range r.c.hosts {
+		tl = append(tl, r.journal(i)...)
+	}
+	for _, w := range r.writers {
+		res := w.result()
+		tl = append(tl, fmt.Sprintf("writer %s: sent %d, acked %d, errors %v", res.Name, res.Sent, len(res.Acks), res.Errors))
+	}
+	for _, h := range r.c.hosts {
+		for _, b := range r.backups(h, nil) {
+			tl = append(tl, h.name+" backup "+b.String())
+		}
+	}
+	out.Timeline = tl
+}
+
+// report renders one outcome for the log.
+func (o outcome) report(verbose bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "schedule seed=%d: %d violations (%s)\n", o.Schedule.Seed, len(o.Violations), o.Took.Round(time.Second))
+	for _, v := range o.Violations {
+		fmt.Fprintf(&b, "VIOLATION seed=%d %s %s: %s\n", o.Schedule.Seed, v.Invariant, v.Class, v.Detail)
+		for _, e := range v.Evidence {
+			fmt.Fprintf(&b, "    %s\n", e)
+		}
+	}
+	if len(o.Violations) > 0 || verbose {
+		for _, l := range o.Timeline {
+			fmt.Fprintf(&b, "  | %s\n", l)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,306 @@
+package torture
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// w1Window is W1's "about 1 s": a write a master acknowledged at most this
+// long before it was killed, stalled or cut off may be lost.
+const w1Window = time.Second
+
+// classified is a missing acknowledged write and why it is (not) allowed.
+type classified struct {
+	a      ack
+	window string // "W1", "W3" or "" (no window)
+}
+
+// checkI1: every acknowledged write is on the final master, or inside W1,
+// or inside W3 and in a backup of the node that acknowledged it (else I3).
+func (r *run) checkI1(conv convergence, healed time.Time) {
+	final := conv.Master
+	if final < 0 {
+		final = r.ka.vipHolder()
+	}
+	if final < 0 {
+		r.violate("I1", "no final master", "no master to check acknowledged writes against")
+		return
+	}
+	var acks []ack
+	var keys []string
+	for _, w := range r.writers {
+		for _, a := range w.result().Acks {
+			acks = append(acks, a)
+			keys = append(keys, a.Key)
+		}
+	}
+	has, err := present(r.c.hosts[final].redis, keys)
+	if err != nil {
+		r.violate("I1", "final master unreadable", err.Error())
+		return
+	}
+	var missing []classified
+	for _, a := range acks {
+		if !has[a.Key] {
+			missing = append(missing, classified{a: a, window: r.window(a)})
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	var w3 []string
+	for _, m := range missing {
+		if m.window == "W3" {
+			w3 = append(w3, m.a.Key)
+		}
+	}
+	inBackup := r.backedUp(w3)
+	groups := map[string][]classified{}
+	for _, m := range missing {
+		switch {
+		case m.a.Role == "slave":
+			groups["I1|acknowledged by a writable replica, lost"] = append(groups["I1|acknowledged by a writable replica, lost"], m)
+		case m.window == "W1":
+		case m.window == "W3" && inBackup[m.a.Key]:
+		case m.window == "W3":
+			groups["I3|split-brain write (W3) discarded without a backup"] = append(groups["I3|split-brain write (W3) discarded without a backup"], m)
+		default:
+			groups["I1|acknowledged write lost outside W1-W3"] = append(groups["I1|acknowledged write lost outside W1-W3"], m)
+		}
+	}
+	for key, ms := range groups {
+		inv, class, _ := strings.Cut(key, "|")
+		byNode := map[string]int{}
+		for _, m := range ms {
+			byNode[r.c.hosts[m.a.Node].name]++
+		}
+		detail := fmt.Sprintf("%d of %d acknowledged writes missing from the final master %s (by acknowledging node: %v; %d missing in all, %d of them inside W1 or in a backup under W3)",
+			len(ms), len(acks), r.c.hosts[final].name, byNode, len(missing), len(missing)-countGroups(groups))
+		var ev []string
+		for i, m := range ms {
+			if i == 6 {
+				ev = append(ev, fmt.Sprintf("... and %d more", len(ms)-i))
+				break
+			}
+			ev = append(ev, fmt.Sprintf("%s acked by %s (%s) at %s", m.a.Key, r.c.hosts[m.a.Node].name, m.a.Role, r.rel(m.a.At)))
+		}
+		ev = append(ev, fmt.Sprintf("first %s, last %s", r.rel(ms[0].a.At), r.rel(ms[len(ms)-1].a.At)))
+		r.violate(inv, class, detail, ev...)
+	}
+}
+
+func countGroups(g map[string][]classified) int {
+	n := 0
+	for _, v := range g {
+		n += len(v)
+	}
+	return n
+}
+
+// window says which loss window a write falls in. W1: the node that
+// acknowledged it was killed, stalled or cut off within w1Window after. W3:
+// the node was cut off from its peer (a partition was on), or its peer was
+// a master too and had been promoted while this node was unreachable from it
+// (down, stalled, link cut): the node was a zombie master. A peer promoted
+// over a node that was alive and answering (busy, wrong password, maxclients)
+// opens no window (S9). W2 (--force) never occurs: the suite never forces.
+func (r *run) window(a ack) string {
+	events := r.inj.eventLog()
+	for _, e := range events {
+		affects := e.Host == a.Node || e.Host == -1
+		switch e.Kind {
+		case fKill, fStall, fReplCut, fPartition:
+			if affects && !a.At.Before(e.Start.Add(-w1Window)) && !a.At.After(e.Start.Add(200*time.Millisecond)) {
+				return "W1"
+			}
+		}
+		if e.Kind == fPartition && !a.At.Before(e.Start) && !a.At.After(e.End.Add(time.Second)) {
+			return "W3"
+		}
+	}
+	promoted, ok := r.masterSince(r.c.hosts[1-a.Node].name, a.At)
+	if !ok {
+		return ""
+	}
+	for _, e := range events {
+		switch e.Kind {
+		case fKill, fStall, fReplCut, fPartition:
+			if (e.Host == a.Node || e.Host == -1) && !promoted.Before(e.Start) && !promoted.After(e.End.Add(500*time.Millisecond)) {
+				return "W3"
+			}
+		}
+	}
+	return ""
+}
+
+// masterSince: when name was a master around t (within 500 ms), the time of
+// the first sample of that uninterrupted run as master.
+func (r *run) masterSince(name string, t time.Time) (time.Time, bool) {
+	ss := r.mon.between(name, r.start, t.Add(500*time.Millisecond))
+	i := len(ss) - 1
+	for i >= 0 && !ss[i].ok() {
+		i--
+	}
+	if i < 0 || ss[i].Role != "master" || ss[i].At.Before(t.Add(-500*time.Millisecond)) {
+		return time.Time{}, false
+	}
+	for i > 0 && (ss[i-1].Role == "master" || !ss[i-1].ok()) {
+		i--
+	}
+	return ss[i].At, true
+}
+
+// backedUp reports which keys some backup of any host holds.
+func (r *run) backedUp(keys []string) map[string]bool {
+	out := map[string]bool{}
+	if len(keys) == 0 {
+		return out
+	}
+	for _, h := range r.c.hosts {
+		for _, b := range r.backups(h, keys) {
+			for k := range b.has {
+				out[k] = true
+			}
+		}
+	}
+	return out
+}
+
+func (r *run) backups(h *host, ask []string) []backupFile {
+	return listBackups(h.backupDir, filepath.Join(r.c.root, "scratch-"+h.name), ask)
+}
+
+// checkI3: every backup loads, and a node that discarded data its new
+// master lacked (a full sync's "Flushing old data") had a verified backup
+// taken before.
+func (r *run) checkI3() {
+	for i, h := range r.c.hosts {
+		files := r.backups(h, nil)
+		for _, b := range files {
+			if b.Err != "" {
+				r.violate("I3", "backup does not read back", fmt.Sprintf("%s: %s", h.name, b), r.journalTail(i, 3)...)
+			}
+		}
+		for _, f := range flushTimes(h.redis) {
+			if f.Before(r.start) {
+				continue
+			}
+			mine, ok := r.lastSettled(h.name, f)
+			if !ok || mine.Keys == 0 {
+				continue
+			}
+			other := r.c.hosts[1-i].name
+			theirs, ok := r.mon.before(other, f)
+			if !ok || !theirs.ok() || contains(theirs, mine) {
+				continue
+			}
+			if !hasBackupBefore(files, f, r.start) {
+				r.violate("I3", "dataset discarded without a verified backup",
+					fmt.Sprintf("%s flushed its data at %s in a full sync: it held %s, its master %s held %s, not containing it; no loadable backup taken before",
+						h.name, r.rel(f), mine, other, theirs), r.journalTail(i, 4)...)
+			}
+		}
+	}
+}
+
+// lastSettled is name's last sample before t that was readable, not loading
+// and not in a full sync.
+func (r *run) lastSettled(name string, t time.Time) (sample, bool) {
+	ss := r.mon.between(name, r.start, t)
+	for i := len(ss) - 1; i >= 0; i-- {
+		if s := ss[i]; s.ok() && !s.Loading && !s.Syncing {
+			return s, true
+		}
+	}
+	return sample{}, false
+}
+
+func hasBackupBefore(files []backupFile, t, since time.Time) bool {
+	for _, b := range files {
+		if b.Err == "" && b.Keys > 0 && !b.ModTime.After(t) && b.ModTime.After(since) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkI4: `check` passed only where the rules allow. Each rule must hold
+// in the samples just before and just after the check ran.
+func (r *run) checkI4() {
+	runs := r.ka.checkRuns()
+	type finding struct {
+		class string
+		ev    string
+	}
+	var found []finding
+	for _, cr := range runs {
+		if !cr.OK {
+			continue
+		}
+		me, peer := r.c.hosts[cr.Host].name, r.c.hosts[1-cr.Host].name
+		mb, ok1 := r.mon.before(me, cr.Start)
+		ma, ok2 := r.mon.after(me, cr.End)
+		pb, ok3 := r.mon.before(peer, cr.Start)
+		pa, ok4 := r.mon.after(peer, cr.End)
+		if !ok1 || !ok2 || !ok3 || !ok4 || !mb.ok() || !ma.ok() || !pb.ok() || !pa.ok() || r.cutDuring(cr.Start, cr.End) {
+			continue
+		}
+		ev := fmt.Sprintf("%s check passed at %s (%q): %s %s / %s; %s %s / %s", me, r.rel(cr.Start), cr.Output, me, mb, ma, peer, pb, pa)
+		switch {
+		case mb.Loading && ma.Loading:
+			found = append(found, finding{"check passed on a loading node", ev})
+		case mb.empty() && ma.empty() && pb.Keys > 0 && pa.Keys > 0:
+			found = append(found, finding{"check passed on an empty node while the peer holds keys", ev})
+		case mb.Role == "master" && pb.Role == "master" && ma.Role == "master" && pa.Role == "master" &&
+			contains(pb, mb) && !contains(mb, pb) && contains(pa, ma) && !contains(ma, pa):
+			found = append(found, finding{"check passed on a stale master (the peer master holds newer data)", ev})
+		case mb.Role == "master" && pb.Role == "master" && diverged(mb, pb) && diverged(ma, pa) && r.peerPassed(1-cr.Host, cr.Start, cr.End):
+			found = append(found, finding{"check passed on both masters of diverged data", ev})
+		}
+	}
+	byClass := map[string][]string{}
+	var classes []string
+	for _, f := range found {
+		if _, ok := byClass[f.class]; !ok {
+			classes = append(classes, f.class)
+		}
+		byClass[f.class] = append(byClass[f.class], f.ev)
+	}
+	sort.Strings(classes)
+	for _, c := range classes {
+		ev := byClass[c]
+		n := len(ev)
+		if len(ev) > 3 {
+			ev = append(ev[:3], fmt.Sprintf("... and %d more", n-3))
+		}
+		r.violate("I4", c, fmt.Sprintf("%d passing checks", n), ev...)
+	}
+}
+
+// cutDuring: a link cut overlapped [from, to] (the check could not see the peer).
+func (r *run) cutDuring(from, to time.Time) bool {
+	for _, e := range r.inj.eventLog() {
+		if (e.Kind == fReplCut || e.Kind == fPartition) && !e.Start.After(to) && !e.End.Before(from) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerPassed: host i's check passed in a run overlapping [from-1s, to+1s].
+func (r *run) peerPassed(i int, from, to time.Time) bool {
+	for _, cr := range r.ka.checkRuns() {
+		if cr.Host == i && cr.OK && !cr.Start.After(to.Add(time.Second)) && !cr.End.Before(from.Add(-time.Second)) {
+			return true
+		}
+	}
+	return false
+}
+
+// rel prints t relative to the schedule's start.
+func (r *run) rel(t time.Time) string {
+	return fmt.Sprintf("+%.1fs", t.Sub(r.start).Seconds())
+}

@@ -1,0 +1,144 @@
+package torture
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+)
+
+// notifier delivers a VRRP state change to a host the way keepalived does.
+type notifier interface {
+	notify(ctx context.Context, host int, to vrrpState)
+	// wait returns when every hook it started has ended (bounded).
+	wait()
+	runs() []hookRun
+}
+
+// checkRun is one `redis-vip check`, for I4 and the evidence.
+type checkRun struct {
+	Host   int
+	Start  time.Time
+	End    time.Time
+	OK     bool
+	Output string
+}
+
+// keepalived models keepalived on both hosts: checks on an interval with
+// fall/rise, the VRRP state machine, the notifier, and the VIP.
+type keepalived struct {
+	c        *cluster
+	notifier notifier
+	interval time.Duration
+	tick     time.Duration
+
+	mu       sync.Mutex
+	model    *vrrpModel
+	linked   bool
+	checks   []checkRun
+	changes  []string
+	holder   int
+	onHolder func(int)
+}
+
+func newKeepalived(c *cluster, n notifier, t vrrpTiming, interval time.Duration, onHolder func(int)) *keepalived {
+	return &keepalived{c: c, notifier: n, interval: interval, tick: 100 * time.Millisecond, model: newVRRP(t), linked: true, holder: -1, onHolder: onHolder}
+}
+
+// setLinked cuts or heals the adverts between the routers.
+func (k *keepalived) setLinked(v bool) {
+	k.mu.Lock()
+	k.linked = v
+	k.mu.Unlock()
+}
+
+// run drives checks and the state machine until ctx ends.
+func (k *keepalived) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := range k.c.hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k.checkLoop(ctx, i)
+		}()
+	}
+	t := time.NewTicker(k.tick)
+	defer t.Stop()
+	for {
+		k.step(ctx)
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (k *keepalived) step(ctx context.Context) {
+	k.mu.Lock()
+	now := time.Now()
+	changes := k.model.step(now, k.linked)
+	h := k.model.holder()
+	moved := h != k.holder
+	k.holder = h
+	for _, ch := range changes {
+		k.changes = append(k.changes, now.Format("15:04:05.000")+" "+k.c.hosts[ch.Router].name+" "+string(ch.From)+"->"+string(ch.To))
+	}
+	k.mu.Unlock()
+	if moved && k.onHolder != nil {
+		k.onHolder(h)
+	}
+	for _, ch := range changes {
+		k.notifier.notify(ctx, ch.Router, ch.To)
+	}
+}
+
+// checkLoop runs `redis-vip check` every interval, one at a time, killed
+// after 2 s as keepalived's script timeout would.
+func (k *keepalived) checkLoop(ctx context.Context, i int) {
+	h := k.c.hosts[i]
+	t := time.NewTicker(k.interval)
+	defer t.Stop()
+	for {
+		start := time.Now()
+		code, out, _ := runBinary(ctx, k.c.bin, 2*time.Second, 0, "check", "--config", h.config)
+		if ctx.Err() != nil {
+			return
+		}
+		end := time.Now()
+		k.mu.Lock()
+		k.model.checkResult(i, code == 0)
+		k.checks = append(k.checks, checkRun{Host: i, Start: start, End: end, OK: code == 0, Output: strings.TrimSpace(out)})
+		k.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (k *keepalived) states() [2]vrrpState {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.model.states()
+}
+
+func (k *keepalived) vipHolder() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.holder
+}
+
+func (k *keepalived) checkRuns() []checkRun {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]checkRun(nil), k.checks...)
+}
+
+func (k *keepalived) stateChanges() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.changes...)
+}

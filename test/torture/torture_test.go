@@ -1,0 +1,139 @@
+package torture
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis-vip/redis-vip/internal/redistest"
+)
+
+// cliFlags are the suite's command-line knobs (go test ... -args -seed N).
+// Test flags are registered on the test binary's flag set before it
+// parses, which in Go means package level: the one exception to "no flags
+// as package variables", as in the standard library's own -update flags.
+type cliFlags struct {
+	seed        *uint64
+	start       *uint64
+	schedules   *int
+	duration    *time.Duration
+	mode        *string
+	faults      *int
+	bound       *time.Duration
+	verbose     *bool
+	bin         *string
+	regressions *bool
+}
+
+var flags = cliFlags{
+	seed:        flag.Uint64("seed", 0, "replay this one seed (0: none)"),
+	start:       flag.Uint64("start", 0, "first seed of a run; seeds count up from it (0: derived from the clock, printed)"),
+	schedules:   flag.Int("schedules", 0, "number of schedules (0: until -duration passes)"),
+	duration:    flag.Duration("duration", 0, "run schedules until this much time has passed"),
+	mode:        flag.String("mode", "mixed", "hooks, fifo, or mixed (seed parity picks)"),
+	faults:      flag.Int("faults", 3, "faults per schedule"),
+	bound:       flag.Duration("bound", 40*time.Second, "convergence bound after the last fault is healed (I2)"),
+	verbose:     flag.Bool("torture.verbose", false, "print every schedule's timeline, not only failing ones"),
+	bin:         flag.String("bin", "", "use this redis-vip binary instead of building cmd/redis-vip"),
+	regressions: flag.Bool("torture.regressions", false, "run the regression seeds even while their fix is pending"),
+}
+
+// binary is the redis-vip under test: -bin, or built once from this tree.
+func binary(t *testing.T) string {
+	if *flags.bin != "" {
+		return *flags.bin
+	}
+	return redistest.Binary(t)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	redistest.RemoveBinary()
+	os.Exit(code)
+}
+
+// defaultOptions are the stated bounds: keepalived's check every 500 ms
+// with fall 2 / rise 2, advert_int 1 s, and I2 within Bound of the last
+// fault's heal.
+func defaultOptions(mode string) Options {
+	return Options{Mode: mode, Faults: *flags.faults, Bound: *flags.bound, CheckInterval: 500 * time.Millisecond, SeedKeys: 200, Verbose: *flags.verbose}
+}
+
+func modeFor(seed uint64, mode string) string {
+	if mode == "mixed" {
+		if seed%2 == 1 {
+			return "fifo"
+		}
+		return "hooks"
+	}
+	return mode
+}
+
+// TestTorture runs randomized schedules: `make torture DURATION=30m`, or
+// -args -seed N to replay one. Without -seed, -schedules or -duration it
+// skips (make test runs TestTortureSlice instead).
+func TestTorture(t *testing.T) {
+	if *flags.seed == 0 && *flags.schedules == 0 && *flags.duration == 0 {
+		t.Skip("no -seed, -schedules or -duration: the randomized run is `make torture` (TestTortureSlice is the fixed slice)")
+	}
+	redistest.Require(t)
+	if *flags.mode != "hooks" && *flags.mode != "fifo" && *flags.mode != "mixed" {
+		t.Fatalf("-mode %q: want hooks, fifo or mixed", *flags.mode)
+	}
+	bin := binary(t)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var seeds func(i int) (uint64, bool)
+	switch {
+	case *flags.seed != 0:
+		n := max(*flags.schedules, 1)
+		seeds = func(i int) (uint64, bool) { return *flags.seed + uint64(i), i < n }
+		fmt.Printf("torture: replaying seed %d (%d schedule(s))\n", *flags.seed, n)
+	default:
+		start := *flags.start
+		if start == 0 {
+			start = uint64(time.Now().Unix() % 1000000)
+		}
+		deadline := time.Now().Add(*flags.duration)
+		n := *flags.schedules
+		seeds = func(i int) (uint64, bool) {
+			if n > 0 && i >= n {
+				return 0, false
+			}
+			if *flags.duration > 0 && time.Now().After(deadline) {
+				return 0, false
+			}
+			return start + uint64(i), true
+		}
+		fmt.Printf("torture: start seed %d, schedules %d, duration %s, mode %s\n", start, n, *flags.duration, *flags.mode)
+	}
+	total, bad := 0, 0
+	var failing []uint64
+	for i := 0; ctx.Err() == nil; i++ {
+		seed, ok := seeds(i)
+		if !ok {
+			break
+		}
+		out, err := runSchedule(ctx, bin, seed, defaultOptions(modeFor(seed, *flags.mode)))
+		if err != nil {
+			t.Errorf("seed %d: harness error: %v", seed, err)
+			continue
+		}
+		total++
+		bad += len(out.Violations)
+		if len(out.Violations) > 0 {
+			failing = append(failing, seed)
+		}
+		fmt.Print(out.report(*flags.verbose))
+	}
+	if len(failing) > 0 {
+		fmt.Printf("failing seeds: %v\n", failing)
+		t.Errorf("%d violations in %d schedules", bad, len(failing))
+	}
+	fmt.Printf("%d schedules, %d violations\n", total, bad)
+}
