@@ -23,6 +23,13 @@ import (
 // only makes sense before redis-server starts.
 var ErrLocalRunning = errors.New("local redis is already running")
 
+// ErrConfig: the peer refused the credentials; nothing was changed.
+var ErrConfig = errors.New("configuration error")
+
+// ErrRefuseStart: the peer is alive but unreadable and local holds data, so
+// redis-server must not start now (S9).
+var ErrRefuseStart = errors.New("not starting redis-server")
+
 // DataFiles says where the local Redis keeps its data.
 type DataFiles struct {
 	Dir            string
@@ -135,8 +142,10 @@ type Runner struct {
 	BackupDir     string
 	Instance      string
 	Keep          int // backups of the instance kept (backups_keep); below 1 none are pruned
-	Poll          time.Duration
-	Now           func() time.Time
+	// RefuseDiverged is on_diverged = refuse (the hooks' rule, kept here).
+	RefuseDiverged bool
+	Poll           time.Duration
+	Now            func() time.Time
 }
 
 // Run decides and applies: back up the local file when it will be discarded,
@@ -147,13 +156,20 @@ func (r *Runner) Run(ctx context.Context) (Decision, error) {
 		return Decision{}, fmt.Errorf("%w: guard runs before redis-server starts (ExecStartPre)", ErrLocalRunning)
 	}
 	local := InspectLocal(r.Files)
-	peer := r.readPeer(ctx)
-	d := Decide(Input{Local: local, Peer: peer, LocalAnnounce: r.LocalAnnounce})
+	peer, perr := r.readPeer(ctx)
+	if errors.Is(perr, node.ErrAuth) {
+		// A configuration error, not a dead peer (S9): change nothing.
+		return Decision{}, fmt.Errorf("%w: %w", ErrConfig, perr)
+	}
+	d := Decide(Input{Local: local, Peer: peer, PeerAnswered: node.Answered(perr), LocalAnnounce: r.LocalAnnounce, RefuseDiverged: r.RefuseDiverged})
 	r.Log.Info("guard decided", zap.String("action", string(d.Action)), zap.String("reason", d.Reason),
 		zap.Bool("promote_peer", d.PromotePeer), zap.Bool("backup_local", d.BackupLocal),
 		zap.Any("local_files", local), zap.Any("peer", peer))
 	actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if d.Action == RefuseStart {
+		return d, fmt.Errorf("guard: %w: %s", ErrRefuseStart, d.Reason)
+	}
 	if d.BackupLocal {
 		path, err := r.backup(local)
 		if err != nil {
@@ -172,21 +188,26 @@ func (r *Runner) Run(ctx context.Context) (Decision, error) {
 	return d, nil
 }
 
-// readPeer reads the peer once, then polls while it is loading until ctx
-// ends; it returns nil when the peer does not answer.
-func (r *Runner) readPeer(ctx context.Context) *node.Facts {
+// readPeer reads the peer, polling while it is loading or answers with an
+// error until ctx ends; it returns nil and the error when the peer could
+// not be read (unreachable, or alive but unreadable, S9).
+func (r *Runner) readPeer(ctx context.Context) (*node.Facts, error) {
 	for {
 		f, err := r.Peer.Facts(ctx)
-		if err != nil {
+		switch {
+		case err == nil && !f.Loading:
+			return &f, nil
+		case err != nil && (!node.Answered(err) || errors.Is(err, node.ErrAuth)):
 			r.Log.Info("peer unreachable", zap.String("peer", r.PeerAddr), zap.Error(err))
-			return nil
-		}
-		if !f.Loading {
-			return &f
+			return nil, err
 		}
 		select {
 		case <-ctx.Done():
-			return &f
+			if err != nil {
+				r.Log.Warn("peer answers with an error", zap.String("peer", r.PeerAddr), zap.Error(err))
+				return nil, err
+			}
+			return &f, nil
 		case <-time.After(r.Poll):
 		}
 	}

@@ -18,6 +18,10 @@ const (
 	// StartAsMaster writes `replicaof no one`, so a replicaof left in
 	// redis.conf by CONFIG REWRITE cannot make local copy an empty or older peer.
 	StartAsMaster Action = "start-as-master"
+	// RefuseStart writes nothing and fails, so redis-server does not start:
+	// the peer is alive but cannot be read, and local holds data, so neither
+	// role is safe (S9); systemd starts it again later.
+	RefuseStart Action = "refuse-start"
 )
 
 // LocalData is what the local persistence files say.
@@ -41,8 +45,15 @@ func (d LocalData) HasData() bool { return !d.Missing && !d.Empty }
 // Input is what Decide looks at.
 type Input struct {
 	Local LocalData
-	// Peer is nil when unreachable.
+	// Peer is nil when it could not be read.
 	Peer *node.Facts
+	// PeerAnswered: Peer is nil because the peer answered with an error
+	// (-BUSY, maxclients, ...): it is alive (S9).
+	PeerAnswered bool
+	// RefuseDiverged is on_diverged = refuse: a diverged local dataset is
+	// kept (local starts as master) rather than backed up and resynced, as
+	// the notify hooks do.
+	RefuseDiverged bool
 	// LocalAnnounce is how the peer knows the local Redis (host:port).
 	LocalAnnounce string
 }
@@ -62,6 +73,12 @@ type Decision struct {
 // Decide is pure: local files and peer facts in, decision out.
 func Decide(in Input) Decision {
 	l := in.Local
+	if in.Peer == nil && in.PeerAnswered {
+		if l.HasData() {
+			return Decision{Action: RefuseStart, Reason: "the peer answers with an error, so it is alive, but its data cannot be read: local holds data, so it starts neither as master nor as replica (S9); systemd retries"}
+		}
+		return Decision{Action: LeaveAlone, Reason: "the peer answers with an error (alive) and there is no local data: start as configured"}
+	}
 	if in.Peer == nil {
 		if l.HasData() {
 			// redis.conf may say replicaof the peer (CONFIG REWRITE, S7); a
@@ -72,8 +89,8 @@ func Decide(in Input) Decision {
 		return Decision{Action: LeaveAlone, Reason: "peer unreachable and no local data: start as configured"}
 	}
 	p := *in.Peer
-	if p.Loading {
-		return Decision{Action: LeaveAlone, Reason: "peer is still loading: start as configured"}
+	if p.Loading || p.MasterSyncInProgress {
+		return Decision{Action: LeaveAlone, Reason: "peer is still loading or in a full sync: its dataset is not finished (S11): start as configured"}
 	}
 	peerIsOurReplica := p.Role == node.RoleReplica && node.SameAddr(p.MasterAddr(), in.LocalAnnounce)
 	if p.Empty() {
@@ -107,6 +124,9 @@ func Decide(in Input) Decision {
 	case node.Behind:
 		return replica(fmt.Sprintf("local file (offset %d) is older than the peer (%s) (S5)", l.ReplOffset, p.Summary()), false)
 	default:
+		if in.RefuseDiverged {
+			return Decision{Action: StartAsMaster, Reason: "local file's history diverged from the peer's and on_diverged is refuse: keep it and start as master; the operator chooses (S1)"}
+		}
 		return replica("local file's history diverged from the peer's, which holds the live data: back it up, then follow", true)
 	}
 }

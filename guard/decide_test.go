@@ -45,6 +45,32 @@ func TestDecide(t *testing.T) {
 			want: guard.Decision{Action: guard.LeaveAlone}, why: "unreachable",
 		},
 		{
+			// S9: a peer that answers with an error is alive; with local
+			// data neither role is safe, so redis-server does not start.
+			name: "S9: peer answers with an error, local has data: refuse to start",
+			in:   guard.Input{Local: rdb(gHistA, 500), PeerAnswered: true},
+			want: guard.Decision{Action: guard.RefuseStart}, why: "alive",
+		},
+		{
+			name: "S9: peer answers with an error, no local data: leave alone",
+			in:   guard.Input{Local: guard.LocalData{Missing: true}, PeerAnswered: true},
+			want: guard.Decision{Action: guard.LeaveAlone}, why: "alive",
+		},
+		{
+			name: "on_diverged refuse: a diverged file is kept, as the hooks would",
+			in:   guard.Input{Local: rdb(gHistB, 500), Peer: peerData, RefuseDiverged: true},
+			want: guard.Decision{Action: guard.StartAsMaster}, why: "on_diverged is refuse",
+		},
+		{
+			name: "S11: peer in a full sync is not judged",
+			in: guard.Input{Local: rdb(gHistA, 500), Peer: func() *node.Facts {
+				f := gReplica("192.0.2.9", 6379, false, gHistB, 0, 0)
+				f.MasterSyncInProgress = true
+				return f
+			}()},
+			want: guard.Decision{Action: guard.LeaveAlone}, why: "full sync",
+		},
+		{
 			// Unreadable counts as data: start as master rather than follow
 			// a peer nobody looked at (redis-server refuses the file anyway).
 			name: "peer unreachable, local corrupt: start as master",

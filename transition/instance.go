@@ -22,7 +22,8 @@ func ForInstance(in *config.Instance, local, peer Server, log *zap.Logger, force
 		State:   StateDir{Dir: in.StateDir, Instance: in.Name},
 		Backups: backups,
 		Opts: Options{Force: force, FollowDiverged: in.OnDiverged == config.DivergedBackupAndFollow, Handover: in.Handover,
-			SyncTimeout: in.Timeouts.Sync, PeerWait: in.Timeouts.PeerWait, Holdoff: in.Timeouts.Holdoff, Poll: pollInterval},
+			SyncTimeout: in.Timeouts.Sync, PeerWait: in.Timeouts.PeerWait, Holdoff: in.Timeouts.Holdoff, Poll: pollInterval,
+			MaxLinkDown: in.MaxLinkDown},
 		Now: time.Now,
 	}
 }

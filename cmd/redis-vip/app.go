@@ -12,6 +12,7 @@ import (
 	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/guard"
 	"github.com/redis-vip/redis-vip/keepalived"
+	"github.com/redis-vip/redis-vip/switchover"
 	"github.com/redis-vip/redis-vip/transition"
 )
 
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func isBadInput(err error) bool {
-	for _, target := range []error{errBadInput, config.ErrConfig, keepalived.ErrBadNotify, transition.ErrPeerIsLocal, guard.ErrLocalRunning} {
+	for _, target := range []error{errBadInput, config.ErrConfig, keepalived.ErrBadNotify, transition.ErrPeerIsLocal, transition.ErrConfig, guard.ErrConfig, switchover.ErrConfig, guard.ErrLocalRunning} {
 		if errors.Is(err, target) {
 			return true
 		}
@@ -89,6 +90,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			notifyFIFOCommand(),
 			guardCommand(),
 			switchoverCommand(),
+			reconcileCommand(),
 			runCommand(),
 			reportCommand(),
 			versionCommand(),

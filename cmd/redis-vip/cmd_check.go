@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/redis-vip/redis-vip/check"
+	"github.com/redis-vip/redis-vip/config"
+	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 )
 
@@ -40,6 +43,10 @@ func checkCommand() *cli.Command {
 			if err != nil {
 				e.log.Warn("check: state dir", zap.Error(err))
 			}
+			if errors.Is(in.LocalErr, node.ErrAuth) {
+				return fmt.Errorf("%w: %w", config.ErrConfig, in.LocalErr)
+			}
+			in.MaxLinkDown = e.inst.MaxLinkDown
 			res := check.Verdict(in)
 			word := "OK"
 			if !res.OK {

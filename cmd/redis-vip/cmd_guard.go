@@ -43,7 +43,7 @@ func guardCommand() *cli.Command {
 			}
 			defer release()
 			r := &guard.Runner{Log: e.log, Local: local, Peer: peer, PeerAddr: e.inst.Peer, LocalAnnounce: e.inst.Announce,
-				Files: files, Include: e.inst.Guard.Include, BackupDir: e.inst.BackupDir, Instance: e.inst.Name,
+				Files: files, Include: e.inst.Guard.Include, RefuseDiverged: e.inst.OnDiverged == config.DivergedRefuse, BackupDir: e.inst.BackupDir, Instance: e.inst.Name,
 				Poll: 100 * time.Millisecond, Now: time.Now, Keep: e.inst.BackupsKeep}
 			ctx, cancel := context.WithTimeout(c.Context, e.inst.Timeouts.PeerWait+e.inst.Timeouts.Connect)
 			defer cancel()

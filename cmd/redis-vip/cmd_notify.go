@@ -136,7 +136,9 @@ func notifyFIFOCommand() *cli.Command {
 			"keepalived.conf, global_defs:\n  vrrp_notify_fifo /run/keepalived/redis-vip.fifo\n  vrrp_notify_fifo_script \"/usr/bin/redis-vip notify-fifo\"\n\n" +
 			"keepalived starts it with the FIFO's path. A newer event for an instance stops the\n" +
 			"transition still running for it at its next step; events queued behind it collapse\n" +
-			"to the newest per instance. Runs until the FIFO closes or SIGTERM.",
+			"to the newest per instance. Every reconcile_interval it also re-checks each instance and\n" +
+			"repairs the pair with the newest event's decision (see redis-vip reconcile).\n" +
+			"Runs until the FIFO closes or SIGTERM.",
 		Flags: commonFlags(),
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
@@ -152,6 +154,9 @@ func notifyFIFOCommand() *cli.Command {
 				return fmt.Errorf("%w: %w", errBadInput, err)
 			}
 			go func() { <-c.Context.Done(); f.Close() }()
+			// S12: repair the pair on a timer, not only on keepalived's events.
+			stop := startReconcilers(c.Context, selectAll(cfg, src, log), log)
+			defer stop()
 			return serveFIFO(c, cfg, src, log, f)
 		},
 	}

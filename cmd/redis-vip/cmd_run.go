@@ -158,6 +158,13 @@ func runRouters(ctx context.Context, specs []runSpec, log *zap.Logger) error {
 	log.Info("redis-vip run: started", zap.String("version", version), zap.Strings("instances", names))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	insts := make([]*config.Instance, 0, len(specs))
+	for _, s := range specs {
+		insts = append(insts, s.inst)
+	}
+	// S12: the same repairs notify-fifo makes, on the same lock.
+	stopReconcile := startReconcilers(ctx, insts, log)
+	defer stopReconcile()
 	errs := make(chan error, len(routers))
 	for _, r := range routers {
 		go func() {

@@ -93,13 +93,15 @@ func TestBadInputWrongPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := writeConfig(t, "redis", sa, sb, settings{"password_file": pw})
+	// A refused password is a configuration error (S9): bad input, exit 2.
 	r := a.run(t, "check")
-	if r.code != 1 || !strings.Contains(r.stdout, "authentication failed") {
+	if r.code != 2 || !strings.Contains(r.stderr, "authentication failed") {
 		t.Fatalf("check: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
-	oneLine(t, "check stdout", r.stdout)
+	oneLine(t, "check stderr", r.stderr)
+	// A refused password is a configuration error (S9): bad input, exit 2.
 	r = a.run(t, "notify-backup")
-	if r.code != 1 || !strings.Contains(r.stderr, "authentication failed") {
+	if r.code != 2 || !strings.Contains(r.stderr, "authentication failed") {
 		t.Fatalf("notify-backup: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	oneLine(t, "notify stderr", r.stderr)

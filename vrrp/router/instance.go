@@ -72,6 +72,7 @@ func NewInstanceHealth(inst *config.Instance) (*InstanceHealth, error) {
 func (h *InstanceHealth) Check(ctx context.Context) check.Result {
 	sd := transition.StateDir{Dir: h.inst.StateDir, Instance: h.inst.Name}
 	in, err := check.Gather(ctx, h.local, h.peer, sd, h.inst.Announce, h.inst.Peer, time.Now())
+	in.MaxLinkDown = h.inst.MaxLinkDown
 	res := check.Verdict(in)
 	if err != nil {
 		res.Warnings = append(res.Warnings, "state dir: "+err.Error())

@@ -316,6 +316,8 @@ type loop struct {
 	holding     bool
 	masterGen   uint64    // generation of the newest master transition
 	masterSince time.Time // when the newest BecomeMaster came
+	masterDone  bool      // the newest master transition has finished
+	masterRetry time.Time // when a master transition was last resubmitted
 	sendFailing bool
 
 	announce   context.CancelFunc
@@ -410,7 +412,7 @@ func (l *loop) apply(actions []fsm.Action) {
 			// The VIP is taken only when the promotion has finished (see
 			// onResult): a client must never reach a replica through it.
 			l.masterSince = time.Now()
-			l.masterGen = l.work.submit(transition.EventMaster)
+			l.masterGen, l.masterDone = l.work.submit(transition.EventMaster), false
 		case fsm.ActBecomeBackup:
 			// The VIP goes first, then Redis follows.
 			l.release()
@@ -486,6 +488,9 @@ func (l *loop) release() {
 // and only if the local Redis ended up master.
 func (l *loop) onResult(res result) {
 	r := l.r
+	if res.ev == transition.EventMaster && res.gen == l.masterGen {
+		l.masterDone = true
+	}
 	if res.ev != transition.EventMaster || res.gen != l.masterGen || l.state != fsm.Master || l.holding {
 		r.log.Debug("transition finished", zap.String("event", string(res.ev)), zap.String("outcome", res.rec.Outcome),
 			zap.Duration("took", res.took), zap.Error(res.err))
@@ -555,9 +560,18 @@ func (l *loop) waitAnnounce() {
 	l.announceWG.Wait()
 }
 
-// reconcile puts the kernel's addresses back in line with the state.
+// reconcile puts the kernel's addresses back in line with the state, and
+// runs the master transition again when this node is Master, healthy, and
+// its last one ended without the VIP (S12): whatever repaired the local
+// Redis since, the VIP must not stay unserved.
 func (l *loop) reconcile() {
 	r := l.r
+	if l.state == fsm.Master && !l.holding && l.masterDone && l.health.healthy &&
+		time.Since(l.masterRetry) >= 3*r.o.ReconcileInterval {
+		l.masterRetry = time.Now()
+		r.log.Info("Master without the VIP: running the master transition again")
+		l.masterGen, l.masterDone = l.work.submit(transition.EventMaster), false
+	}
 	ctx, cancel := context.WithTimeout(l.bg, netlinkTimeout)
 	defer cancel()
 	changed, err := r.o.Addresses.Reconcile(ctx, l.holding)
