@@ -88,7 +88,7 @@ func Verdict(in Input) Result {
 		raw := node.Compare(l, p)
 		rel := node.Refine(raw, in.LocalStream, in.PeerStream)
 		switch {
-		case l.Empty() && !p.Empty() && !l.MasterSyncInProgress:
+		case l.Empty() && !p.Empty() && !l.MasterSyncInProgress && rel != node.Ahead:
 			return fail("local is empty while the peer holds %d keys: it must not serve (S5)", p.Keys)
 		case rel == node.Behind && raw == node.Successor && l.Role == node.RoleMaster && p.Role == node.RoleMaster:
 			return fail("local master was promoted from the peer's history but took no writes since, while the peer did (%s, local stream %s): the peer holds the data (S11)", p.Summary(), in.LocalStream)

@@ -340,6 +340,11 @@ func TestVerdictSafetyCore(t *testing.T) {
 			reason: "superseded",
 		},
 		{
+			name: "a master drained on purpose (FLUSHALL after the peer's position) serves",
+			in:   check.Input{Local: vMaster(vLocal, vHistA, 2000, 0), Peer: vReplica(vPeer, vLocal, false, vHistA, 1500, 80)},
+			ok:   true, reason: "local is master",
+		},
+		{
 			name: "S11: a peer in a full sync is not judged",
 			in:   check.Input{Local: vMaster(vLocal, vHistA, 1000, 50), Peer: with(vMaster(vPeer, vHistB, 5000, 70), func(f *node.Facts) { f.MasterSyncInProgress = true })},
 			ok:   true, reason: "local is master",

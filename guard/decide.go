@@ -94,6 +94,12 @@ func Decide(in Input) Decision {
 	}
 	peerIsOurReplica := p.Role == node.RoleReplica && node.SameAddr(p.MasterAddr(), in.LocalAnnounce)
 	if p.Empty() {
+		if l.HasReplInfo && node.Compare(node.Facts{ReplID: l.ReplID, ReplOffset: l.ReplOffset, Keys: 1}, p) == node.Behind {
+			// The peer holds local's position and went further, then lost
+			// every key: drained on purpose (FLUSHALL), the newest write.
+			return Decision{Action: StartAsReplica, PromotePeer: peerIsOurReplica, BackupLocal: true,
+				Reason: fmt.Sprintf("peer was emptied on purpose after local's position (its history holds offset %d and goes to %d): back up local, then follow", l.ReplOffset, p.ReplOffset)}
+		}
 		if l.HasData() {
 			return Decision{Action: StartAsMaster, Reason: "peer is empty and local files hold data: never copy the empty peer (S1)"}
 		}

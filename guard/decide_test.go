@@ -62,6 +62,16 @@ func TestDecide(t *testing.T) {
 			want: guard.Decision{Action: guard.StartAsMaster}, why: "on_diverged is refuse",
 		},
 		{
+			name: "peer drained on purpose after local's snapshot: back up, then follow",
+			in:   guard.Input{Local: rdb(gHistA, 500), Peer: gMaster(gHistA, 900, 0)},
+			want: guard.Decision{Action: guard.StartAsReplica, BackupLocal: true}, why: "emptied on purpose",
+		},
+		{
+			name: "empty peer with a new history: never followed",
+			in:   guard.Input{Local: rdb(gHistA, 500), Peer: gMaster(gHistB, 0, 0)},
+			want: guard.Decision{Action: guard.StartAsMaster}, why: "never copy the empty peer",
+		},
+		{
 			name: "S11: peer in a full sync is not judged",
 			in: guard.Input{Local: rdb(gHistA, 500), Peer: func() *node.Facts {
 				f := gReplica("192.0.2.9", 6379, false, gHistB, 0, 0)
@@ -268,8 +278,14 @@ func TestDecideSafety(t *testing.T) {
 				}
 				continue
 			}
-			if p.Empty() && l.HasData() && d.Action == guard.StartAsReplica {
+			drained := l.HasReplInfo && node.Compare(node.Facts{ReplID: l.ReplID, ReplOffset: l.ReplOffset, Keys: 1}, *p) == node.Behind
+			if p.Empty() && l.HasData() && d.Action == guard.StartAsReplica && !drained {
+				// Only a peer emptied on purpose after local's position
+				// (its history holds local's and goes further) is followed.
 				t.Fatalf("S1: replica of an empty peer: %s", where())
+			}
+			if p.Empty() && l.HasData() && d.Action == guard.StartAsReplica && !d.BackupLocal {
+				t.Fatalf("S6: following a drained peer discards local data: back it up first: %s", where())
 			}
 			if d.Action == guard.StartAsReplica && l.HasData() && !d.BackupLocal {
 				// Only a local file the peer provably contains may be dropped.

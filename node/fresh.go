@@ -45,7 +45,9 @@ func (r Relation) String() string {
 }
 
 // Compare says how a's data stands against b's, per DESIGN.md section 3:
-// an empty node shares no history with anyone; two nodes share history when
+// an empty node shares no history with anyone, unless it was drained on
+// purpose (its history holds the other's position and goes further: the
+// deletions are the newest writes); two nodes share history when
 // their replids match, or when one continued from the other's replid (replid2)
 // at a point no earlier than the other's offset.
 func Compare(a, b Facts) Relation {
@@ -53,8 +55,14 @@ func Compare(a, b Facts) Relation {
 	case a.Empty() && b.Empty():
 		return Same
 	case b.Empty():
+		if drained(b, a) {
+			return Behind
+		}
 		return Ahead
 	case a.Empty():
+		if drained(a, b) {
+			return Ahead
+		}
 		return Behind
 	}
 	ab, ba := AtLeastAsFresh(a, b), AtLeastAsFresh(b, a)
@@ -71,6 +79,14 @@ func Compare(a, b Facts) Relation {
 		return Predecessor
 	}
 	return Diverged
+}
+
+// drained reports whether the empty node e was emptied on purpose after
+// holding everything x holds (a FLUSHALL, or every key deleted or expired):
+// its own history contains x's position and goes further. An empty node
+// that restarted without its files has a new replid and contains nothing.
+func drained(e, x Facts) bool {
+	return AtLeastAsFresh(e, x) && !AtLeastAsFresh(x, e)
 }
 
 // continuedFrom reports whether x was promoted from y's history: x's replid2

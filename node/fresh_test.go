@@ -52,11 +52,24 @@ func TestCompareAndAtLeastAsFresh(t *testing.T) {
 			want: Behind,
 		},
 		{
-			// Emptiness wins over history: a node whose keys are all gone
-			// is never followed, even on the same replid at a higher offset.
-			name: "a empty on the same history, further ahead",
+			// Drained on purpose: a's history holds b's position and goes
+			// further (a FLUSHALL b has not seen): the deletions are the
+			// newest writes, so a is ahead.
+			name: "a empty on the same history, further ahead: drained",
 			a:    hist(idO, 900, 0), b: hist(idO, 500, 10),
-			want: Behind, ab: true,
+			want: Ahead, ab: true,
+		},
+		{
+			// Emptied at b's very position is no drain: nothing newer.
+			name: "a empty on the same history at b's offset",
+			a:    hist(idO, 500, 0), b: hist(idO, 500, 10),
+			want: Behind, ab: true, ba: true,
+		},
+		{
+			// A restart without files has a new replid: shares nothing.
+			name: "a empty with a new replid",
+			a:    hist(idN, 900, 0), b: hist(idO, 500, 10),
+			want: Behind,
 		},
 		{
 			name: "same replid, a further",

@@ -375,3 +375,36 @@ func TestS9GuardPeerThatAnswersIsAlive(t *testing.T) {
 		t.Fatalf("include says start as master next to a live peer:\n%s", got)
 	}
 }
+
+// A dataset drained on purpose: while B is down, the operator empties A
+// (FLUSHALL), an acknowledged write like any other. Before: guard saw "an
+// empty peer" and started B as master with the flushed keys, a second
+// master that undid the drain. Now: A's history holds B's position and
+// goes further, so B backs up its file and follows A.
+func TestDrainedMasterIsFollowedByGuard(t *testing.T) {
+	a, b := pair(t, 40, nil)
+	ctx := context.Background()
+	if err := b.srv.Client().Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.srv.Kill()
+	if err := a.srv.Client().FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := b.run(t, "guard")
+	if r.code != 0 || !strings.Contains(r.stdout, "start-as-replica") || !strings.Contains(r.stdout, "emptied on purpose") {
+		t.Fatalf("guard: exit %d %q %q, want start-as-replica of the drained master", r.code, r.stdout, r.stderr)
+	}
+	b.srv.Restart("include " + guardInclude(b))
+	waitInSync(t, b.srv)
+	if n := dbsize(t, b.srv); n != 0 {
+		t.Fatalf("B holds %d keys after following the drained master, want 0", n)
+	}
+	if r := a.run(t, "check"); r.code != 0 {
+		t.Fatalf("check on the drained master: exit %d %q, want eligible", r.code, r.stdout)
+	}
+	entries, err := os.ReadDir(b.backup)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no backup of B's file before it followed the drained master: %v", err)
+	}
+}
