@@ -172,7 +172,66 @@ func Load(src Source) (*Config, error) {
 	if problems := validateLog(cfg.Log); len(problems) > 0 {
 		return nil, fmt.Errorf("%w: log: %s", ErrConfig, strings.Join(problems, "; "))
 	}
+	if problems := crossInstance(cfg); len(problems) > 0 {
+		return nil, fmt.Errorf("%w: %s: %s", ErrConfig, src.Path, strings.Join(problems, "; "))
+	}
 	return cfg, nil
+}
+
+// crossInstance finds instances that would share what must be their own:
+// a name that is no safe file name (state files and backups are named after
+// it), the Redis they guard, guard's include file or data directory, or the
+// keepalived vrrp_instance whose events they take.
+func crossInstance(cfg *Config) []string {
+	var p []string
+	names := cfg.Names()
+	for _, n := range names {
+		if n == "." || n == ".." || strings.ContainsAny(n, "/\x00") || strings.HasPrefix(n, "-") {
+			p = append(p, fmt.Sprintf("instance name %q: not usable as a file name (no /, not . or .., no leading -)", n))
+		}
+	}
+	for i, an := range names {
+		a := cfg.Instances[an]
+		for _, bn := range names[i+1:] {
+			b := cfg.Instances[bn]
+			same := func(what, x, y string) {
+				if x != "" && x == y {
+					p = append(p, fmt.Sprintf("instances %s and %s: both use %s %s; each needs its own", an, bn, what, x))
+				}
+			}
+			if a.Local != "" && (a.Local == b.Local || node.SameAddr(a.Local, b.Local)) {
+				p = append(p, fmt.Sprintf("instances %s and %s: both guard local %s; each needs its own", an, bn, a.Local))
+			}
+			same("guard.data_dir", a.Guard.DataDir, b.Guard.DataDir)
+			same("vrrp_instance", vrrpName(an, a), vrrpName(bn, b))
+		}
+	}
+	return p
+}
+
+// GuardIncludeSharedWith returns another instance whose guard writes the
+// same include file as the named one ("" when none): guard refuses to run
+// then, as each start would overwrite the other's decision. (Only guard
+// uses the file, so hosts without guard may leave the default everywhere.)
+func (c *Config) GuardIncludeSharedWith(name string) string {
+	in, ok := c.Instances[name]
+	if !ok {
+		return ""
+	}
+	for _, n := range c.Names() {
+		if n != name && c.Instances[n].Guard.Include == in.Guard.Include {
+			return n
+		}
+	}
+	return ""
+}
+
+// vrrpName is the keepalived vrrp_instance an instance takes events for.
+func vrrpName(name string, in *Instance) string {
+	if in.VRRPInstance != "" {
+		return in.VRRPInstance
+	}
+	return name
 }
 
 func applyLogOverrides(l *Log, src Source) {

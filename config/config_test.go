@@ -404,6 +404,7 @@ func loadAndSelect(src config.Source, name string) (*config.Instance, error) {
 
 func TestBadConfig(t *testing.T) {
 	const ab = "    local: 192.0.2.1:6379\n    peer: 192.0.2.2:6379\n"
+	const b2 = "    local: 192.0.2.1:6380\n    peer: 192.0.2.2:6380\n"
 	one := func(extra string) string { return "instances:\n  a:\n" + ab + extra }
 	cases := []struct {
 		name string
@@ -427,8 +428,11 @@ func TestBadConfig(t *testing.T) {
 		{name: "unknown top-level key", file: "instance:\n  a:\n" + ab, want: []string{"instance"}},
 		{name: "unknown override", file: one(""), instance: "a", overrides: map[string]string{"handvoer": "x"}, want: []string{"flags/env", "handvoer"}},
 		{name: "override of the wrong type", file: one(""), instance: "a", overrides: map[string]string{"backups_keep": "many"}, want: []string{"flags/env", "many"}},
-		{name: "unknown instance", file: one("  b:\n" + ab), instance: "c", want: []string{`unknown instance "c"`, "a, b"}},
-		{name: "several instances, none chosen", file: one("  b:\n" + ab), want: []string{"a, b", "--instance"}},
+		{name: "unknown instance", file: one("  b:\n" + b2), instance: "c", want: []string{`unknown instance "c"`, "a, b"}},
+		{name: "several instances, none chosen", file: one("  b:\n" + b2), want: []string{"a, b", "--instance"}},
+		{name: "two instances guard one Redis", file: one("  b:\n" + ab), instance: "a", want: []string{"instances a and b", "both guard local 192.0.2.1:6379"}},
+		{name: "two instances take one keepalived instance's events", file: one("    vrrp_instance: VI_1\n  b:\n" + b2 + "    vrrp_instance: VI_1\n"), instance: "a", want: []string{"both use vrrp_instance VI_1"}},
+		{name: "instance name not a file name", file: "instances:\n  ..:\n" + ab, instance: "..", want: []string{`instance name ".."`}},
 		{name: "missing local and peer", file: "instances:\n  a:\n    username: x\n", want: []string{"local: missing", "peer: missing"}},
 		{name: "port out of range", file: "instances:\n  a:\n    local: 192.0.2.1:70000\n    peer: 192.0.2.2:6379\n", want: []string{"local", "70000", "1-65535"}},
 		{name: "port not a number", file: "instances:\n  a:\n    local: 192.0.2.1:6379\n    peer: 192.0.2.2:redis\n", want: []string{"peer", "redis"}},

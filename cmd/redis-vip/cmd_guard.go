@@ -33,6 +33,9 @@ func guardCommand() *cli.Command {
 				return err
 			}
 			defer e.flush()
+			if other := e.cfg.GuardIncludeSharedWith(e.inst.Name); other != "" {
+				return fmt.Errorf("%w: instances %s and %s: both write guard.include %s; give each its own", config.ErrConfig, e.inst.Name, other, e.inst.Guard.Include)
+			}
 			files, err := dataFiles(e.inst)
 			if err != nil {
 				return err
