@@ -54,7 +54,10 @@ type hookFaults struct {
 }
 
 func (f hookFaults) String() string {
-	return fmt.Sprintf("delay=%.2f(<=%s) dup=%.2f drop=%.2f kill=%.2f", f.Delay, f.MaxDelay, f.Dup, f.Drop, f.Kill)
+	if f == (hookFaults{}) {
+		return "clean"
+	}
+	return fmt.Sprintf("delay=%.2f(<=%s) dup=%.2f drop=%.2f kill=%.2f", f.Delay, f.MaxDelay.Round(100*time.Millisecond), f.Dup, f.Drop, f.Kill)
 }
 
 // hookRun is one hook process, for the evidence.

@@ -194,7 +194,7 @@ func (r *run) checkI3() {
 			}
 			other := r.c.hosts[1-i].name
 			theirs, ok := r.mon.before(other, f)
-			if !ok || !theirs.ok() || contains(theirs, mine) {
+			if !ok || !theirs.ok() || theirs.At.Before(f.Add(-time.Second)) || contains(theirs, mine) {
 				continue
 			}
 			if !hasBackupBefore(files, f, r.start) {
@@ -228,15 +228,16 @@ func hasBackupBefore(files []backupFile, t, since time.Time) bool {
 }
 
 // checkI4: `check` passed only where the rules allow. Each rule must hold
-// in the samples just before and just after the check ran.
+// in the samples just before and just after the check ran, and the check
+// must have been able to see the peer (no link cut during it).
 func (r *run) checkI4() {
-	runs := r.ka.checkRuns()
 	type finding struct {
 		class string
 		ev    string
 	}
 	var found []finding
-	for _, cr := range runs {
+	var split [2][]checkRun
+	for _, cr := range r.ka.checkRuns() {
 		if !cr.OK {
 			continue
 		}
@@ -249,16 +250,27 @@ func (r *run) checkI4() {
 			continue
 		}
 		ev := fmt.Sprintf("%s check passed at %s (%q): %s %s / %s; %s %s / %s", me, r.rel(cr.Start), cr.Output, me, mb, ma, peer, pb, pa)
+		bothMasters := mb.Role == "master" && pb.Role == "master" && ma.Role == "master" && pa.Role == "master"
 		switch {
 		case mb.Loading && ma.Loading:
 			found = append(found, finding{"check passed on a loading node", ev})
 		case mb.empty() && ma.empty() && pb.Keys > 0 && pa.Keys > 0:
 			found = append(found, finding{"check passed on an empty node while the peer holds keys", ev})
-		case mb.Role == "master" && pb.Role == "master" && ma.Role == "master" && pa.Role == "master" &&
-			contains(pb, mb) && !contains(mb, pb) && contains(pa, ma) && !contains(ma, pa):
+		case bothMasters && contains(pb, mb) && !contains(mb, pb) && contains(pa, ma) && !contains(ma, pa):
 			found = append(found, finding{"check passed on a stale master (the peer master holds newer data)", ev})
-		case mb.Role == "master" && pb.Role == "master" && diverged(mb, pb) && diverged(ma, pa) && r.peerPassed(1-cr.Host, cr.Start, cr.End):
-			found = append(found, finding{"check passed on both masters of diverged data", ev})
+		case bothMasters && diverged(mb, pb) && diverged(ma, pa):
+			cr.Output = ev
+			split[cr.Host] = append(split[cr.Host], cr)
+		}
+	}
+	// Diverged masters: a violation when both hosts' checks passed within a
+	// second of each other (keepalived would then keep both, or flap the VIP).
+	for _, a := range split[0] {
+		for _, b := range split[1] {
+			if !a.Start.After(b.End.Add(time.Second)) && !b.Start.After(a.End.Add(time.Second)) {
+				found = append(found, finding{"check passed on both masters of diverged data", a.Output + " || " + b.Output})
+				break
+			}
 		}
 	}
 	byClass := map[string][]string{}
@@ -284,16 +296,6 @@ func (r *run) checkI4() {
 func (r *run) cutDuring(from, to time.Time) bool {
 	for _, e := range r.inj.eventLog() {
 		if (e.Kind == fReplCut || e.Kind == fPartition) && !e.Start.After(to) && !e.End.Before(from) {
-			return true
-		}
-	}
-	return false
-}
-
-// peerPassed: host i's check passed in a run overlapping [from-1s, to+1s].
-func (r *run) peerPassed(i int, from, to time.Time) bool {
-	for _, cr := range r.ka.checkRuns() {
-		if cr.Host == i && cr.OK && !cr.Start.After(to.Add(time.Second)) && !cr.End.Before(from.Add(-time.Second)) {
 			return true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,10 +70,17 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 	}
 	defer os.RemoveAll(root)
 	r := &run{o: o, sched: sched, rnd: newRand(seed ^ 0x5eed), start: started}
-	var holder func() int
+	// The VIP answers once keepalived runs; its accept loop reads the
+	// model through this pointer, set when the model exists.
+	var ka atomic.Pointer[keepalived]
+	var hosts [2]string
 	c, err := newCluster(bin, root, sched.Persistence, func() string {
-		if h := holder(); h >= 0 {
-			return r.c.hosts[h].redis.addr()
+		k := ka.Load()
+		if k == nil {
+			return ""
+		}
+		if h := k.vipHolder(); h >= 0 {
+			return hosts[h]
 		}
 		return ""
 	})
@@ -80,6 +88,7 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 		return out, fmt.Errorf("schedule %d: %w", seed, err)
 	}
 	r.c = c
+	hosts = [2]string{c.hosts[0].redis.addr(), c.hosts[1].redis.addr()}
 	defer c.stopAll()
 	if err := c.bootstrap(o.SeedKeys); err != nil {
 		return out, fmt.Errorf("schedule %d: %w", seed, err)
@@ -100,7 +109,7 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 	defer closeN()
 	timing := vrrpTiming{Advert: time.Second, Fall: 2, Rise: 2}
 	r.ka = newKeepalived(c, n, timing, o.CheckInterval, func(int) { c.vip.dropAll() })
-	holder = r.ka.vipHolder
+	ka.Store(r.ka)
 	kaCtx, kaCancel := context.WithCancel(ctx)
 	var kaWG sync.WaitGroup
 	goRun(&kaWG, func() { r.ka.run(kaCtx) })

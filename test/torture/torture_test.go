@@ -28,6 +28,7 @@ type cliFlags struct {
 	verbose     *bool
 	bin         *string
 	regressions *bool
+	list        *bool
 }
 
 var flags = cliFlags{
@@ -40,6 +41,7 @@ var flags = cliFlags{
 	bound:       flag.Duration("bound", 40*time.Second, "convergence bound after the last fault is healed (I2)"),
 	verbose:     flag.Bool("torture.verbose", false, "print every schedule's timeline, not only failing ones"),
 	bin:         flag.String("bin", "", "use this redis-vip binary instead of building cmd/redis-vip"),
+	list:        flag.Bool("list", false, "print the schedules the seeds draw, without running them"),
 	regressions: flag.Bool("torture.regressions", false, "run the regression seeds even while their fix is pending"),
 }
 
@@ -85,7 +87,10 @@ func TestTorture(t *testing.T) {
 	if *flags.mode != "hooks" && *flags.mode != "fifo" && *flags.mode != "mixed" {
 		t.Fatalf("-mode %q: want hooks, fifo or mixed", *flags.mode)
 	}
-	bin := binary(t)
+	bin := ""
+	if !*flags.list {
+		bin = binary(t)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var seeds func(i int) (uint64, bool)
@@ -118,6 +123,10 @@ func TestTorture(t *testing.T) {
 		seed, ok := seeds(i)
 		if !ok {
 			break
+		}
+		if *flags.list {
+			fmt.Println(drawSchedule(seed, modeFor(seed, *flags.mode), *flags.faults))
+			continue
 		}
 		out, err := runSchedule(ctx, bin, seed, defaultOptions(modeFor(seed, *flags.mode)))
 		if err != nil {
