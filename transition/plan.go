@@ -98,6 +98,10 @@ type Input struct {
 	// MaxLinkDown bounds how long a replica's link may have been down for
 	// it to be promoted alone (S10); 0 means no bound.
 	MaxLinkDown time.Duration
+	// LocalWritable: local is a replica that accepts writes
+	// (replica-read-only no). Writes made on it are in no offset and are
+	// lost at the next full sync, so a follow is preceded by a backup.
+	LocalWritable bool
 	// LocalAnnounce is host:port at which the peer reaches the local Redis.
 	LocalAnnounce string
 	// PeerAddr is the configured host:port of the peer.
@@ -150,10 +154,10 @@ func Decide(in Input) Plan {
 // runs without a config file, a backup of an empty local, pauses a server
 // before 6.2 cannot take (CLIENT PAUSE WRITE).
 func resolve(in Input, steps []Step) []Step {
-	if forkBackup(in) && !slices.Contains(steps, StepBackup) &&
-		(slices.Contains(steps, StepFollowPeer) || slices.Contains(steps, StepWaitInSync)) {
+	if needsBackup(in, steps) {
 		// Whatever the plan, a sync from the peer discards what local did
-		// since the fork: keep a copy first (S6, S11).
+		// since the fork, or what clients wrote to a writable replica:
+		// keep a copy first (S6, S11).
 		steps = append([]Step{StepBackup}, steps...)
 	}
 	out := steps[:0:0]
@@ -193,6 +197,19 @@ func forkBackup(in Input) bool {
 	}
 	raw := node.Compare(in.Local, *in.Peer)
 	return raw == node.Successor || raw == node.Predecessor
+}
+
+// needsBackup reports whether steps discard local data that no backup step
+// keeps: what local did since a fork (any sync from the peer), or what
+// clients wrote to a writable replica (a follow, which resyncs it).
+func needsBackup(in Input, steps []Step) bool {
+	if slices.Contains(steps, StepBackup) {
+		return false
+	}
+	follows := slices.Contains(steps, StepFollowPeer)
+	syncs := follows || slices.Contains(steps, StepWaitInSync)
+	writable := in.LocalWritable && in.Local.Role == node.RoleReplica && !in.Local.Empty()
+	return forkBackup(in) && syncs || writable && follows
 }
 
 // relation is how local's data stands against the peer's: Compare, refined

@@ -615,7 +615,8 @@ func TestDecideSafetyProperties(t *testing.T) {
 											l := pVersion(l0, ver)
 											in := transition.Input{Event: ev, Local: l, LocalAnnounce: planLocal, PeerAddr: planPeer,
 												Force: force, FollowDiverged: fd, Handover: ho,
-												LocalStream: st[0], PeerStream: st[1], PeerAnswered: ans, MaxLinkDown: bound}
+												LocalStream: st[0], PeerStream: st[1], PeerAnswered: ans, MaxLinkDown: bound,
+												LocalWritable: bound > 0 && l.Role == node.RoleReplica}
 											if p0.Addr != "" {
 												in.Peer = pp(p0)
 											}
@@ -736,6 +737,15 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 		}
 		if hasStep(plan, sWait) && !hasStep(plan, sBackup) && !(in.Local.Role == node.RoleReplica && node.SameAddr(in.Local.MasterAddr(), planPeer)) {
 			fatal("S11/S6: back up local's writes since the fork before syncing")
+		}
+	}
+	// A writable replica's own writes are in no offset: a follow that
+	// resyncs it is preceded by a backup.
+	if in.LocalWritable && in.Local.Role == node.RoleReplica && !in.Local.Empty() {
+		if f := idx(plan, sFollow); f >= 0 {
+			if b := idx(plan, sBackup); b < 0 || b > f {
+				fatal("S6: back up a writable replica before it follows")
+			}
 		}
 	}
 	if (p.MasterSyncInProgress || p.Loading) && hasStep(plan, sFollow) {

@@ -355,13 +355,18 @@ func (r *Runner) plan(ctx context.Context, t Ticket, rec *Record, once bool) (Pl
 		if peer != nil {
 			snap.LocalStream, snap.PeerStream = r.streams(ctx, local, *peer)
 		}
+		writable := false
+		if local.Role == node.RoleReplica && !local.Empty() {
+			v, werr := r.Local.ConfigGet(ctx, "replica-read-only")
+			writable = werr == nil && v == "no"
+		}
 		rec.Before = snap
 		wait := local.Loading
 		var plan Plan
 		if !wait {
 			plan = Decide(Input{Event: ev, Local: local, Peer: peer, PeerAnswered: snap.PeerAnswered,
 				LocalStream: snap.LocalStream.Class(), PeerStream: snap.PeerStream.Class(),
-				LocalAnnounce: r.LocalAnnounce, PeerAddr: r.PeerAddr, MaxLinkDown: r.Opts.MaxLinkDown,
+				LocalAnnounce: r.LocalAnnounce, PeerAddr: r.PeerAddr, MaxLinkDown: r.Opts.MaxLinkDown, LocalWritable: writable,
 				Force: r.Opts.Force, FollowDiverged: r.Opts.FollowDiverged, Handover: r.Opts.Handover,
 				PeerWaitOver: !r.Now().Before(waitUntil)})
 			rec.Plan = &plan
