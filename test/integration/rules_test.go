@@ -224,9 +224,12 @@ func TestS6DivergedPairBackedUpBeforeResync(t *testing.T) {
 	}
 	recs := a.journal(t)
 	steps := recs[len(recs)-1].Steps
-	if len(steps) < 2 || steps[0].Step != transition.StepBackup || !steps[0].OK || steps[1].Step != transition.StepFollowPeer {
-		t.Fatalf("steps %+v: want backup done before follow-peer", steps)
+	// A master's writes are paused first, so none is acknowledged between
+	// the snapshot and the follow (S6).
+	if len(steps) < 3 || steps[0].Step != transition.StepPauseLocalWrites || steps[1].Step != transition.StepBackup || !steps[1].OK || steps[2].Step != transition.StepFollowPeer {
+		t.Fatalf("steps %+v: want pause-local-writes, backup, then follow-peer", steps)
 	}
+	steps = steps[1:]
 	waitInSync(t, a.srv)
 	if n := dbsize(t, a.srv); n != 80 {
 		t.Fatalf("A after resync holds %d keys, want B's 80", n)
