@@ -6,7 +6,8 @@
 #
 # The binary is static (CGO_ENABLED=0, -trimpath), stamped with the version
 # as `make build` does. The man page and the bash and zsh completions are
-# generated from the binary's own commands (`redis-vip gen-docs`). The
+# generated from the binary's own commands (`redis-vip gen-docs`), the
+# third-party notices from its module list (internal/tools/notices). The
 # package is made by nfpm (packaging/nfpm.yaml), fetched through the Go
 # module proxy at a pinned version and not added to go.mod; set NFPM to an
 # nfpm binary to use that instead (offline builds).
@@ -119,6 +120,10 @@ for f in README.md docs/*.md; do
     [[ -f $f ]] || continue
     gzip -9nc "$f" >"$stage/doc/$(basename "$f").gz"
 done
+# The notices of what the binary links statically: the Go standard library
+# and every module in its build information, with their license files.
+go run ./internal/tools/notices -version "$version" -o "$stage/doc/THIRD-PARTY-NOTICES" "$stage/redis-vip"
+gzip -9n "$stage/doc/THIRD-PARTY-NOTICES"
 
 maintainer=${DEB_MAINTAINER:-redis-vip maintainers <maintainers@redis-vip.invalid>}
 {
