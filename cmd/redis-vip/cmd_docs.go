@@ -235,11 +235,12 @@ func classify(name, usage string) (valueKind, []string) {
 	case strings.HasSuffix(name, "-dir"):
 		return valueDir, nil
 	}
-	list := usage
+	// The choices follow the last ": " outside parentheses ("(default: X)"
+	// has one too).
+	list := strings.TrimSpace(parenthesized.ReplaceAllString(usage, ""))
 	if i := strings.LastIndex(list, ": "); i >= 0 {
 		list = list[i+2:]
 	}
-	list = strings.TrimSpace(parenthesized.ReplaceAllString(list, ""))
 	if wordList.MatchString(list) {
 		return valueChoice, listSep.Split(list, -1)
 	}
