@@ -15,6 +15,9 @@
 #                                            an existing one is kept (only its owner/mode fixed)
 #   /var/lib/redis-vip, .../backups          redis-vip:redis-vip 0750 (state, S6 backups)
 #   /var/log/redis-vip                       redis-vip:redis-vip 0750 (log.file)
+#   /var/lib/redis-vip-textfile              redis-vip:redis-vip 0755 (the report's metrics
+#                                            for node_exporter; the report timer's
+#                                            StateDirectory=)
 #   /etc/logrotate.d/redis-vip
 #   /etc/systemd/system/redis-vip.service, redis-vip-report.{service,timer}
 #                                            installed, not enabled
@@ -29,8 +32,8 @@
 # --prefix DIR      install under DIR instead of /usr (e.g. /usr/local); the
 #                   units and examples are rewritten to name DIR/bin/redis-vip
 # --uninstall       remove what this script installs; keep the configuration,
-#                   the state and backups, the logs, the user, and the guard's
-#                   include file (redis.conf may include it)
+#                   the state and backups, the logs, the metrics, the user, and
+#                   the guard's include file (redis.conf may include it)
 # --dry-run         print what would be done, change nothing
 set -euo pipefail
 
@@ -74,6 +77,7 @@ config=$confdir/redis-vip.yml
 state_dir=/var/lib/redis-vip
 backup_dir=/var/lib/redis-vip/backups
 log_dir=/var/log/redis-vip
+textfile_dir=/var/lib/redis-vip-textfile
 logrotate=/etc/logrotate.d/redis-vip
 units=(redis-vip.service redis-vip-report.service redis-vip-report.timer)
 
@@ -236,7 +240,7 @@ if ((uninstall)); then
     if ((changes)) && systemd_running; then
         act "reload systemd" systemctl daemon-reload
     fi
-    for kept in "$config" "$state_dir" "$backup_dir" "$log_dir" "$guard_include"; do
+    for kept in "$config" "$state_dir" "$backup_dir" "$log_dir" "$textfile_dir" "$guard_include"; do
         [[ -e $kept ]] && say "kept $kept"
     done
     getent passwd "$USER_NAME" >/dev/null && say "kept user $USER_NAME (userdel $USER_NAME to remove it)"
@@ -270,6 +274,7 @@ ensure_file "$binary" "$bin" root:root 0755
 ensure_dir "$state_dir" "$USER_NAME:$USER_NAME" 0750
 ensure_dir "$backup_dir" "$USER_NAME:$USER_NAME" 0750
 ensure_dir "$log_dir" "$USER_NAME:$USER_NAME" 0750
+ensure_dir "$textfile_dir" "$USER_NAME:$USER_NAME" 0755
 
 # The configuration: kept when present.
 ensure_dir "$confdir" root:root 0755

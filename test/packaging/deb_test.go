@@ -23,6 +23,14 @@ const (
 	debBackupDir = "/var/lib/redis-vip/backups"
 	debLogDir    = "/var/log/redis-vip"
 	debUnitDir   = "/lib/systemd/system"
+	// textfileDir is where the report timer and the cron example write the
+	// metrics (redis-vip-report.service's StateDirectory=).
+	textfileDir = "/var/lib/redis-vip-textfile"
+	// etcUnitDir holds the administrator's units and enable links.
+	etcUnitDir = "/etc/systemd/system"
+	timerLink  = etcUnitDir + "/timers.target.wants/redis-vip-report.timer"
+	// dshState is deb-systemd-helper's record of the links it manages.
+	dshState = "/var/lib/systemd/deb-systemd-helper-enabled"
 )
 
 // debFile is one file the package must install.
@@ -48,6 +56,7 @@ func expectedDebFiles(t *testing.T) []debFile {
 		{path: "/usr/share/zsh/vendor-completions/_redis-vip", mode: 0o644},
 		{path: debDoc + "/copyright", mode: 0o644, src: filepath.Join(root, "packaging/deb/copyright")},
 		{path: debDoc + "/changelog.gz", mode: 0o644},
+		{path: debDoc + "/THIRD-PARTY-NOTICES.gz", mode: 0o644},
 		{path: "/usr/share/lintian/overrides/redis-vip", mode: 0o644, src: filepath.Join(root, "packaging/deb/lintian-overrides")},
 		{path: debDoc + "/README.md.gz", mode: 0o644, gzSrc: filepath.Join(root, "README.md")},
 		{path: debExamples + "/redis-vip.yml", mode: 0o644, src: filepath.Join(root, "packaging/redis-vip.yml")},
@@ -72,17 +81,21 @@ func expectedDebFiles(t *testing.T) []debFile {
 	return files
 }
 
-// TestDebPackage builds the package, installs it with dpkg into this
-// machine and checks every file, mode and owner, what postinst set up, the
-// program, the systemd units and the keepalived examples; then upgrades
-// over it twice (the edited configuration survives, also when the shipped
-// one changed), removes it (configuration, state and user stay) and purges
-// it (all gone but the backups of Redis data).
+// TestDebPackage builds the package, checks it with lintian, installs it
+// with dpkg into this machine and checks every file, mode and owner, what
+// postinst set up, the program, the third-party notices, the systemd units,
+// the report unit's command as its user on a host without node_exporter and
+// with it, and the keepalived examples; then enables the report timer as an
+// administrator would, upgrades over it twice (the edited configuration
+// survives, also when the shipped one changed; the timer stays enabled),
+// removes it (configuration, state and user stay) and purges it (all gone
+// but the backups of Redis data: no enable link is left dangling).
 func TestDebPackage(t *testing.T) {
 	requireRoot(t)
 	requireTools(t, "dpkg", "dpkg-deb", "dpkg-query")
 	requireNoPackage(t)
-	saveHost(t, "/etc/redis-vip", debStateDir, debLogDir)
+	saveHost(t, "/etc/redis-vip", debStateDir, debLogDir, textfileDir, reportEnvFile)
+	danglingBefore := danglingLinks(t, etcUnitDir)
 	t.Cleanup(func() {
 		if packageStatus(t) != "" {
 			if out, err := run(t, cmdSpec{timeout: dpkgTimeout}, "dpkg", "--purge", "redis-vip"); err != nil {
@@ -101,6 +114,7 @@ func TestDebPackage(t *testing.T) {
 		t.Fatal(err)
 	}
 	deb3 := buildDeb(t, dir, "0.1.2", "--config-example", changed)
+	t.Run("lintian", func(t *testing.T) { checkLintian(t, deb1) })
 	dpkg := func(args ...string) string {
 		t.Helper()
 		return mustRun(t, cmdSpec{timeout: dpkgTimeout, env: []string{"DEBIAN_FRONTEND=noninteractive"}}, "dpkg", args...)
@@ -129,8 +143,9 @@ func TestDebPackage(t *testing.T) {
 	for _, d := range []string{debStateDir, debBackupDir, debLogDir} {
 		wantMeta(t, d, scriptUser, scriptUser, 0o750)
 	}
+	wantMeta(t, textfileDir, scriptUser, scriptUser, 0o755)
 	wantMeta(t, debLogDir+"/redis-vip.log", scriptUser, scriptUser, 0o640)
-	checkUserAccess(t, debBin, debConfig, debStateDir, debBackupDir, debLogDir)
+	checkUserAccess(t, debBin, debConfig, debStateDir, debBackupDir, debLogDir, textfileDir)
 	wantStatic(t, debBin)
 	if got := mustRun(t, cmdSpec{}, debBin, "version"); got != "redis-vip 0.1.0\n" {
 		t.Errorf("redis-vip version: %q", got)
@@ -147,6 +162,8 @@ func TestDebPackage(t *testing.T) {
 	if got := mustRun(t, cmdSpec{}, "bash", "-c", "source /usr/share/bash-completion/completions/redis-vip; complete -p redis-vip"); strings.TrimSpace(got) != "complete -F _redis_vip redis-vip" {
 		t.Errorf("bash completion: %q", got)
 	}
+	t.Run("third-party notices", func(t *testing.T) { checkNotices(t, debBin, debDoc+"/THIRD-PARTY-NOTICES.gz", "0.1.0") })
+	t.Run("report unit on a stock host", func(t *testing.T) { checkReportUnit(t, debUnitDir+"/redis-vip-report.service") })
 
 	if _, err := exec.LookPath("logrotate"); err == nil {
 		// -d: parse and plan only, rotate nothing.
@@ -166,7 +183,11 @@ func TestDebPackage(t *testing.T) {
 		checkKeepalivedExamples(t, debExamples+"/keepalived")
 	})
 
-	// Upgrade: the edited configuration and the state stay.
+	// The administrator enables the report timer (systemctl works on the
+	// files without a running systemd).
+	enableTimer(t)
+
+	// Upgrade: the edited configuration, the state and the enabled timer stay.
 	edited := append(readFile(t, debConfig), "# edited by the operator\n"...)
 	if err := os.WriteFile(debConfig, edited, 0o640); err != nil {
 		t.Fatal(err)
@@ -184,7 +205,7 @@ func TestDebPackage(t *testing.T) {
 	}
 	wantGone(t, debConfig+".dpkg-new", debConfig+".dpkg-dist", debConfig+".dpkg-old")
 	wantMeta(t, debConfig, "root", scriptUser, 0o640)
-	wantExists(t, journal)
+	wantExists(t, journal, timerLink)
 
 	// Upgrade to a package whose example changed, unattended (what apt's
 	// Dpkg::Options::=--force-confold does): the edited one stays, the new
@@ -218,10 +239,23 @@ func TestDebPackage(t *testing.T) {
 	if s := packageStatus(t); s != "" {
 		t.Errorf("after dpkg --purge: status %q", s)
 	}
-	wantGone(t, debConfig, debConfig+".dpkg-dist", "/etc/redis-vip", "/etc/logrotate.d/redis-vip", journal, debLogDir)
+	wantGone(t, debConfig, debConfig+".dpkg-dist", "/etc/redis-vip", "/etc/logrotate.d/redis-vip", journal, debLogDir, textfileDir)
 	wantExists(t, backup)
 	if !strings.Contains(out, "kept "+debBackupDir) {
 		t.Errorf("dpkg --purge does not say it kept the backups:\n%s", out)
+	}
+	// No enable link or mask of the units is left, dangling or not.
+	wantGone(t, timerLink)
+	for _, u := range units {
+		wantGone(t, etcUnitDir+"/"+u)
+	}
+	for _, l := range danglingLinks(t, etcUnitDir) {
+		if !slices.Contains(danglingBefore, l) {
+			t.Errorf("purge left the dangling link %s", l)
+		}
+	}
+	if left := filesNamed(t, "redis-vip", dshState, "/var/lib/systemd/deb-systemd-helper-masked"); len(left) > 0 {
+		t.Errorf("deb-systemd-helper still records redis-vip units: %s", left)
 	}
 }
 

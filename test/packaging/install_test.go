@@ -101,7 +101,7 @@ func TestInstallScript(t *testing.T) {
 	root := repoRoot(t)
 	script := filepath.Join(root, "scripts", "install.sh")
 	usr, local := layoutFor("/usr"), layoutFor("/usr/local")
-	kept := []string{"/etc/redis-vip", "/var/lib/redis-vip", "/var/log/redis-vip", guardInclude, dropinDir}
+	kept := []string{"/etc/redis-vip", "/var/lib/redis-vip", "/var/log/redis-vip", textfileDir, guardInclude, dropinDir}
 	var all []string
 	all = append(all, kept...)
 	all = append(all, usr.installed(t)...)
@@ -155,7 +155,7 @@ func TestInstallScript(t *testing.T) {
 	}
 	wantSameContent(t, "/etc/redis-vip/redis-vip.yml", filepath.Join(root, "config/testdata/full.yml"))
 	checkScriptUser(t, false)
-	checkUserAccess(t, usr.bin, "/etc/redis-vip/redis-vip.yml", "/var/lib/redis-vip", "/var/lib/redis-vip/backups", "/var/log/redis-vip")
+	checkUserAccess(t, usr.bin, "/etc/redis-vip/redis-vip.yml", "/var/lib/redis-vip", "/var/lib/redis-vip/backups", "/var/log/redis-vip", textfileDir)
 
 	// Again: nothing changes, not even a ctime.
 	before = stamps(t, all)
@@ -210,7 +210,7 @@ func TestInstallScript(t *testing.T) {
 	t.Logf("install.sh --uninstall:\n%s", out)
 	wantGone(t, usr.installed(t)...)
 	wantGone(t, usr.doc)
-	wantExists(t, "/etc/redis-vip/redis-vip.yml", "/var/lib/redis-vip/backups", "/var/log/redis-vip")
+	wantExists(t, "/etc/redis-vip/redis-vip.yml", "/var/lib/redis-vip/backups", "/var/log/redis-vip", textfileDir)
 	if redisDir == nil {
 		wantExists(t, guardInclude)
 	}
@@ -270,6 +270,7 @@ func checkInstalled(t *testing.T, l installLayout, bin string, guard bool) {
 	for _, d := range []string{"/var/lib/redis-vip", "/var/lib/redis-vip/backups", "/var/log/redis-vip"} {
 		wantMeta(t, d, scriptUser, scriptUser, 0o750)
 	}
+	wantMeta(t, textfileDir, scriptUser, scriptUser, 0o755)
 	for _, f := range l.installed(t) {
 		if f == l.bin {
 			continue

@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -70,5 +72,35 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 	if err := os.WriteFile(dst, readFile(t, src), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// maxExposure is the highest `systemd-analyze security` exposure a shipped
+// service may have (0 is best, 10 worst; systemd calls up to 2.0 "OK").
+const maxExposure = 2.0
+
+var exposureLine = regexp.MustCompile(`Overall exposure level for (\S+): ([0-9.]+)`)
+
+// TestUnitSecurity scores every shipped service with `systemd-analyze
+// security --offline=true` (it reads the unit file; no running systemd) and
+// fails above maxExposure.
+func TestUnitSecurity(t *testing.T) {
+	ensureSystemdAnalyze(t)
+	services := globRepo(t, "packaging/systemd/*.service")
+	if len(services) < 2 {
+		t.Fatalf("found only %v", services)
+	}
+	for _, unit := range services {
+		out, err := run(t, cmdSpec{}, "systemd-analyze", "security", "--offline=true", "--no-pager", unit)
+		m := exposureLine.FindStringSubmatch(out)
+		if m == nil {
+			t.Errorf("systemd-analyze security %s: %v\n%s", unit, err, out)
+			continue
+		}
+		score, _ := strconv.ParseFloat(m[2], 64)
+		t.Logf("%s: exposure %.1f", filepath.Base(unit), score)
+		if score > maxExposure {
+			t.Errorf("%s: exposure %.1f, want at most %.1f:\n%s", filepath.Base(unit), score, maxExposure, out)
+		}
 	}
 }
