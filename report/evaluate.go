@@ -109,7 +109,11 @@ func Evaluate(in *Instance, th Thresholds, now time.Time) {
 // the client puts in front, and saying "unreachable" when nothing else does.
 func readError(n Node) string {
 	msg := strings.TrimPrefix(n.Err, "INFO "+n.Addr+": ")
-	if !strings.HasPrefix(msg, "unreachable") && !strings.HasPrefix(msg, "authentication") {
+	switch {
+	case strings.HasPrefix(msg, "unreachable"), strings.HasPrefix(msg, "authentication"):
+	case n.Answered:
+		msg = "answers with an error, so it is alive but cannot be read (S9): " + msg
+	default:
 		msg = "unreachable: " + msg
 	}
 	return msg
@@ -341,12 +345,16 @@ func (e *evaluation) memory(n Node, th Thresholds) {
 // checkVerdict is what `redis-vip check` would answer now.
 func checkVerdict(in *Instance, now time.Time) *check.Result {
 	ci := check.Input{Local: in.Local.Facts, Peer: in.Peer.Facts, LocalAnnounce: in.Local.Announce, PeerAddr: in.Peer.Announce,
-		LastEvent: in.State.LastEvent, TransitionRunning: in.State.Busy, Holdoff: in.State.Holdoff, Now: now}
+		LastEvent: in.State.LastEvent, TransitionRunning: in.State.Busy, Holdoff: in.State.Holdoff, Now: now,
+		MaxLinkDown: in.MaxLinkDown}
 	if in.Local.Facts == nil {
 		ci.LocalErr = errors.New(in.Local.Err)
 	}
 	if in.Peer.Facts == nil {
 		ci.PeerErr = errors.New(in.Peer.Err)
+		if !in.Peer.Answered {
+			ci.PeerErr = fmt.Errorf("%s: %w", in.Peer.Err, node.ErrUnreachable)
+		}
 	}
 	res := check.Verdict(ci)
 	return &res

@@ -56,6 +56,31 @@ func TestEvaluate(t *testing.T) {
 				t.Errorf("replication %+v check %+v", in.Replication, in.Check)
 			}
 		}},
+		{name: "stale replica of an unreachable master: the check says why it waits (S10)", change: func(in *Instance) {
+			in.Local.Facts = fxReplica(fxLocal, fxPeer, false, 1000, 4000)
+			in.Local.Facts.MasterLinkDownSecs = 60
+			in.Peer.Facts, in.Peer.Err = nil, "connection refused"
+			in.VIPs = nil
+			in.State.LastEvent = transition.EventBackup
+			in.MaxLinkDown = 10 * time.Second
+		}, status: Critical, codes: []string{CodePeerUnreachable, CodeLinkDown}, then: func(t *testing.T, in Instance) {
+			if in.Check.OK || !strings.Contains(in.Check.Reason, "max_link_down") || !strings.Contains(in.Check.Reason, "--force") {
+				t.Errorf("check %+v: want not eligible, naming max_link_down and --force", in.Check)
+			}
+		}},
+		{name: "replica whose master answers with an error: alive (S9)", change: func(in *Instance) {
+			in.Local.Facts = fxReplica(fxLocal, fxPeer, false, 1000, 4000)
+			in.Peer.Facts, in.Peer.Err, in.Peer.Answered = nil, "BUSY Redis is busy running a script", true
+			in.VIPs = nil
+			in.State.LastEvent = transition.EventBackup
+		}, status: Critical, codes: []string{CodePeerUnreachable, CodeLinkDown}, then: func(t *testing.T, in Instance) {
+			if !strings.Contains(in.Reasons[0].Message, "alive") {
+				t.Errorf("reason %q: want the peer named alive", in.Reasons[0].Message)
+			}
+			if in.Check.OK || !strings.Contains(in.Check.Reason, "alive") {
+				t.Errorf("check %+v: want not eligible, the peer is alive", in.Check)
+			}
+		}},
 		{name: "replica of a third server, peer unreachable", change: func(in *Instance) {
 			in.Local.Facts = fxReplica(fxLocal, fxThird, true, 1000, 5000)
 			in.Peer.Facts, in.Peer.Err = nil, "connection refused"

@@ -46,6 +46,8 @@ type Sources struct {
 	// start guard may have written it (see GuardFile.Window).
 	GuardInclude string
 	GuardWindow  time.Duration
+	// MaxLinkDown is max_link_down (S10), for the check verdict.
+	MaxLinkDown time.Duration
 	// VIPs are ip:port addresses to look for; Probe asks who answers on one.
 	VIPs  []string
 	Probe Prober
@@ -74,6 +76,8 @@ func Gather(ctx context.Context, src Sources, th Thresholds) Instance {
 		Local: Node{Side: SideLocal, Addr: src.LocalAddr, Announce: src.LocalAnnounce, RDB: TriUnknown},
 		Peer:  Node{Side: SidePeer, Addr: src.PeerAddr, Announce: src.PeerAddr, RDB: TriUnknown},
 		VIPs:  make([]VIP, len(src.VIPs)),
+
+		MaxLinkDown: src.MaxLinkDown,
 	}
 	var wg sync.WaitGroup
 	wg.Add(2 + len(src.VIPs))
@@ -120,6 +124,7 @@ func readNode(ctx context.Context, s Server, n *Node) {
 	f, err := s.FactsWithMemory(ctx)
 	if err != nil {
 		n.Err = oneLine(err)
+		n.Answered = node.Answered(err)
 		return
 	}
 	n.Facts = &f

@@ -30,6 +30,7 @@ func ForInstance(inst *config.Instance, vips []string) (Sources, func(), error) 
 		BackupDir:    inst.BackupDir,
 		GuardInclude: inst.Guard.Include,
 		GuardWindow:  inst.Timeouts.PeerWait + inst.Timeouts.Connect + guardSlack,
+		MaxLinkDown:  inst.MaxLinkDown,
 		VIPs:         vips,
 		Probe: ClientProber{Options: func(addr string) (node.Options, error) {
 			tlsCfg, err := inst.TLSConfig(addr)

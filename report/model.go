@@ -122,9 +122,11 @@ type Node struct {
 	// Addr is where the report reached the node; Announce is where the
 	// other node reaches it (what its replica's master_host:port shows).
 	Addr, Announce string
-	// Facts is nil when the node could not be read; Err says why.
-	Facts *node.Facts
-	Err   string
+	// Facts is nil when the node could not be read; Err says why, and
+	// Answered whether the node answered with that error (alive, S9).
+	Facts    *node.Facts
+	Err      string
+	Answered bool
 	// RDB is whether RDB snapshots are configured (CONFIG GET save);
 	// SavePolicy is that value; RDBErr says why RDB is unknown.
 	RDB        Tristate
@@ -254,6 +256,8 @@ type Instance struct {
 	State    State
 	Journal  Journal
 	Backups  Backups
+	// MaxLinkDown is max_link_down (S10): the check verdict uses it.
+	MaxLinkDown time.Duration
 
 	// Set by Evaluate.
 	Replication Replication
