@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
@@ -52,39 +53,49 @@ type journalLine struct {
 	} `json:"plan"`
 }
 
-// journalTail is host i's last n journal records, one line each.
-func (r *run) journalTail(i, n int) []string {
-	lines := r.journal(i)
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return lines
+// tlEntry is one timeline line and when it happened.
+type tlEntry struct {
+	at time.Time
+	s  string
 }
 
-func (r *run) journal(i int) []string {
+// journalTail is host i's last n journal records, one line each.
+func (r *run) journalTail(i, n int) []string {
+	es := r.journal(i)
+	if len(es) > n {
+		es = es[len(es)-n:]
+	}
+	out := make([]string, len(es))
+	for j, e := range es {
+		out[j] = r.rel(e.at) + " " + e.s
+	}
+	return out
+}
+
+func (r *run) journal(i int) []tlEntry {
 	h := r.c.hosts[i]
 	b, err := os.ReadFile(h.journal())
 	if err != nil {
-		return []string{h.name + " journal: " + err.Error()}
+		return []tlEntry{{at: r.start, s: h.name + " journal: " + err.Error()}}
 	}
-	var out []string
+	var out []tlEntry
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		if l == "" {
 			continue
 		}
 		var j journalLine
 		if err := json.Unmarshal([]byte(l), &j); err != nil {
-			out = append(out, h.name+" journal: bad line: "+trunc(l, 120))
+			out = append(out, tlEntry{at: r.start, s: h.name + " journal: bad line: " + trunc(l, 120)})
 			continue
 		}
-		s := fmt.Sprintf("%s journal %s %s %s: %s", h.name, r.rel(j.Time), j.Event, j.Source, j.Outcome)
+		s := fmt.Sprintf("%s journal %s %s: %s", h.name, j.Event, j.Source, j.Outcome)
 		if j.Plan != nil {
 			s += ": " + j.Plan.Decision + ": " + trunc(j.Plan.Reason, 200)
 		}
 		if j.Error != "" {
 			s += " [" + trunc(j.Error, 200) + "]"
 		}
-		out = append(out, s)
+		out = append(out, tlEntry{at: j.Time, s: s})
 	}
 	return out
 }
@@ -96,31 +107,40 @@ func trunc(s string, n int) string {
 	return s
 }
 
-// finish collects the timeline and the violations into out.
+// finish collects the timeline (sorted by time) and the violations into out.
 func (r *run) finish(out *outcome, n notifier) {
 	out.Violations = r.vio
-	tl := []string{"schedule: " + r.sched.String()}
+	var es []tlEntry
 	for _, e := range r.inj.eventLog() {
-		tl = append(tl, "fault "+r.rel(e.Start)+" "+e.String())
+		es = append(es, tlEntry{at: e.Start, s: "fault " + e.String()})
 	}
-	tl = append(tl, r.inj.notes...)
-	for _, ch := range r.ka.stateChanges() {
-		tl = append(tl, "vrrp "+ch)
-	}
+	r.inj.mu.Lock()
+	es = append(es, r.inj.notes...)
+	r.inj.mu.Unlock()
+	es = append(es, r.ka.stateChanges()...)
 	for _, h := range n.runs() {
-		tl = append(tl, "hook "+h.String())
+		at := h.Started
+		if h.Dropped {
+			at = h.Fired
+		}
+		es = append(es, tlEntry{at: at, s: "hook " + h.String()})
+	}
+	for i := range r.c.hosts {
+		es = append(es, r.journal(i)...)
+	}
+	sort.SliceStable(es, func(i, j int) bool { return es[i].at.Before(es[j].at) })
+	tl := []string{"schedule: " + r.sched.String()}
+	for _, e := range es {
+		tl = append(tl, r.rel(e.at)+" "+e.s)
 	}
 	if f, ok := n.(*fifoNotifier); ok {
 		for _, rd := range f.readers {
 			for _, l := range strings.Split(strings.TrimSpace(rd.output()), "\n") {
 				if l != "" {
-					tl = append(tl, rd.host.name+" notify-fifo: "+l)
+					tl = append(tl, rd.host.name+" notify-fifo said: "+l)
 				}
 			}
 		}
-	}
-	for i := range r.c.hosts {
-		tl = append(tl, r.journal(i)...)
 	}
 	for _, w := range r.writers {
 		res := w.result()

@@ -32,7 +32,7 @@ func (e event) String() string {
 	case e.Host >= 0:
 		who = []string{"A", "B"}[e.Host]
 	}
-	return fmt.Sprintf("%s-%s %s(%s) %s", e.Start.Format("15:04:05.000"), e.End.Format("15:04:05.000"), e.Kind, who, e.Note)
+	return fmt.Sprintf("%s(%s) for %s: %s", e.Kind, who, e.End.Sub(e.Start).Round(100*time.Millisecond), e.Note)
 }
 
 // injector applies faults to a running cluster and heals them.
@@ -45,7 +45,7 @@ type injector struct {
 
 	mu     sync.Mutex
 	events []event
-	notes  []string
+	notes  []tlEntry
 }
 
 func (in *injector) record(e event) {
@@ -113,10 +113,12 @@ func (in *injector) apply(ctx context.Context, f fault) {
 		h.signal(syscall.SIGSTOP)
 		sleepCtx(ctx, f.Dur)
 		h.signal(syscall.SIGCONT)
+		e.Note = "SIGSTOP, SIGCONT"
 	case fReplCut, fPartition:
 		in.cut(true, f.Mode == "blackhole", f.Kind == fPartition)
 		sleepCtx(ctx, f.Dur)
 		in.cut(false, false, true)
+		e.Note = f.Mode
 	case fPassword:
 		e.Note = in.password(ctx, e.Host, f.Dur)
 	case fBusy:

@@ -74,13 +74,14 @@ type hookRun struct {
 }
 
 func (h hookRun) String() string {
+	name := "notify-" + strings.ToLower(string(h.State))
 	switch {
 	case h.Dropped:
-		return fmt.Sprintf("%s notify-%s fired %s: dropped", h.Host, strings.ToLower(string(h.State)), h.Fired.Format("15:04:05.000"))
+		return fmt.Sprintf("%s %s: dropped", h.Host, name)
 	case h.Killed:
-		return fmt.Sprintf("%s notify-%s started %s: killed after %s", h.Host, strings.ToLower(string(h.State)), h.Started.Format("15:04:05.000"), h.Ended.Sub(h.Started).Round(time.Millisecond))
+		return fmt.Sprintf("%s %s (fired %s before): SIGKILL after %s", h.Host, name, h.Started.Sub(h.Fired).Round(time.Millisecond), h.Ended.Sub(h.Started).Round(time.Millisecond))
 	}
-	return fmt.Sprintf("%s notify-%s started %s (+%s) exit %d in %s: %s", h.Host, strings.ToLower(string(h.State)), h.Started.Format("15:04:05.000"),
+	return fmt.Sprintf("%s %s (fired %s before): exit %d in %s: %s", h.Host, name,
 		h.Started.Sub(h.Fired).Round(time.Millisecond), h.Exit, h.Ended.Sub(h.Started).Round(time.Millisecond), oneLine(h.Output))
 }
 

@@ -36,7 +36,7 @@ type keepalived struct {
 	model    *vrrpModel
 	linked   bool
 	checks   []checkRun
-	changes  []string
+	changes  []tlEntry
 	holder   int
 	onHolder func(int)
 }
@@ -83,7 +83,7 @@ func (k *keepalived) step(ctx context.Context) {
 	moved := h != k.holder
 	k.holder = h
 	for _, ch := range changes {
-		k.changes = append(k.changes, now.Format("15:04:05.000")+" "+k.c.hosts[ch.Router].name+" "+string(ch.From)+"->"+string(ch.To))
+		k.changes = append(k.changes, tlEntry{at: now, s: "vrrp " + k.c.hosts[ch.Router].name + " " + string(ch.From) + "->" + string(ch.To)})
 	}
 	k.mu.Unlock()
 	if moved && k.onHolder != nil {
@@ -137,8 +137,8 @@ func (k *keepalived) checkRuns() []checkRun {
 	return append([]checkRun(nil), k.checks...)
 }
 
-func (k *keepalived) stateChanges() []string {
+func (k *keepalived) stateChanges() []tlEntry {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return append([]string(nil), k.changes...)
+	return append([]tlEntry(nil), k.changes...)
 }

@@ -127,13 +127,12 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 		return out, nil
 	}
 	r.faultPhase(ctx, bg)
-	healed := time.Now()
 	conv, took := r.waitConverged(ctx, o.Bound)
-	r.timeline("%s converged=%v after %s (bound %s)", time.Now().Format("15:04:05.000"), conv.OK, took.Round(100*time.Millisecond), o.Bound)
+	r.timeline("converged=%v after %s (bound %s)", conv.OK, took.Round(100*time.Millisecond), o.Bound)
 	if !conv.OK {
 		r.violate("I2", "no convergence", fmt.Sprintf("not converged %s after the last fault was healed (bound %s)", took.Round(time.Second), o.Bound), conv.Problems...)
 	}
-	r.checkI1(conv, healed)
+	r.checkI1(conv)
 	r.checkI3()
 	r.checkI4()
 	r.finish(&out, n)
@@ -192,5 +191,5 @@ func (r *run) newNotifier(ctx context.Context) (notifier, func(), error) {
 func (r *run) timeline(format string, args ...any) {
 	r.inj.mu.Lock()
 	defer r.inj.mu.Unlock()
-	r.inj.notes = append(r.inj.notes, fmt.Sprintf(format, args...))
+	r.inj.notes = append(r.inj.notes, tlEntry{at: time.Now(), s: fmt.Sprintf(format, args...)})
 }
