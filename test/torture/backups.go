@@ -69,6 +69,7 @@ func loadBackup(path string, isDir bool, dir string, ask []string) (int64, map[s
 	}
 	s := &redisServer{name: "scratch", port: ports[0], dir: dir}
 	cmd := exec.Command("redis-server", append([]string{"--port", strconv.Itoa(ports[0])}, args...)...)
+	cmd.SysProcAttr = dieWithUs()
 	if err := cmd.Start(); err != nil {
 		return 0, nil, fmt.Errorf("scratch redis-server: %w", err)
 	}

@@ -11,47 +11,71 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// instanceName and vrrpName are the redis-vip instance and keepalived
-// vrrp_instance every schedule uses.
-const (
-	instanceName = "redis"
-	vrrpName     = "VI_REDIS"
+// pairSpec names one guarded pair: the redis-vip instance, keepalived's
+// vrrp_instance, and the prefix of its keys.
+type pairSpec struct {
+	Inst, VRRP, Prefix string
+}
+
+// singlePair is the usual one-instance set-up; multiPairs are two
+// instances in one config file whose names share a prefix ("cache" is a
+// prefix of "cache-eu") and which share the state and backup dirs.
+var (
+	singlePair = []pairSpec{{Inst: "redis", VRRP: "VI_REDIS"}}
+	multiPairs = []pairSpec{{Inst: "cache", VRRP: "VI_CACHE", Prefix: "c:"}, {Inst: "cache-eu", VRRP: "VI_CACHE_EU", Prefix: "eu:"}}
 )
 
-// host is one machine of the pair: its Redis, the proxy through which the
-// other host reaches that Redis, and its redis-vip files.
-type host struct {
+// hostFiles are one machine's redis-vip files, shared by every instance on it.
+type hostFiles struct {
 	name      string
-	redis     *redisServer
-	reach     *proxy
 	dir       string
 	config    string
 	stateDir  string
 	backupDir string
 	logFile   string
-	snapshot  string
 }
 
-func (h *host) journal() string { return filepath.Join(h.stateDir, instanceName+".journal") }
+func newHostFiles(root, name string) (*hostFiles, error) {
+	dir := filepath.Join(root, name)
+	f := &hostFiles{name: name, dir: dir, config: filepath.Join(dir, "redis-vip.yml"), stateDir: filepath.Join(dir, "state"),
+		backupDir: filepath.Join(dir, "backups"), logFile: filepath.Join(dir, "redis-vip.log")}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("host %s: %w", name, err)
+	}
+	return f, nil
+}
 
-// cluster is the two hosts, the VIP, and the binary under test.
+// host is one machine as one pair sees it: that pair's Redis on it, the
+// proxy through which the other host reaches that Redis, and the machine's
+// redis-vip files.
+type host struct {
+	*hostFiles
+	inst     string
+	redis    *redisServer
+	reach    *proxy
+	snapshot string
+}
+
+func (h *host) journal() string { return filepath.Join(h.stateDir, h.inst+".journal") }
+
+// cluster is one guarded pair: its two hosts, its VIP, the binary under test.
 type cluster struct {
 	bin   string
 	root  string
+	spec  pairSpec
 	hosts [2]*host
 	vip   *proxy
 }
 
-// newCluster creates the proxies, the servers' files and the redis-vip
-// configs; nothing is started. vipTarget says where the VIP forwards.
-func newCluster(bin, root string, p Persistence, vipTarget func() string) (*cluster, error) {
-	c := &cluster{bin: bin, root: root}
-	for i, name := range []string{"A", "B"} {
-		dir := filepath.Join(root, name)
-		h := &host{name: name, dir: dir, stateDir: filepath.Join(dir, "state"), backupDir: filepath.Join(dir, "backups"),
-			logFile: filepath.Join(dir, "redis-vip.log"), snapshot: filepath.Join(dir, "snapshot")}
+// newCluster creates the pair's proxies and servers' files; nothing is
+// started. vipTarget says where the VIP forwards.
+func newCluster(bin, root string, files [2]*hostFiles, spec pairSpec, p Persistence, vipTarget func() string) (*cluster, error) {
+	c := &cluster{bin: bin, root: filepath.Join(root, spec.Inst), spec: spec}
+	for i, f := range files {
+		dir := filepath.Join(c.root, f.name)
+		h := &host{hostFiles: f, inst: spec.Inst, snapshot: filepath.Join(dir, "snapshot")}
 		if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
-			return nil, fmt.Errorf("host %s: %w", name, err)
+			return nil, fmt.Errorf("host %s: %w", f.name, err)
 		}
 		c.hosts[i] = h
 	}
@@ -66,7 +90,7 @@ func newCluster(bin, root string, p Persistence, vipTarget func() string) (*clus
 			c.closeProxies()
 			return nil, err
 		}
-		h.redis, err = newRedisServer(h.name, port, filepath.Join(h.dir, "data"), p, h.reach.port())
+		h.redis, err = newRedisServer(h.name, port, filepath.Join(c.root, h.name, "data"), p, h.reach.port())
 		if err != nil {
 			c.closeProxies()
 			return nil, err
@@ -75,12 +99,6 @@ func newCluster(bin, root string, p Persistence, vipTarget func() string) (*clus
 	if c.vip, err = newProxy(vipTarget); err != nil {
 		c.closeProxies()
 		return nil, err
-	}
-	for i, h := range c.hosts {
-		if err := c.writeConfig(h, c.hosts[1-i]); err != nil {
-			c.closeProxies()
-			return nil, err
-		}
 	}
 	return c, nil
 }
@@ -96,36 +114,53 @@ func (c *cluster) closeProxies() {
 	}
 }
 
-// writeConfig writes h's redis-vip.yml: local is its own Redis, announce the
-// proxy the peer reaches it through, peer the proxy to the peer's Redis.
-// Timeouts are scaled down from the defaults so a schedule fits in seconds.
-func (c *cluster) writeConfig(h, peer *host) error {
-	inst := map[string]any{
-		"vrrp_instance": vrrpName,
+// instanceConfig is host i's redis-vip instance for the pair: local is its
+// own Redis, announce the proxy the peer reaches it through, peer the proxy
+// to the peer's Redis. Timeouts are scaled down from the defaults so a
+// schedule fits in seconds; backups_keep is low so retention runs.
+func (c *cluster) instanceConfig(i int) map[string]any {
+	h, peer := c.hosts[i], c.hosts[1-i]
+	return map[string]any{
+		"vrrp_instance": c.spec.VRRP,
 		"local":         h.redis.addr(),
 		"announce":      h.reach.addr(),
 		"peer":          peer.reach.addr(),
 		"state_dir":     h.stateDir,
 		"backup_dir":    h.backupDir,
+		"backups_keep":  backupsKeep,
 		"timeouts": map[string]any{
 			"connect": "300ms", "command": "1s", "check": "1s", "sync": "5s",
 			"transition": "15s", "peer_wait": "4s", "holdoff": "5s",
 		},
 		"guard": map[string]any{"include": h.redis.include, "redis_conf": h.redis.conf},
 	}
-	doc := map[string]any{
-		"log":       map[string]any{"format": "json", "level": "debug", "stderr": false, "file": h.logFile},
-		"instances": map[string]any{instanceName: inst},
-	}
-	b, err := yaml.Marshal(doc)
-	if err != nil {
-		return fmt.Errorf("config %s: %w", h.name, err)
-	}
-	h.config = filepath.Join(h.dir, "redis-vip.yml")
-	if err := os.WriteFile(h.config, b, 0o644); err != nil {
-		return fmt.Errorf("config %s: %w", h.name, err)
+}
+
+// writeConfigs writes each host's redis-vip.yml with every pair's instance.
+func writeConfigs(files [2]*hostFiles, pairs []*cluster) error {
+	for i, f := range files {
+		insts := map[string]any{}
+		for _, c := range pairs {
+			insts[c.spec.Inst] = c.instanceConfig(i)
+		}
+		doc := map[string]any{
+			"log":       map[string]any{"format": "json", "level": "debug", "stderr": false, "file": f.logFile},
+			"instances": insts,
+		}
+		b, err := yaml.Marshal(doc)
+		if err != nil {
+			return fmt.Errorf("config %s: %w", f.name, err)
+		}
+		if err := os.WriteFile(f.config, b, 0o644); err != nil {
+			return fmt.Errorf("config %s: %w", f.name, err)
+		}
 	}
 	return nil
+}
+
+// args is the command line for a redis-vip subcommand on host i.
+func (c *cluster) args(i int, sub string) []string {
+	return []string{sub, "--config", c.hosts[i].config, "--instance", c.spec.Inst}
 }
 
 // bootstrap starts both servers as an installed, healthy pair: A master
@@ -144,7 +179,7 @@ func (c *cluster) bootstrap(seedKeys int) error {
 	}
 	defer conn.Close()
 	for i := 0; i < seedKeys; i++ {
-		if _, err := conn.Do("SET", "seed:"+strconv.Itoa(i), strconv.Itoa(i)); err != nil {
+		if _, err := conn.Do("SET", c.spec.Prefix+"seed:"+strconv.Itoa(i), strconv.Itoa(i)); err != nil {
 			return fmt.Errorf("bootstrap seed: %w", err)
 		}
 	}

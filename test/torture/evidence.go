@@ -133,8 +133,8 @@ func (r *run) finish(out *outcome, n notifier) {
 	for _, e := range es {
 		tl = append(tl, r.rel(e.at)+" "+e.s)
 	}
-	if f, ok := n.(*fifoNotifier); ok {
-		for _, rd := range f.readers {
+	if f, ok := n.(pairFIFO); ok {
+		for _, rd := range f.f.readers {
 			for _, l := range strings.Split(strings.TrimSpace(rd.output()), "\n") {
 				if l != "" {
 					tl = append(tl, rd.host.name+" notify-fifo said: "+l)

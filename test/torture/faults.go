@@ -100,7 +100,7 @@ func (in *injector) snapshot() {
 // apply runs one fault to its end, healing it before returning.
 func (in *injector) apply(ctx context.Context, f fault) {
 	e := event{Kind: f.Kind, Host: -1, Start: time.Now()}
-	if f.Target != "link" && f.Target != "both" {
+	if f.Target != "both" {
 		e.Host = in.resolve(f.Target)
 	}
 	switch f.Kind {
@@ -114,11 +114,6 @@ func (in *injector) apply(ctx context.Context, f fault) {
 		sleepCtx(ctx, f.Dur)
 		h.signal(syscall.SIGCONT)
 		e.Note = "SIGSTOP, SIGCONT"
-	case fReplCut, fPartition:
-		in.cut(true, f.Mode == "blackhole", f.Kind == fPartition)
-		sleepCtx(ctx, f.Dur)
-		in.cut(false, false, true)
-		e.Note = f.Mode
 	case fPassword:
 		e.Note = in.password(ctx, e.Host, f.Dur)
 	case fBusy:
@@ -193,7 +188,7 @@ func (in *injector) guardAndStart(ctx context.Context, i int) string {
 	h := in.c.hosts[i]
 	var outs []string
 	for try := 0; try < 10 && ctx.Err() == nil; try++ {
-		code, out, _ := runBinary(ctx, in.c.bin, 20*time.Second, 0, "guard", "--config", h.config)
+		code, out, _ := runBinary(ctx, in.c.bin, 20*time.Second, 0, in.c.args(i, "guard")...)
 		outs = append(outs, fmt.Sprintf("guard exit %d: %s", code, strings.TrimSpace(out)))
 		if code == 0 {
 			if err := h.redis.start(); err != nil {

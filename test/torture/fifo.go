@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,8 +19,7 @@ import (
 // wait in the pipe while the reader is down; a supervisor restarts a reader
 // that died (the kill-notify-fifo fault).
 type fifoNotifier struct {
-	c      *cluster
-	vrrp   string
+	bin    string
 	faults hookFaults
 	rnd    *lockedRand
 	wg     sync.WaitGroup
@@ -30,7 +30,7 @@ type fifoNotifier struct {
 }
 
 type fifoReader struct {
-	host  *host
+	host  *hostFiles
 	path  string
 	w     *os.File
 	mu    sync.Mutex
@@ -41,9 +41,9 @@ type fifoReader struct {
 	kills int
 }
 
-func newFIFONotifier(c *cluster, vrrpName string, faults hookFaults, rnd *lockedRand) (*fifoNotifier, error) {
-	n := &fifoNotifier{c: c, vrrp: vrrpName, faults: faults, rnd: rnd}
-	for _, h := range c.hosts {
+func newFIFONotifier(bin string, files [2]*hostFiles, faults hookFaults, rnd *lockedRand) (*fifoNotifier, error) {
+	n := &fifoNotifier{bin: bin, faults: faults, rnd: rnd}
+	for _, h := range files {
 		path := filepath.Join(h.dir, "notify.fifo")
 		if err := syscall.Mkfifo(path, 0o600); err != nil {
 			n.close()
@@ -57,7 +57,7 @@ func newFIFONotifier(c *cluster, vrrpName string, faults hookFaults, rnd *locked
 		}
 		r := &fifoReader{host: h, path: path, w: w}
 		n.readers = append(n.readers, r)
-		if err := r.start(c.bin); err != nil {
+		if err := r.start(bin); err != nil {
 			n.close()
 			return nil, err
 		}
@@ -72,6 +72,7 @@ func (r *fifoReader) start(bin string) error {
 		return nil
 	}
 	cmd := exec.Command(bin, "notify-fifo", "--config", r.host.config, r.path)
+	cmd.SysProcAttr = dieWithUs()
 	cmd.Stdout, cmd.Stderr = &r.out, &r.out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: start notify-fifo: %w", r.host.name, err)
@@ -96,12 +97,31 @@ func (r *fifoReader) kill(bin string, down time.Duration) error {
 	return r.start(bin)
 }
 
-func (n *fifoNotifier) notify(_ context.Context, host int, to vrrpState) {
+// pairFIFO is one pair's view of the shared FIFOs: its lines carry its
+// vrrp_instance name, which notify-fifo maps to the redis-vip instance.
+type pairFIFO struct {
+	f    *fifoNotifier
+	vrrp string
+}
+
+func (p pairFIFO) notify(ctx context.Context, host int, to vrrpState) { p.f.notify(host, p.vrrp, to) }
+func (p pairFIFO) wait()                                              { p.f.wait() }
+func (p pairFIFO) runs() []hookRun {
+	var out []hookRun
+	for _, r := range p.f.runs() {
+		if r.vrrp == p.vrrp {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (n *fifoNotifier) notify(host int, vrrp string, to vrrpState) {
 	r := n.readers[host]
-	line := fmt.Sprintf("INSTANCE \"%s\" %s 100\n", n.vrrp, to)
+	line := fmt.Sprintf("INSTANCE \"%s\" %s 100\n", vrrp, to)
 	now := time.Now()
 	_, err := r.w.WriteString(line)
-	run := hookRun{Host: r.host.name, State: to, Fired: now, Started: now, Ended: now, Output: "fifo line written"}
+	run := hookRun{Host: r.host.name, vrrp: vrrp, State: to, Fired: now, Started: now, Ended: now, Output: "fifo line " + strings.TrimSpace(line)}
 	if err != nil {
 		run.Output, run.Exit = err.Error(), -1
 	}
@@ -116,8 +136,8 @@ func (n *fifoNotifier) notify(_ context.Context, host int, to vrrpState) {
 		go func() {
 			defer n.wg.Done()
 			time.Sleep(after)
-			k := hookRun{Host: r.host.name, State: to, Fired: now, Started: time.Now(), Killed: true}
-			if err := r.kill(n.c.bin, down); err != nil {
+			k := hookRun{Host: r.host.name, vrrp: vrrp, State: to, Fired: now, Started: time.Now(), Killed: true, Output: "notify-fifo"}
+			if err := r.kill(n.bin, down); err != nil {
 				k.Output = err.Error()
 			}
 			k.Ended = time.Now()

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -63,6 +62,7 @@ func (f hookFaults) String() string {
 // hookRun is one hook process, for the evidence.
 type hookRun struct {
 	Host    string
+	vrrp    string // FIFO mode: the vrrp_instance of the line
 	State   vrrpState
 	Fired   time.Time
 	Started time.Time
@@ -78,6 +78,8 @@ func (h hookRun) String() string {
 	switch {
 	case h.Dropped:
 		return fmt.Sprintf("%s %s: dropped", h.Host, name)
+	case h.Killed && h.Output == "notify-fifo":
+		return fmt.Sprintf("%s notify-fifo SIGKILLed %s after the %s line, down for %s", h.Host, h.Started.Sub(h.Fired).Round(time.Millisecond), h.State, h.Ended.Sub(h.Started).Round(time.Millisecond))
 	case h.Killed:
 		return fmt.Sprintf("%s %s (fired %s before): SIGKILL after %s", h.Host, name, h.Started.Sub(h.Fired).Round(time.Millisecond), h.Ended.Sub(h.Started).Round(time.Millisecond))
 	}
@@ -91,7 +93,7 @@ func runBinary(ctx context.Context, bin string, bound, killAfter time.Duration, 
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = dieWithUs()
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	cmd.WaitDelay = time.Second

@@ -186,13 +186,14 @@ func (r *run) backups(h *host, ask []string) []backupFile {
 }
 
 // checkI3: every backup loads, and a node that discarded data its new
-// master lacked (a full sync's "Flushing old data") had a verified backup
-// taken before.
+// master lacked (a full sync's "Flushing old data") had a verified backup of
+// its own instance (by content: it holds the instance's seed keys) taken
+// before.
 func (r *run) checkI3() {
 	for i, h := range r.c.hosts {
-		files := r.backups(h, nil)
+		files := r.backups(h, r.seedKeys())
 		for _, b := range files {
-			if b.Err != "" {
+			if b.Err != "" && r.reportsShared {
 				r.violate("I3", "backup does not read back", fmt.Sprintf("%s: %s", h.name, b), r.journalTail(i, 3)...)
 			}
 		}
@@ -211,11 +212,20 @@ func (r *run) checkI3() {
 			}
 			if !hasBackupBefore(files, f, r.start) {
 				r.violate("I3", "dataset discarded without a verified backup",
-					fmt.Sprintf("%s flushed its data at %s in a full sync: it held %s, its master %s held %s, not containing it; no loadable backup taken before",
-						h.name, r.rel(f), mine, other, theirs), r.journalTail(i, 4)...)
+					fmt.Sprintf("%s flushed its data at %s in a full sync: it held %s, its master %s held %s, not containing it; no loadable backup of %s taken before",
+						h.name, r.rel(f), mine, other, theirs, r.c.spec.Inst), r.journalTail(i, 4)...)
 			}
 		}
 	}
+}
+
+// seedKeys are a few keys every dataset of this instance holds.
+func (r *run) seedKeys() []string {
+	var ks []string
+	for i := 0; i < 5; i++ {
+		ks = append(ks, fmt.Sprintf("%sseed:%d", r.c.spec.Prefix, i))
+	}
+	return ks
 }
 
 // lastSettled is name's last sample before t that was readable, not loading
@@ -232,7 +242,7 @@ func (r *run) lastSettled(name string, t time.Time) (sample, bool) {
 
 func hasBackupBefore(files []backupFile, t, since time.Time) bool {
 	for _, b := range files {
-		if b.Err == "" && b.Keys > 0 && !b.ModTime.After(t) && b.ModTime.After(since) {
+		if b.Err == "" && len(b.has) > 0 && !b.ModTime.After(t) && b.ModTime.After(since) {
 			return true
 		}
 	}
@@ -240,8 +250,10 @@ func hasBackupBefore(files []backupFile, t, since time.Time) bool {
 }
 
 // checkI4: `check` passed only where the rules allow. Each rule must hold
-// in the samples just before and just after the check ran, and the check
-// must have been able to see the peer (no link cut during it).
+// in the samples just before and just after the check ran, the check must
+// have been able to see the peer (no link cut during it), and the rule must
+// be broken by two checks in a row on the host: keepalived acts on fall/rise
+// 2, so one passing check alone changes nothing it does.
 func (r *run) checkI4() {
 	type finding struct {
 		class string
@@ -249,38 +261,30 @@ func (r *run) checkI4() {
 	}
 	var found []finding
 	var split [2][]checkRun
-	for _, cr := range r.ka.checkRuns() {
-		if !cr.OK {
-			continue
-		}
-		me, peer := r.c.hosts[cr.Host].name, r.c.hosts[1-cr.Host].name
-		mb, ok1 := r.mon.before(me, cr.Start)
-		ma, ok2 := r.mon.after(me, cr.End)
-		pb, ok3 := r.mon.before(peer, cr.Start)
-		pa, ok4 := r.mon.after(peer, cr.End)
-		if !ok1 || !ok2 || !ok3 || !ok4 || !mb.ok() || !ma.ok() || !pb.ok() || !pa.ok() || r.cutDuring(cr.Start, cr.End) {
-			continue
-		}
-		ev := fmt.Sprintf("%s check passed at %s (%q): %s %s / %s; %s %s / %s", me, r.rel(cr.Start), cr.Output, me, mb, ma, peer, pb, pa)
-		bothMasters := mb.Role == "master" && pb.Role == "master" && ma.Role == "master" && pa.Role == "master"
-		switch {
-		case mb.Loading && ma.Loading:
-			found = append(found, finding{"check passed on a loading node", ev})
-		case mb.empty() && ma.empty() && pb.Keys > 0 && pa.Keys > 0:
-			found = append(found, finding{"check passed on an empty node while the peer holds keys", ev})
-		case bothMasters && contains(pb, mb) && !contains(mb, pb) && contains(pa, ma) && !contains(ma, pa):
-			found = append(found, finding{"check passed on a stale master (the peer master holds newer data)", ev})
-		case bothMasters && diverged(mb, pb) && diverged(ma, pa):
-			cr.Output = ev
-			split[cr.Host] = append(split[cr.Host], cr)
+	for host := range r.c.hosts {
+		var prevClass, prevEv string
+		for _, cr := range r.ka.checkRuns() {
+			if cr.Host != host {
+				continue
+			}
+			class, ev := r.judgeCheck(cr)
+			if class != "" && class == prevClass {
+				if class == classDiverged {
+					cr.Output = ev
+					split[host] = append(split[host], cr)
+				} else {
+					found = append(found, finding{class, prevEv + " || then " + ev})
+				}
+			}
+			prevClass, prevEv = class, ev
 		}
 	}
-	// Diverged masters: a violation when both hosts' checks passed within a
-	// second of each other (keepalived would then keep both, or flap the VIP).
+	// Diverged masters: a violation when both hosts passed (twice in a row)
+	// within a second of each other.
 	for _, a := range split[0] {
 		for _, b := range split[1] {
 			if !a.Start.After(b.End.Add(time.Second)) && !b.Start.After(a.End.Add(time.Second)) {
-				found = append(found, finding{"check passed on both masters of diverged data", a.Output + " || " + b.Output})
+				found = append(found, finding{classDiverged, a.Output + " || " + b.Output})
 				break
 			}
 		}
@@ -302,6 +306,36 @@ func (r *run) checkI4() {
 		}
 		r.violate("I4", c, fmt.Sprintf("%d passing checks", n), ev...)
 	}
+}
+
+const classDiverged = "check passed on both masters of diverged data"
+
+// judgeCheck names the rule a passing check broke ("" for none) and the evidence.
+func (r *run) judgeCheck(cr checkRun) (string, string) {
+	if !cr.OK {
+		return "", ""
+	}
+	me, peer := r.c.hosts[cr.Host].name, r.c.hosts[1-cr.Host].name
+	mb, ok1 := r.mon.before(me, cr.Start)
+	ma, ok2 := r.mon.after(me, cr.End)
+	pb, ok3 := r.mon.before(peer, cr.Start)
+	pa, ok4 := r.mon.after(peer, cr.End)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !mb.ok() || !ma.ok() || !pb.ok() || !pa.ok() || r.cutDuring(cr.Start, cr.End) {
+		return "", ""
+	}
+	ev := fmt.Sprintf("%s check passed at %s (%q): %s %s / %s; %s %s / %s", me, r.rel(cr.Start), cr.Output, me, mb, ma, peer, pb, pa)
+	bothMasters := mb.Role == "master" && pb.Role == "master" && ma.Role == "master" && pa.Role == "master"
+	switch {
+	case mb.Loading && ma.Loading:
+		return "check passed on a loading node", ev
+	case mb.empty() && ma.empty() && pb.Keys > 0 && pa.Keys > 0:
+		return "check passed on an empty node while the peer holds keys", ev
+	case bothMasters && contains(pb, mb) && !contains(mb, pb) && contains(pa, ma) && !contains(ma, pa):
+		return "check passed on a stale master (the peer master holds newer data)", ev
+	case bothMasters && diverged(mb, pb) && diverged(ma, pa):
+		return classDiverged, ev
+	}
+	return "", ""
 }
 
 // cutDuring: a link cut overlapped [from, to] (the check could not see the peer).

@@ -97,12 +97,11 @@ func (k *keepalived) step(ctx context.Context) {
 // checkLoop runs `redis-vip check` every interval, one at a time, killed
 // after 2 s as keepalived's script timeout would.
 func (k *keepalived) checkLoop(ctx context.Context, i int) {
-	h := k.c.hosts[i]
 	t := time.NewTicker(k.interval)
 	defer t.Stop()
 	for {
 		start := time.Now()
-		code, out, _ := runBinary(ctx, k.c.bin, 2*time.Second, 0, "check", "--config", h.config)
+		code, out, _ := runBinary(ctx, k.c.bin, 2*time.Second, 0, k.c.args(i, "check")...)
 		if ctx.Err() != nil {
 			return
 		}

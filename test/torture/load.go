@@ -45,7 +45,7 @@ func (b *background) run(ctx context.Context) {
 			val = big
 		}
 		b.sent.Add(1)
-		if _, err := conn.Do("SET", "ttl:"+strconv.Itoa(n), val, "PX", ttl); err != nil && !strings.Contains(err.Error(), "redis error reply") {
+		if _, err := conn.Do("SET", b.c.spec.Prefix+"ttl:"+strconv.Itoa(n), val, "PX", ttl); err != nil && !strings.Contains(err.Error(), "redis error reply") {
 			conn.Close()
 			conn = nil
 		}

@@ -49,7 +49,7 @@ func (n *hookNotifier) notify(ctx context.Context, host int, to vrrpState) {
 			}
 			h := n.c.hosts[host]
 			r := hookRun{Host: h.name, State: to, Fired: fired, Started: time.Now()}
-			r.Exit, r.Output, r.Killed = runBinary(ctx, n.c.bin, n.bound, killAfter, "notify-"+strings.ToLower(string(to)), "--config", h.config)
+			r.Exit, r.Output, r.Killed = runBinary(ctx, n.c.bin, n.bound, killAfter, n.c.args(host, "notify-"+strings.ToLower(string(to)))...)
 			r.Ended = time.Now()
 			n.record(r)
 		}()

@@ -97,6 +97,7 @@ func (s *redisServer) start() error {
 		return nil
 	}
 	cmd := exec.Command("redis-server", s.conf, "--include", s.include)
+	cmd.SysProcAttr = dieWithUs()
 	cmd.Dir = s.dir
 	if err := cmd.Start(); err != nil {
 		s.mu.Unlock()
@@ -291,3 +292,7 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// dieWithUs makes a child process get SIGKILL when the test process dies,
+// so a test killed by its -timeout leaves no server or hook behind.
+func dieWithUs() *syscall.SysProcAttr { return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} }

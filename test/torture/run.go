@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,8 +50,15 @@ type run struct {
 	rnd   *lockedRand
 	start time.Time
 
-	writers []*numberedWriter
-	vio     []violation
+	writers  []*numberedWriter
+	vio      []violation
+	notifier notifier
+	bg       *background
+	kaPtr    atomic.Pointer[keepalived]
+	final    convergence
+	// reportsShared: this pair reports findings about files every
+	// instance on a host shares (the first pair does).
+	reportsShared bool
 }
 
 func (r *run) violate(inv, class, detail string, evidence ...string) {
@@ -69,13 +77,91 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 		return out, fmt.Errorf("schedule %d: %w", seed, err)
 	}
 	defer os.RemoveAll(root)
-	r := &run{o: o, sched: sched, rnd: newRand(seed ^ 0x5eed), start: started}
-	// The VIP answers once keepalived runs; its accept loop reads the
-	// model through this pointer, set when the model exists.
-	var ka atomic.Pointer[keepalived]
+	var files [2]*hostFiles
+	for i, name := range []string{"A", "B"} {
+		if files[i], err = newHostFiles(root, name); err != nil {
+			return out, fmt.Errorf("schedule %d: %w", seed, err)
+		}
+	}
+	specs := singlePair
+	if sched.Instances > 1 {
+		specs = multiPairs
+	}
+	rnd := newRand(seed ^ 0x5eed)
+	var pairs []*run
+	var clusters []*cluster
+	defer func() {
+		for _, c := range clusters {
+			c.stopAll()
+		}
+	}()
+	for _, spec := range specs {
+		r, err := newRun(bin, root, files, spec, sched, o, rnd, started)
+		if err != nil {
+			return out, fmt.Errorf("schedule %d: %w", seed, err)
+		}
+		r.reportsShared = len(pairs) == 0
+		pairs = append(pairs, r)
+		clusters = append(clusters, r.c)
+	}
+	if err := writeConfigs(files, clusters); err != nil {
+		return out, fmt.Errorf("schedule %d: %w", seed, err)
+	}
+	for _, r := range pairs {
+		if err := r.c.bootstrap(o.SeedKeys); err != nil {
+			return out, fmt.Errorf("schedule %d: %w", seed, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	var fifo *fifoNotifier
+	if o.Mode == "fifo" {
+		if fifo, err = newFIFONotifier(bin, files, sched.Hooks, rnd); err != nil {
+			return out, fmt.Errorf("schedule %d: %w", seed, err)
+		}
+		defer fifo.close()
+	}
+	kaCtx, kaCancel := context.WithCancel(ctx)
+	var kaWG sync.WaitGroup
+	defer func() {
+		kaCancel()
+		kaWG.Wait()
+		for _, r := range pairs {
+			r.notifier.wait()
+		}
+	}()
+	for _, r := range pairs {
+		r.launch(ctx, kaCtx, &wg, &kaWG, fifo)
+	}
+	var watchers [2]*backupWatcher
+	for i, f := range files {
+		watchers[i] = newBackupWatcher(f.backupDir, filepath.Join(root, "held-"+f.name))
+		goRun(&wg, func() { watchers[i].run(ctx) })
+	}
+	if !all(pairs, func(r *run) bool { return r.initiallyConverged(ctx) }) {
+		return merge(out, pairs), nil
+	}
+	faultPhase(ctx, pairs, sched)
+	each(pairs, func(r *run) { r.converge(ctx) })
+	for _, r := range pairs {
+		r.checkI1(r.final)
+		r.checkI3()
+		r.checkI4()
+	}
+	checkRetention(pairs, watchers, filepath.Join(root, "scratch-retention"))
+	return merge(out, pairs), nil
+}
+
+// newRun creates one pair; its VIP answers once its keepalived model runs.
+func newRun(bin, root string, files [2]*hostFiles, spec pairSpec, sched schedule, o Options, rnd *lockedRand, started time.Time) (*run, error) {
+	r := &run{o: o, sched: sched, rnd: rnd, start: started}
 	var hosts [2]string
-	c, err := newCluster(bin, root, sched.Persistence, func() string {
-		k := ka.Load()
+	c, err := newCluster(bin, root, files, spec, sched.Persistence, func() string {
+		k := r.kaPtr.Load()
 		if k == nil {
 			return ""
 		}
@@ -85,88 +171,138 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 		return ""
 	})
 	if err != nil {
-		return out, fmt.Errorf("schedule %d: %w", seed, err)
+		return nil, err
 	}
 	r.c = c
 	hosts = [2]string{c.hosts[0].redis.addr(), c.hosts[1].redis.addr()}
-	defer c.stopAll()
-	if err := c.bootstrap(o.SeedKeys); err != nil {
-		return out, fmt.Errorf("schedule %d: %w", seed, err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
-	r.mon = newMonitor([]*redisServer{c.hosts[0].redis, c.hosts[1].redis}, 100*time.Millisecond)
-	goRun(&wg, func() { r.mon.run(ctx) })
-
-	n, closeN, err := r.newNotifier(ctx)
-	if err != nil {
-		return out, fmt.Errorf("schedule %d: %w", seed, err)
-	}
-	defer closeN()
-	timing := vrrpTiming{Advert: time.Second, Fall: 2, Rise: 2}
-	r.ka = newKeepalived(c, n, timing, o.CheckInterval, func(int) { c.vip.dropAll() })
-	ka.Store(r.ka)
-	kaCtx, kaCancel := context.WithCancel(ctx)
-	var kaWG sync.WaitGroup
-	goRun(&kaWG, func() { r.ka.run(kaCtx) })
-	defer func() {
-		kaCancel()
-		kaWG.Wait()
-		n.wait()
-	}()
-
-	bg := &background{c: c, rnd: r.rnd}
-	r.inj = &injector{c: c, ka: r.ka, mon: r.mon, bg: bg, rnd: r.rnd}
-	if conv, took := r.waitConverged(ctx, o.Bound); !conv.OK {
-		r.violate("I2", "initial pair never converged", fmt.Sprintf("healthy pair not converged after %s", took.Round(time.Second)), conv.Problems...)
-		r.finish(&out, n)
-		return out, nil
-	}
-	r.faultPhase(ctx, bg)
-	conv, took := r.waitConverged(ctx, o.Bound)
-	r.timeline("converged=%v after %s (bound %s)", conv.OK, took.Round(100*time.Millisecond), o.Bound)
-	if !conv.OK {
-		r.violate("I2", "no convergence", fmt.Sprintf("not converged %s after the last fault was healed (bound %s)", took.Round(time.Second), o.Bound), conv.Problems...)
-	}
-	r.checkI1(conv)
-	r.checkI3()
-	r.checkI4()
-	r.finish(&out, n)
-	return out, nil
+	return r, nil
 }
 
-// faultPhase runs the writers and the load while the faults are applied,
-// then heals anything left and stops the writers 2 s later.
-func (r *run) faultPhase(ctx context.Context, bg *background) {
+// launch runs the pair's monitor, keepalived model and notifier.
+func (r *run) launch(ctx, kaCtx context.Context, wg, kaWG *sync.WaitGroup, fifo *fifoNotifier) {
+	r.mon = newMonitor([]*redisServer{r.c.hosts[0].redis, r.c.hosts[1].redis}, 100*time.Millisecond)
+	goRun(wg, func() { r.mon.run(ctx) })
+	if fifo != nil {
+		r.notifier = pairFIFO{f: fifo, vrrp: r.c.spec.VRRP}
+	} else {
+		r.notifier = &hookNotifier{c: r.c, faults: r.sched.Hooks, rnd: r.rnd, bound: 30 * time.Second}
+	}
+	timing := vrrpTiming{Advert: time.Second, Fall: 2, Rise: 2}
+	r.ka = newKeepalived(r.c, r.notifier, timing, r.o.CheckInterval, func(int) { r.c.vip.dropAll() })
+	r.kaPtr.Store(r.ka)
+	goRun(kaWG, func() { r.ka.run(kaCtx) })
+	r.bg = &background{c: r.c, rnd: r.rnd}
+	r.inj = &injector{c: r.c, ka: r.ka, mon: r.mon, bg: r.bg, rnd: r.rnd}
+}
+
+func (r *run) initiallyConverged(ctx context.Context) bool {
+	conv, took := r.waitConverged(ctx, r.o.Bound)
+	if !conv.OK {
+		r.violate("I2", "initial pair never converged", fmt.Sprintf("healthy pair not converged after %s", took.Round(time.Second)), conv.Problems...)
+	}
+	return conv.OK
+}
+
+// converge waits for I2 within the bound after the last fault was healed.
+func (r *run) converge(ctx context.Context) {
+	conv, took := r.waitConverged(ctx, r.o.Bound)
+	r.timeline("converged=%v after %s (bound %s)", conv.OK, took.Round(100*time.Millisecond), r.o.Bound)
+	if !conv.OK {
+		r.violate("I2", "no convergence", fmt.Sprintf("not converged %s after the last fault was healed (bound %s)", took.Round(time.Second), r.o.Bound), conv.Problems...)
+	}
+	r.final = conv
+}
+
+// faultPhase runs every pair's writers and load while the faults are
+// applied, then heals anything left and stops the writers 2 s later.
+func faultPhase(ctx context.Context, pairs []*run, sched schedule) {
 	wctx, wcancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	r.writers = []*numberedWriter{
-		newNumberedWriter("vip", "vip:", 20*time.Millisecond, vipDial(r.c)),
-		newNumberedWriter("local-A", "loc:", 20*time.Millisecond, directDial(r.c, 0)),
+	for _, r := range pairs {
+		r.writers = []*numberedWriter{
+			newNumberedWriter("vip", r.c.spec.Prefix+"vip:", 20*time.Millisecond, vipDial(r.c)),
+			newNumberedWriter("local-A", r.c.spec.Prefix+"loc:", 20*time.Millisecond, directDial(r.c, 0)),
+		}
+		for _, w := range r.writers {
+			goRun(&wg, func() { w.run(wctx) })
+		}
+		goRun(&wg, func() { r.bg.run(wctx) })
 	}
-	for _, w := range r.writers {
-		goRun(&wg, func() { w.run(wctx) })
-	}
-	goRun(&wg, func() { bg.run(wctx) })
 	sleepCtx(ctx, 1500*time.Millisecond)
-	r.inj.snapshot()
-	for _, f := range r.sched.Faults {
+	for _, r := range pairs {
+		r.inj.snapshot()
+	}
+	for _, f := range sched.Faults {
 		sleepCtx(ctx, f.Gap)
 		if ctx.Err() != nil {
 			break
 		}
-		r.inj.apply(ctx, f)
+		if f.Kind == fReplCut || f.Kind == fPartition {
+			applyLink(ctx, pairs, f)
+			continue
+		}
+		pairs[f.Pair%len(pairs)].inj.apply(ctx, f)
 	}
-	for _, note := range r.inj.ensureUp(ctx) {
-		r.timeline("heal: %s", note)
+	for _, r := range pairs {
+		for _, note := range r.inj.ensureUp(ctx) {
+			r.timeline("heal: %s", note)
+		}
 	}
 	sleepCtx(ctx, 2*time.Second)
 	wcancel()
 	wg.Wait()
+}
+
+// applyLink cuts the link between the hosts for every pair at once (and,
+// for a partition, keepalived's adverts of every VRRP instance), then heals.
+func applyLink(ctx context.Context, pairs []*run, f fault) {
+	start := time.Now()
+	for _, r := range pairs {
+		r.inj.cut(true, f.Mode == "blackhole", f.Kind == fPartition)
+	}
+	sleepCtx(ctx, f.Dur)
+	for _, r := range pairs {
+		r.inj.cut(false, false, true)
+	}
+	for _, r := range pairs {
+		r.inj.record(event{Kind: f.Kind, Host: -1, Start: start, End: time.Now(), Note: f.Mode})
+	}
+}
+
+func all(pairs []*run, f func(*run) bool) bool {
+	ok := true
+	for _, r := range pairs {
+		ok = f(r) && ok
+	}
+	return ok
+}
+
+// each runs f for every pair concurrently (their bounds run side by side).
+func each(pairs []*run, f func(*run)) {
+	var wg sync.WaitGroup
+	for _, r := range pairs {
+		goRun(&wg, func() { f(r) })
+	}
+	wg.Wait()
+}
+
+// merge folds the pairs' results into out.
+func merge(out outcome, pairs []*run) outcome {
+	for _, r := range pairs {
+		var o outcome
+		r.finish(&o, r.notifier)
+		for _, v := range o.Violations {
+			if len(pairs) > 1 {
+				v.Class = r.c.spec.Inst + ": " + v.Class
+			}
+			out.Violations = append(out.Violations, v)
+		}
+		if len(pairs) > 1 {
+			out.Timeline = append(out.Timeline, "== instance "+r.c.spec.Inst)
+		}
+		out.Timeline = append(out.Timeline, o.Timeline...)
+	}
+	return out
 }
 
 func goRun(wg *sync.WaitGroup, f func()) {
@@ -175,17 +311,6 @@ func goRun(wg *sync.WaitGroup, f func()) {
 		defer wg.Done()
 		f()
 	}()
-}
-
-func (r *run) newNotifier(ctx context.Context) (notifier, func(), error) {
-	if r.o.Mode == "fifo" {
-		n, err := newFIFONotifier(r.c, vrrpName, r.sched.Hooks, r.rnd)
-		if err != nil {
-			return nil, nil, err
-		}
-		return n, n.close, nil
-	}
-	return &hookNotifier{c: r.c, faults: r.sched.Hooks, rnd: r.rnd, bound: 30 * time.Second}, func() {}, nil
 }
 
 func (r *run) timeline(format string, args ...any) {

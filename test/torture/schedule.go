@@ -38,6 +38,7 @@ const (
 // fault is one drawn fault: what, on whom, how, for how long, after what pause.
 type fault struct {
 	Kind   faultKind
+	Pair   int    // which instance (several instances in one config file)
 	Target string // "master", "replica", "A" or "B"
 	Mode   string // kill9: keep, lost, old; cuts: refuse, blackhole
 	Dur    time.Duration
@@ -45,7 +46,11 @@ type fault struct {
 }
 
 func (f fault) String() string {
-	s := fmt.Sprintf("+%s %s(%s", f.Gap.Round(100*time.Millisecond), f.Kind, f.Target)
+	target := f.Target
+	if f.Pair > 0 {
+		target = fmt.Sprintf("#%d:%s", f.Pair, f.Target)
+	}
+	s := fmt.Sprintf("+%s %s(%s", f.Gap.Round(100*time.Millisecond), f.Kind, target)
 	if f.Mode != "" {
 		s += "," + f.Mode
 	}
@@ -56,6 +61,7 @@ func (f fault) String() string {
 type schedule struct {
 	Seed        uint64
 	Mode        string
+	Instances   int
 	Persistence Persistence
 	Hooks       hookFaults
 	Faults      []fault
@@ -66,7 +72,11 @@ func (s schedule) String() string {
 	for i, f := range s.Faults {
 		fs[i] = f.String()
 	}
-	return fmt.Sprintf("seed=%d mode=%s persistence=%s hooks[%s] faults: %s", s.Seed, s.Mode, s.Persistence, s.Hooks, strings.Join(fs, " "))
+	inst := ""
+	if s.Instances > 1 {
+		inst = fmt.Sprintf(" instances=%d(one config file, shared dirs)", s.Instances)
+	}
+	return fmt.Sprintf("seed=%d mode=%s%s persistence=%s hooks[%s] faults: %s", s.Seed, s.Mode, inst, s.Persistence, s.Hooks, strings.Join(fs, " "))
 }
 
 // kindWeights is the catalogue's mix.
@@ -117,6 +127,17 @@ func drawSchedule(seed uint64, mode string, nFaults int) schedule {
 			pick -= w.w
 		}
 		s.Faults = append(s.Faults, drawFault(r, k))
+	}
+	// The topology has its own stream, so it leaves the draws above as they were.
+	topo := newRand(seed ^ 0x70b0)
+	s.Instances = 1
+	if topo.float() < 0.25 {
+		s.Instances = 2
+		for i := range s.Faults {
+			if p := topo.intn(2); s.Faults[i].Target != "link" {
+				s.Faults[i].Pair = p
+			}
+		}
 	}
 	return s
 }
