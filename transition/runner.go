@@ -361,6 +361,10 @@ func (r *Runner) plan(ctx context.Context, t Ticket, rec *Record, once bool) (Pl
 			writable = werr == nil && v == "no"
 		}
 		rec.Before = snap
+		// One reading of the clock for the decision and the exit: a plan
+		// decided with the wait not over must not end the wait (the last
+		// decision is the one made with PeerWaitOver).
+		over := !r.Now().Before(waitUntil)
 		wait := local.Loading
 		var plan Plan
 		if !wait {
@@ -368,11 +372,11 @@ func (r *Runner) plan(ctx context.Context, t Ticket, rec *Record, once bool) (Pl
 				LocalStream: snap.LocalStream.Class(), PeerStream: snap.PeerStream.Class(),
 				LocalAnnounce: r.LocalAnnounce, PeerAddr: r.PeerAddr, MaxLinkDown: r.Opts.MaxLinkDown, LocalWritable: writable,
 				Force: r.Opts.Force, FollowDiverged: r.Opts.FollowDiverged, Handover: r.Opts.Handover,
-				PeerWaitOver: !r.Now().Before(waitUntil)})
+				PeerWaitOver: over})
 			rec.Plan = &plan
 			wait = plan.Wait
 		}
-		if !wait || once || !r.Now().Before(waitUntil) {
+		if !wait || once || over {
 			if local.Loading {
 				return Plan{}, nil, nil, fmt.Errorf("%w: %s is still loading its dataset", ErrLocalDown, r.Local.Addr())
 			}
@@ -661,6 +665,12 @@ func (r *Runner) pauseHandover(ctx, syncCtx context.Context, t Ticket, master, t
 	if err != nil {
 		unpause()
 		return "", err
+	}
+	if left := time.Until(deadline); left < 10*r.Opts.Poll {
+		// The pause ends at the deadline: a write master acknowledges
+		// after it, before it follows target, is lost in its resync.
+		unpause()
+		return "", fmt.Errorf("%w: too little of the pause on %s left (%s) to promote %s", ErrSyncTimeout, master.s.Addr(), left.Round(time.Millisecond), target.s.Addr())
 	}
 	if err := target.s.PromoteNoOne(ctx); err != nil {
 		unpause()
