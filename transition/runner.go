@@ -87,8 +87,10 @@ type Runner struct {
 	Opts          Options
 	Now           func() time.Time
 
-	// localPaused is set while the backup step holds local writes paused.
-	localPaused bool
+	// localPaused is set while the backup step holds local writes paused,
+	// until localPausedUntil (Now's clock).
+	localPaused      bool
+	localPausedUntil time.Time
 	// memo keeps the last streams read, so a plan that waits does not read
 	// them on every poll.
 	memo streamMemo
@@ -99,6 +101,10 @@ type streamMemo struct {
 	at          time.Time
 	local, peer *node.Stream
 }
+
+// pauseMargin is how long before the backup's pause runs out follow-peer
+// stops trusting it.
+const pauseMargin = 500 * time.Millisecond
 
 // unpauseLocal ends the pause the backup step took.
 func (r *Runner) unpauseLocal() {
@@ -283,7 +289,11 @@ func (r *Runner) runLocked(ctx context.Context, ticket Ticket, rec *Record, log 
 	case errors.Is(err, ErrSuperseded):
 		return OutcomeSuperseded, nil
 	case errors.Is(err, ErrSyncTimeout):
-		h := Holdoff{Until: r.Now().Add(r.Opts.Holdoff), Reason: "sync before promote timed out; the peer holds the data"}
+		why := "sync before promote timed out; the peer holds the data"
+		if ev != EventMaster {
+			why = "handing the master role over timed out"
+		}
+		h := Holdoff{Until: r.Now().Add(r.Opts.Holdoff), Reason: why}
 		if herr := r.State.WriteHoldoff(h); herr != nil {
 			log.Error("write holdoff", zap.Error(herr))
 		}
@@ -357,8 +367,10 @@ func (r *Runner) plan(ctx context.Context, t Ticket, rec *Record, once bool) (Pl
 		}
 		writable := false
 		if local.Role == node.RoleReplica && !local.Empty() {
+			// Unknown (CONFIG renamed, ACL) counts as writable: a backup
+			// too many beats writes discarded without one (S6).
 			v, werr := r.Local.ConfigGet(ctx, "replica-read-only")
-			writable = werr == nil && v == "no"
+			writable = werr != nil || v == "no"
 		}
 		rec.Before = snap
 		// One reading of the clock for the decision and the exit: a plan
@@ -468,6 +480,13 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 		if err != nil {
 			return "", err
 		}
+		if r.localPaused && !r.Now().Before(r.localPausedUntil.Add(-pauseMargin)) {
+			// The pause may have run out during the backup: writes after
+			// the snapshot would be in neither the backup nor the data
+			// kept. Decide again (a new pause, a new backup) instead.
+			r.unpauseLocal()
+			return "", errors.New("follow-peer: the pause taken for the backup ran out; backing up again")
+		}
 		err = r.Local.ReplicaOf(ctx, host, port)
 		if r.localPaused {
 			// A replica refuses writes itself from here on.
@@ -493,11 +512,18 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 	case StepPauseLocalWrites:
 		// Writes acknowledged after the backup's snapshot would be in
 		// neither the backup nor the data kept: stop them until follow-peer.
-		if err := r.Local.PauseWrites(ctx, r.Opts.SyncTimeout); err != nil {
+		// The pause lasts as long as the transition may (a big dataset's
+		// BGSAVE can outlast the sync timeout); follow-peer or a failure
+		// lifts it, and follow-peer refuses to go on if it ran out.
+		d := r.Opts.SyncTimeout
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) > d {
+			d = time.Until(dl)
+		}
+		if err := r.Local.PauseWrites(ctx, d); err != nil {
 			return "", fmt.Errorf("pause local writes for the backup: %w", err)
 		}
-		r.localPaused = true
-		return fmt.Sprintf("local writes paused for up to %s", r.Opts.SyncTimeout), nil
+		r.localPaused, r.localPausedUntil = true, r.Now().Add(d)
+		return fmt.Sprintf("local writes paused for up to %s", d.Round(time.Millisecond)), nil
 	case StepBackup:
 		if rec.Before.Local == nil {
 			return "", errors.New("backup: local facts unknown")

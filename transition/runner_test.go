@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -814,7 +815,7 @@ func TestRunSteps(t *testing.T) {
 			},
 		},
 		{
-			name: "replica-read-only cannot be read: taken as read-only, no backup",
+			name: "replica-read-only cannot be read: taken as writable, backed up first (S6)",
 			ev:   EventBackup,
 			setup: func(g *rig) {
 				g.local.follow("192.0.2.3:6379", false)
@@ -823,7 +824,7 @@ func TestRunSteps(t *testing.T) {
 				g.peer.offset = 200
 			},
 			outcome: OutcomeOK, decision: "follow", attempts: 1,
-			steps: []string{"follow-peer", "config-rewrite"},
+			steps: []string{"backup", "follow-peer", "config-rewrite"},
 		},
 		{
 			name: "the demoted peer cannot shed clients nor persist its role: said so, not fatal (its own hook does it)",
@@ -1608,5 +1609,40 @@ func TestForInstance(t *testing.T) {
 	b, ok := r.Backups.(Snapshots)
 	if !ok || b.Writer == nil || b.Writer.Dir != in.BackupDir || b.Writer.Keep != 3 || b.Writer.Instance != "redis-6380" {
 		t.Errorf("backups = %+v", r.Backups)
+	}
+}
+
+// A backup that outlasts the pause taken for it must not be followed by the
+// follow-peer: writes acknowledged after the pause ran out are in neither
+// the backup nor the data kept. The runner unpauses, decides again, pauses
+// and backs up again, then follows (S6).
+func TestRunBackupOutlastingItsPauseIsTakenAgain(t *testing.T) {
+	g := newRig(t)
+	divergedPair(g)
+	g.r.Opts.FollowDiverged = true
+	clock := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	g.r.Now = clock.Now
+	first := true
+	g.backups.hook = func() {
+		if first {
+			first = false
+			clock.Advance(time.Hour) // far beyond any pause
+		}
+	}
+	rec, err := g.run(EventBackup)
+	if err != nil || rec.Outcome != OutcomeOK || rec.Attempts != 2 {
+		t.Fatalf("outcome %s attempts %d err %v, want ok after a second attempt", rec.Outcome, rec.Attempts, err)
+	}
+	var got []string
+	for _, s := range rec.Steps {
+		got = append(got, fmt.Sprintf("%s:%v", s.Step, s.OK))
+	}
+	want := []string{"pause-local-writes:true", "backup:true", "follow-peer:false",
+		"pause-local-writes:true", "backup:true", "follow-peer:true", "kill-clients:true", "config-rewrite:true"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("steps %v, want %v", got, want)
+	}
+	if n := len(g.backups.calls()); n != 2 {
+		t.Fatalf("%d backups, want 2", n)
 	}
 }
