@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,12 +28,14 @@ func Gather(ctx context.Context, local, peer FactsReader, sd transition.StateDir
 	in.TransitionRunning = sd.Busy()
 	h, herr := sd.ReadHoldoff()
 	in.Holdoff = h
+	m, merr := sd.Maintenance()
+	in.Maintenance = m
 	in.Local, in.LocalErr = await(ctx, localCh)
 	in.Peer, in.PeerErr = await(ctx, peerCh)
 	if in.Local != nil && in.Peer != nil {
 		in.LocalStream, in.PeerStream = forkStreams(ctx, local, peer, *in.Local, *in.Peer)
 	}
-	return in, herr
+	return in, errors.Join(herr, merr)
 }
 
 // StreamReader reads a server's replication stream since an offset;

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis-vip/redis-vip/maintenance"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 )
@@ -37,6 +38,9 @@ type Input struct {
 	LocalStream, PeerStream node.Writes
 	// MaxLinkDown bounds a replica's link-down time for taking over (S10).
 	MaxLinkDown time.Duration
+	// Maintenance is the instance's maintenance mode on this host: while
+	// on, the current holder stays eligible (see withMaintenance).
+	Maintenance maintenance.State
 }
 
 // Result is the verdict: OK or not, one line of why, and warnings that do
@@ -45,6 +49,8 @@ type Result struct {
 	OK       bool     `json:"ok"`
 	Reason   string   `json:"reason"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Maintenance is true while maintenance mode is on.
+	Maintenance bool `json:"maintenance,omitempty"`
 }
 
 // ExitCode maps the verdict to the process exit code.
@@ -61,8 +67,11 @@ func fail(format string, args ...any) Result {
 
 // Verdict says whether the local Redis may hold the VIP: reachable, not
 // loading, a master or a replica in sync (or whose master is unreachable),
-// and not empty or stale while the peer holds newer data.
-func Verdict(in Input) Result {
+// and not empty or stale while the peer holds newer data. In maintenance
+// mode the current holder stays eligible (withMaintenance).
+func Verdict(in Input) Result { return withMaintenance(in, verdict(in)) }
+
+func verdict(in Input) Result {
 	if in.Local == nil {
 		return fail("local redis unreachable: %v", in.LocalErr)
 	}

@@ -46,6 +46,7 @@ const (
 	CodeJournalUnreadable = "journal_unreadable"
 	CodeStateUnreadable   = "state_unreadable"
 	CodeBackupsUnreadable = "backups_unreadable"
+	CodeMaintenance       = "maintenance"
 )
 
 // evaluation collects reasons while Evaluate walks the instance.
@@ -346,7 +347,7 @@ func (e *evaluation) memory(n Node, th Thresholds) {
 func checkVerdict(in *Instance, now time.Time) *check.Result {
 	ci := check.Input{Local: in.Local.Facts, Peer: in.Peer.Facts, LocalAnnounce: in.Local.Announce, PeerAddr: in.Peer.Announce,
 		LastEvent: in.State.LastEvent, TransitionRunning: in.State.Busy, Holdoff: in.State.Holdoff, Now: now,
-		MaxLinkDown: in.MaxLinkDown}
+		MaxLinkDown: in.MaxLinkDown, Maintenance: in.State.Maintenance}
 	if in.Local.Facts == nil {
 		ci.LocalErr = errors.New(in.Local.Err)
 	}
@@ -415,6 +416,9 @@ func (e *evaluation) state(in *Instance, now time.Time) {
 	}
 	if h := in.State.Holdoff; h.Active(now) {
 		e.add(Warning, CodeHoldoff, SideLocal, "check fails until %s: %s", h.Until.UTC().Format(time.RFC3339), h.Reason)
+	}
+	if m := in.State.Maintenance; m.On {
+		e.add(Warning, CodeMaintenance, SideLocal, "MAINTENANCE MODE is %s: automation is paused on this host (no transition, no reconcile, check keeps the holder eligible); end it with `redis-vip maintenance off`", m)
 	}
 }
 

@@ -154,6 +154,9 @@ func readState(sd transition.StateDir) State {
 		errs = append(errs, oneLine(err))
 	}
 	st.Holdoff = h
+	if st.Maintenance, err = sd.Maintenance(); err != nil {
+		errs = append(errs, oneLine(err))
+	}
 	st.Err = strings.Join(errs, "; ")
 	return st
 }

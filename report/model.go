@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/redis-vip/redis-vip/check"
+	"github.com/redis-vip/redis-vip/maintenance"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 )
@@ -218,7 +219,9 @@ type State struct {
 	// Busy: a transition holds the instance lock right now.
 	Busy    bool
 	Holdoff transition.Holdoff
-	Err     string
+	// Maintenance is the instance's maintenance mode on this host.
+	Maintenance maintenance.State
+	Err         string
 }
 
 // Journal is the tail of the instance's journal.

@@ -132,6 +132,7 @@ func promInstance(s *promSet, in Instance) {
 	}
 	s.add("redis_vip_transition_running", "1 while a transition holds the instance lock.", b2f(in.State.Busy), pair...)
 	s.add("redis_vip_holdoff_active", "1 while check fails after a sync-before-promote timed out.", b2f(hasReason(in, CodeHoldoff)), pair...)
+	s.add("redis_vip_maintenance", "1 while maintenance mode is on for the pair on this host (automation paused).", b2f(in.State.Maintenance.On), pair...)
 	j := in.Journal
 	if j.Err == "" {
 		s.add("redis_vip_journal_failed_transitions", "Transitions failed, refused or timed out within the journal window.", float64(j.FailedInWindow), pair...)

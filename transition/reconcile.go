@@ -5,13 +5,15 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/redis-vip/redis-vip/maintenance"
 )
 
 // ReconcileEvery runs a Reconcile pass every interval until ctx ends (S12),
 // each bounded by bound. newRunner makes a Runner with fresh clients for
 // one pass (a Redis restart breaks the connections of the last one) and a
 // function that closes them. Passes that act or fail are logged; quiet ones
-// are not.
+// are not. While maintenance mode is on, passes do nothing.
 func ReconcileEvery(ctx context.Context, interval, bound time.Duration, newRunner func() (*Runner, func(), error), log *zap.Logger) {
 	if interval <= 0 {
 		return
@@ -27,6 +29,10 @@ func ReconcileEvery(ctx context.Context, interval, bound time.Duration, newRunne
 		r, release, err := newRunner()
 		if err != nil {
 			log.Error("reconcile: clients", zap.Error(err))
+			continue
+		}
+		if maintenance.Active(r.State.Dir, r.State.Instance) {
+			release() // maintenance mode: the reconciler does nothing
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, bound)
