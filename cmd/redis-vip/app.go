@@ -91,6 +91,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			guardCommand(),
 			switchoverCommand(),
 			reconcileCommand(),
+			maintenanceCommand(),
 			runCommand(),
 			reportCommand(),
 			versionCommand(),

@@ -29,12 +29,16 @@ var notifyHelp = map[transition.Event]string{
 }
 
 func notifyCommand(name string, ev transition.Event) *cli.Command {
+	exits := "Exit codes: 0 done (also: superseded by a newer event, deferred, or recorded in maintenance mode), 1 refused or failed, 2 bad input."
+	if ev == transition.EventStop {
+		exits = "Exit codes: 0 recorded (also when the local Redis cannot be read: nothing is changed anyway), 2 bad input."
+	}
 	return &cli.Command{
 		Name:  name,
 		Usage: notifyHelp[ev] + " (keepalived notify_" + string(ev) + ")",
 		UsageText: fmt.Sprintf("redis-vip %s [--instance NAME] [--force]\n\n"+
 			"keepalived.conf, inside vrrp_instance:\n  notify_%s \"/usr/bin/redis-vip %s --instance redis6379\"\n\n"+
-			"Exit codes: 0 done (also: superseded by a newer event, or deferred), 1 refused or failed, 2 bad input.", name, ev, name),
+			"In maintenance mode (redis-vip maintenance on) the event is only recorded in the journal.\n%s", name, ev, name, exits),
 		Flags: append(commonFlags(), forceFlag()),
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 0 {
@@ -51,7 +55,40 @@ func notifyCommand(name string, ev transition.Event) *cli.Command {
 }
 
 // runTransition runs one transition for e's instance and prints one line.
+// In maintenance mode it only records the event. A stop always exits 0
+// unless the input is bad: it records, and changes nothing anyway.
 func runTransition(ctx context.Context, out io.Writer, e *env, ev transition.Event, source string, force bool) error {
+	if paused, err := recordIfMaintenance(out, e, ev, source); paused {
+		return err
+	}
+	err := runTransitionNow(ctx, out, e, ev, source, force)
+	if err != nil && ev == transition.EventStop && !isBadInput(err) {
+		e.log.Warn("stop recorded; the local Redis could not be read", zap.Error(err))
+		return nil
+	}
+	return err
+}
+
+// recordIfMaintenance records ev without running it when maintenance mode
+// is on for the instance (the journal says "maintenance"); paused reports
+// whether it did.
+func recordIfMaintenance(out io.Writer, e *env, ev transition.Event, source string) (paused bool, err error) {
+	sd := transition.StateDir{Dir: e.inst.StateDir, Instance: e.inst.Name}
+	m, merr := sd.Maintenance()
+	if !m.On {
+		return false, nil
+	}
+	if merr != nil {
+		e.log.Warn("maintenance file unreadable; maintenance mode counts as on", zap.Error(merr))
+	}
+	rec, err := sd.RecordPaused(ev, source, m, transition.Snapshot{}, time.Now())
+	fmt.Fprintf(out, "%s %s: %s: %s\n", e.inst.Name, ev, rec.Outcome, rec.Plan.Reason)
+	e.log.Warn("maintenance mode: event recorded, nothing changed", zap.String("event", string(ev)), zap.String("source", source),
+		zap.Int64("seq", rec.Seq), zap.Stringer("maintenance", m))
+	return true, err
+}
+
+func runTransitionNow(ctx context.Context, out io.Writer, e *env, ev transition.Event, source string, force bool) error {
 	local, peer, release, err := e.connect(ctx)
 	if err != nil {
 		return err
