@@ -155,6 +155,12 @@ func (w *Writer) write(ds Dataset, origin Origin, verify func(Dataset) (rdbfile.
 		return fail(err)
 	}
 	defer os.RemoveAll(stage)
+	// The mode must not depend on the umask: keepalived runs its scripts
+	// with one that clears the owner's search bit (0177), and a directory
+	// of mode 0600 cannot be written into even by its owner.
+	if err := os.Chmod(stage, 0o700); err != nil {
+		return fail(err)
+	}
 	staged := Dataset{Kind: ds.Kind, Path: filepath.Join(stage, "data"), Manifest: ds.Manifest}
 	sums, err := copyDataset(ds, staged.Path)
 	if err != nil {
@@ -229,6 +235,9 @@ func copyDataset(ds Dataset, dst string) (digests, error) {
 		return sums, err
 	}
 	if err := os.Mkdir(dst, dirMode); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dst, dirMode); err != nil { // whatever the umask
 		return nil, err
 	}
 	for _, n := range names {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -411,4 +412,31 @@ func TestSnapshotRefusesACopyWithoutTheKeys(t *testing.T) {
 		t.Fatalf("published %v", l)
 	}
 	assertNoLeftovers(t, bdir)
+}
+
+// keepalived runs its scripts with umask 0177: directories the writer makes
+// come out without the owner's search bit unless it sets their mode itself.
+// Found by the keepalived lab (permission denied inside the staging dir).
+func TestWriterUnderKeepalivedUmask(t *testing.T) {
+	src := aofDirFixture(t)
+	bdir := t.TempDir()
+	ds, err := Locate(src, "dump.rdb", true, "appendonlydir", "appendonly.aof")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := syscall.Umask(0o177)
+	res, err := testWriter(t, bdir).CopyStopped(ds)
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatalf("backup under umask 0177: %v", err)
+	}
+	// Root may write into a directory of mode 0600, so look at the modes:
+	// a non-root script user could not have.
+	st, err := os.Stat(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm()&0o700 != 0o700 {
+		t.Fatalf("backup directory %s has mode %v under umask 0177: its owner cannot use it", res.Path, st.Mode().Perm())
+	}
 }
