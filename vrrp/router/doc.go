@@ -54,6 +54,33 @@
 // skew time instead of a full master-down interval; then the stop
 // transition is recorded and Run returns nil.
 //
+// # A node that cannot hold the VIP is not master
+//
+// A Master that cannot put the VIPs on the interface would keep its peer in
+// Backup with its adverts while nobody serves the VIP. Adding them is
+// retried by the reconcile, but a permission error (EPERM or EACCES: the
+// process lacks CAP_NET_ADMIN) gives mastership up at once, and any other
+// error once it has lasted Options.VIPAddBound: the node goes to Fault,
+// sends priority 0 so the peer takes over after its skew time, and one log
+// line says why. After a permission error it stays in Fault until
+// restarted; after another error it may try again after
+// Options.VIPFaultHold.
+//
+// # Announcements
+//
+// On taking the VIPs the Router sends garp_count rounds of gratuitous ARP
+// / unsolicited NA; with garp_master_refresh set it sends
+// garp_master_refresh_repeat rounds again every garp_master_refresh while
+// it holds them (keepalived's vrrp_garp_master_refresh).
+//
+// # Maintenance mode
+//
+// The health verdict says whether maintenance mode is on (check.Result).
+// While it is, InstanceTransitions only records each transition (package
+// maintenance), the check keeps the current holder eligible, and a Master
+// whose Redis is not master does not run the master transition again.
+// The VIPs still follow the VRRP state, so two nodes never hold them.
+//
 // # Health
 //
 // The check loop runs the health check every check_interval, each bounded

@@ -182,6 +182,22 @@ type fakeVIPs struct {
 	mu        sync.Mutex
 	held      bool
 	announces int
+	counts    []int // the count of every Announce call
+	addErr    error // when set, adding fails with it
+	announced []time.Time
+}
+
+// failAdd makes adding the VIPs fail with err (nil: work again).
+func (v *fakeVIPs) failAdd(err error) {
+	v.mu.Lock()
+	v.addErr = err
+	v.mu.Unlock()
+}
+
+func (v *fakeVIPs) addError() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.addErr
 }
 
 func (v *fakeVIPs) set(held bool, op string) {
@@ -195,10 +211,20 @@ func (v *fakeVIPs) set(held bool, op string) {
 	}
 }
 
-func (v *fakeVIPs) Add(context.Context) error    { v.set(true, "vip-add"); return nil }
+func (v *fakeVIPs) Add(context.Context) error {
+	if err := v.addError(); err != nil {
+		v.l.note("%s: vip-add-failed", v.name)
+		return err
+	}
+	v.set(true, "vip-add")
+	return nil
+}
 func (v *fakeVIPs) Remove(context.Context) error { v.set(false, "vip-remove"); return nil }
 
 func (v *fakeVIPs) Reconcile(_ context.Context, want bool) (bool, error) {
+	if err := v.addError(); err != nil && want && !v.Held() {
+		return false, err
+	}
 	v.mu.Lock()
 	changed := v.held != want
 	v.mu.Unlock()
@@ -209,6 +235,8 @@ func (v *fakeVIPs) Reconcile(_ context.Context, want bool) (bool, error) {
 func (v *fakeVIPs) Announce(ctx context.Context, count int, gap time.Duration) error {
 	v.mu.Lock()
 	v.announces++
+	v.counts = append(v.counts, count)
+	v.announced = append(v.announced, time.Now())
 	v.mu.Unlock()
 	v.l.note("%s: announce", v.name)
 	return nil
@@ -313,9 +341,10 @@ func (f *fakeTrans) Runs() []transition.Event {
 
 // fakeHealth is a health check the test flips.
 type fakeHealth struct {
-	mu     sync.Mutex
-	ok     bool
-	checks int
+	mu          sync.Mutex
+	ok          bool
+	maintenance bool
+	checks      int
 }
 
 func (h *fakeHealth) Check(context.Context) check.Result {
@@ -323,9 +352,16 @@ func (h *fakeHealth) Check(context.Context) check.Result {
 	defer h.mu.Unlock()
 	h.checks++
 	if h.ok {
-		return check.Result{OK: true, Reason: "fake: ok"}
+		return check.Result{OK: true, Reason: "fake: ok", Maintenance: h.maintenance}
 	}
-	return check.Result{Reason: "fake: redis down"}
+	return check.Result{Reason: "fake: redis down", Maintenance: h.maintenance}
+}
+
+// SetMaintenance makes the checks report maintenance mode.
+func (h *fakeHealth) SetMaintenance(on bool) {
+	h.mu.Lock()
+	h.maintenance = on
+	h.mu.Unlock()
 }
 
 func (h *fakeHealth) Set(ok bool) {

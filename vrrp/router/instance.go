@@ -100,8 +100,29 @@ func (t InstanceTransitions) Supersede(ev transition.Event) error {
 	return err
 }
 
-// Run performs one transition (never with --force).
+// Run performs one transition (never with --force). In maintenance mode it
+// only records the event, with the local Redis's facts (bounded by ctx and
+// the command timeout), so the Router takes the VIP only if that Redis is
+// already master.
 func (t InstanceTransitions) Run(ctx context.Context, ev transition.Event, source string) (transition.Record, error) {
+	sd := transition.StateDir{Dir: t.Instance.StateDir, Instance: t.Instance.Name}
+	if m, merr := sd.Maintenance(); m.On {
+		if merr != nil {
+			t.Log.Warn("maintenance file unreadable; maintenance mode counts as on", zap.Error(merr))
+		}
+		var before transition.Snapshot
+		if local, peer, err := t.Instance.Dial(); err == nil {
+			if f, err := local.Facts(ctx); err == nil {
+				before.Local = &f
+			} else {
+				before.LocalErr = err.Error()
+			}
+			local.Close()
+			peer.Close()
+		}
+		t.Log.Warn("maintenance mode: event recorded, nothing changed", zap.String("event", string(ev)), zap.Stringer("maintenance", m))
+		return sd.RecordPaused(ev, source, m, before, time.Now())
+	}
 	local, peer, err := t.Instance.Dial()
 	if err != nil {
 		return transition.Record{Event: ev, Outcome: transition.OutcomeFailed, Error: err.Error()}, err

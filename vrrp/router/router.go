@@ -34,6 +34,8 @@ const EventSource = "vrrp"
 const (
 	netlinkTimeout           = 2 * time.Second
 	defaultReconcileInterval = time.Second
+	defaultVIPAddBound       = 3 * time.Second
+	defaultVIPFaultHold      = 30 * time.Second
 	receiveRetry             = 100 * time.Millisecond
 	maxSendTimeout           = time.Second
 )
@@ -104,6 +106,15 @@ type Options struct {
 	// ReconcileInterval is how often the kernel's addresses are checked
 	// against the state (default 1s).
 	ReconcileInterval time.Duration
+	// VIPAddBound is how long adding the VIPs may keep failing before the
+	// node gives mastership up (default 3s); a permission error gives it
+	// up at once.
+	VIPAddBound time.Duration
+	// VIPFaultHold is how long a node that could not add the VIPs stays in
+	// Fault before it may try again (default 30s). After a permission
+	// error it stays there until restarted: a process does not gain
+	// CAP_NET_ADMIN.
+	VIPFaultHold time.Duration
 }
 
 // Status is a snapshot of a Router, for logs, reports and tests.
@@ -122,6 +133,13 @@ type Status struct {
 	// Foreign counts adverts ignored because their source is not one of
 	// the unicast peers.
 	Foreign uint64
+	// Check is the last health check result.
+	Check check.Result
+	// CannotHold says why the node is in Fault although its health check
+	// passes: adding the VIPs failed ("" otherwise).
+	CannotHold string
+	// Maintenance is true while the last health check saw maintenance mode.
+	Maintenance bool
 }
 
 // Router is the built-in VRRP mode for one instance: one goroutine owns the
@@ -137,6 +155,8 @@ type Router struct {
 	counters  packet.Counters
 	foreign   atomic.Uint64
 	closers   []func() error
+	// beat is when the event loop last went round (Unix nanoseconds).
+	beat atomic.Int64
 
 	mu     sync.Mutex
 	status Status
@@ -167,6 +187,12 @@ func New(o Options) (*Router, error) {
 	if o.ReconcileInterval <= 0 {
 		o.ReconcileInterval = defaultReconcileInterval
 	}
+	if o.VIPAddBound <= 0 {
+		o.VIPAddBound = defaultVIPAddBound
+	}
+	if o.VIPFaultHold <= 0 {
+		o.VIPFaultHold = defaultVIPFaultHold
+	}
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
@@ -188,6 +214,17 @@ func (r *Router) Status() Status {
 	s.Rejected = r.counters.Snapshot()
 	s.Foreign = r.foreign.Load()
 	return s
+}
+
+// LastLoop is when the event loop last went round (it does at least every
+// ReconcileInterval while Run runs); zero before Run. A watchdog that
+// pings only while it is recent proves the loop is not stuck.
+func (r *Router) LastLoop() time.Time {
+	n := r.beat.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 func (r *Router) setStatus(f func(*Status)) {
@@ -319,6 +356,17 @@ type loop struct {
 	masterDone  bool      // the newest master transition has finished
 	masterRetry time.Time // when a master transition was last resubmitted
 	sendFailing bool
+	paused      bool // maintenance mode, as the last health check said
+
+	// cannotHold, when set, says why the VIPs could not be added: the node
+	// stays in Fault until cannotHoldUntil (forever when zero).
+	cannotHold      string
+	cannotHoldUntil time.Time
+	// addFailingSince is when adding the VIPs started failing (zero while
+	// it works).
+	addFailingSince time.Time
+	// refresh fires the periodic announcements while the VIPs are held.
+	refresh *time.Timer
 
 	announce   context.CancelFunc
 	announceWG sync.WaitGroup
@@ -331,7 +379,11 @@ func (l *loop) run(ctx context.Context) error {
 	defer timer.Stop()
 	reconcile := time.NewTicker(r.o.ReconcileInterval)
 	defer reconcile.Stop()
+	l.refresh = time.NewTimer(time.Hour)
+	l.refresh.Stop()
+	defer l.refresh.Stop()
 	for {
+		r.beat.Store(time.Now().UnixNano())
 		select {
 		case <-ctx.Done():
 			return l.shutdown()
@@ -348,6 +400,8 @@ func (l *loop) run(ctx context.Context) error {
 			l.onResult(res)
 		case <-reconcile.C:
 			l.reconcile()
+		case <-l.refresh.C:
+			l.refreshAnnounce()
 		}
 		if dl := l.m.NextDeadline(); dl.IsZero() {
 			timer.Stop()
@@ -362,6 +416,15 @@ func (l *loop) run(ctx context.Context) error {
 // Redis is down at start never becomes Master.
 func (l *loop) onCheck(res check.Result) {
 	r, now := l.r, time.Now()
+	r.setStatus(func(s *Status) { s.Check, s.Maintenance = res, res.Maintenance })
+	if res.Maintenance != l.paused {
+		l.paused = res.Maintenance
+		if l.paused {
+			r.log.Warn("maintenance mode on: no transition runs; the VRRP state and the VIP stay as they are while the check passes")
+		} else {
+			r.log.Info("maintenance mode off")
+		}
+	}
 	if res.Reason != l.lastReason {
 		if res.OK {
 			r.log.Debug("health check", zap.Bool("ok", true), zap.String("reason", res.Reason), zap.Strings("warnings", res.Warnings))
@@ -392,8 +455,12 @@ func (l *loop) onCheck(res check.Result) {
 	} else {
 		r.log.Warn("unhealthy: giving up the VIP", zap.Int("fall", l.health.fall), zap.String("check", res.Reason))
 	}
-	l.apply(l.m.SetHealthy(l.health.healthy, now))
+	l.apply(l.m.SetHealthy(l.healthy(), now))
 }
+
+// healthy is the health the machine runs on: the health check's after
+// rise/fall, unless the VIPs could not be added.
+func (l *loop) healthy() bool { return l.health.healthy && l.cannotHold == "" }
 
 // apply carries out the machine's actions in order.
 func (l *loop) apply(actions []fsm.Action) {
@@ -469,6 +536,8 @@ func (l *loop) release() {
 	r := l.r
 	l.announce()
 	l.announce = func() {}
+	l.refresh.Stop()
+	l.addFailingSince = time.Time{}
 	was := l.holding
 	l.holding = false
 	r.setStatus(func(s *Status) { s.HoldsVIP = false })
@@ -500,6 +569,10 @@ func (l *loop) onResult(res result) {
 	if local == nil {
 		local = res.rec.Before.Local
 	}
+	if res.rec.Outcome == transition.OutcomeMaintenance && (local == nil || local.Role != node.RoleMaster) {
+		r.log.Warn("maintenance mode: the master transition did not run and the local Redis is not master: not taking the VIP")
+		return
+	}
 	if local == nil || local.Role != node.RoleMaster {
 		role := "unknown"
 		if local != nil {
@@ -528,19 +601,82 @@ func (l *loop) take(why string) {
 	err := r.o.Addresses.Add(ctx)
 	cancel()
 	if err != nil {
-		r.log.Error("add VIPs failed; the reconcile retries", zap.Error(err))
+		l.addFailed(err)
 		return
 	}
+	l.addFailingSince = time.Time{}
 	r.log.Info("VIPs taken", zap.Stringers("vips", r.vips), zap.String("after", why),
 		zap.Duration("since_master", time.Since(l.masterSince)))
 	l.startAnnounce()
 }
 
+// addFailed handles a failed attempt to put the VIPs on the interface
+// while holding them. A node that cannot hold the VIPs must not stay
+// master, or it keeps its peer in Backup and nobody serves the VIP: a
+// permission error gives mastership up at once, any other error once it
+// has lasted VIPAddBound; until then the reconcile retries every second.
+func (l *loop) addFailed(err error) {
+	r, now := l.r, time.Now()
+	if errors.Is(err, fs.ErrPermission) {
+		l.giveUp(fmt.Sprintf("the kernel refuses to add the VIPs (%v): %s; restart redis-vip with CAP_NET_ADMIN (redis-vip.service grants it)", err, capNetAdminNote()), time.Time{})
+		return
+	}
+	if l.addFailingSince.IsZero() {
+		l.addFailingSince = now
+		r.log.Error("add VIPs failed; retrying every reconcile before giving mastership up", zap.Duration("bound", r.o.VIPAddBound), zap.Error(err))
+		return
+	}
+	if failing := now.Sub(l.addFailingSince); failing >= r.o.VIPAddBound {
+		l.giveUp(fmt.Sprintf("adding the VIPs has failed for %s (%v); trying again in %s", failing.Round(time.Millisecond), err, r.o.VIPFaultHold), now.Add(r.o.VIPFaultHold))
+	}
+}
+
+// giveUp puts the node in Fault because it cannot hold the VIPs: a Master
+// sends priority 0, so the peer takes over after its skew time. One log
+// line says why. until is when it may try again (zero: never).
+func (l *loop) giveUp(why string, until time.Time) {
+	r := l.r
+	l.cannotHold, l.cannotHoldUntil = why, until
+	l.addFailingSince = time.Time{}
+	r.setStatus(func(s *Status) { s.CannotHold = why })
+	r.log.Error("cannot hold the VIP: going to FAULT, priority 0 sent so the peer takes over", zap.String("reason", why),
+		zap.Stringer("state", l.state), zap.Stringers("vips", r.vips))
+	l.apply(l.m.SetHealthy(false, time.Now()))
+}
+
+// startAnnounce sends GARPCount rounds in the background, and schedules
+// the periodic refresh (GARPRefresh) while the VIPs are held.
 func (l *loop) startAnnounce() {
+	s := l.r.o.Settings
+	l.announceRounds(s.GARPCount)
+	l.scheduleRefresh()
+}
+
+// refreshAnnounce is keepalived's vrrp_garp_master_refresh: while the VIPs
+// are held, GARPRefreshRepeat rounds every GARPRefresh, for switches and
+// neighbours that forget.
+func (l *loop) refreshAnnounce() {
+	if !l.holding {
+		return
+	}
+	l.announceRounds(l.r.o.Settings.GARPRefreshRepeat)
+	l.scheduleRefresh()
+}
+
+func (l *loop) scheduleRefresh() {
+	l.refresh.Stop()
+	if d := l.r.o.Settings.GARPRefresh; d > 0 && l.holding {
+		l.refresh.Reset(d)
+	}
+}
+
+// announceRounds sends count rounds of gratuitous ARP / NA in the
+// background, cancelling rounds still being sent.
+func (l *loop) announceRounds(count int) {
 	r := l.r
 	s := r.o.Settings
 	l.announce()
-	if s.GARPCount == 0 {
+	if count == 0 {
 		l.announce = func() {}
 		return
 	}
@@ -549,7 +685,7 @@ func (l *loop) startAnnounce() {
 	l.announceWG.Add(1)
 	go func() {
 		defer l.announceWG.Done()
-		if err := r.o.Addresses.Announce(ctx, s.GARPCount, s.GARPInterval); err != nil && ctx.Err() == nil {
+		if err := r.o.Addresses.Announce(ctx, count, s.GARPInterval); err != nil && ctx.Err() == nil {
 			r.log.Warn("announcing the VIPs failed", zap.Error(err))
 		}
 	}()
@@ -566,7 +702,13 @@ func (l *loop) waitAnnounce() {
 // Redis since, the VIP must not stay unserved.
 func (l *loop) reconcile() {
 	r := l.r
-	if l.state == fsm.Master && !l.holding && l.masterDone && l.health.healthy &&
+	if l.cannotHold != "" && !l.cannotHoldUntil.IsZero() && !time.Now().Before(l.cannotHoldUntil) {
+		r.log.Info("may try to hold the VIPs again", zap.String("after", l.cannotHold))
+		l.cannotHold, l.cannotHoldUntil = "", time.Time{}
+		r.setStatus(func(s *Status) { s.CannotHold = "" })
+		l.apply(l.m.SetHealthy(l.healthy(), time.Now()))
+	}
+	if l.state == fsm.Master && !l.holding && l.masterDone && l.health.healthy && !l.paused &&
 		time.Since(l.masterRetry) >= 3*r.o.ReconcileInterval {
 		l.masterRetry = time.Now()
 		r.log.Info("Master without the VIP: running the master transition again")
@@ -575,8 +717,18 @@ func (l *loop) reconcile() {
 	ctx, cancel := context.WithTimeout(l.bg, netlinkTimeout)
 	defer cancel()
 	changed, err := r.o.Addresses.Reconcile(ctx, l.holding)
+	if err != nil && l.holding {
+		l.addFailed(err)
+		return
+	}
 	if err != nil {
 		r.log.Error("reconcile VIPs failed", zap.Bool("want_held", l.holding), zap.Error(err))
+		return
+	}
+	if l.holding && !l.addFailingSince.IsZero() {
+		r.log.Info("VIPs added after failing", zap.Duration("failed_for", time.Since(l.addFailingSince)))
+		l.addFailingSince = time.Time{}
+		l.startAnnounce()
 		return
 	}
 	if !changed {

@@ -77,6 +77,12 @@ type Settings struct {
 	GARPCount int
 	// GARPInterval is the gap between those rounds (default 100ms).
 	GARPInterval time.Duration
+	// GARPRefresh, when positive, repeats the announcements every
+	// GARPRefresh while the VIPs are held (keepalived's
+	// vrrp_garp_master_refresh; default 0: off).
+	GARPRefresh time.Duration
+	// GARPRefreshRepeat is how many rounds each refresh sends (default 1).
+	GARPRefreshRepeat int
 }
 
 // Keys lists the keys of the `vrrp:` section with a one-line description
@@ -96,6 +102,8 @@ var Keys = []struct{ Key, Default, Usage string }{
 	{"fall", "2", "failing checks in a row before a node gives the VIP up (FAULT)"},
 	{"garp_count", "5", "rounds of gratuitous ARP / unsolicited NA when the VIP is taken (0-100)"},
 	{"garp_interval", "100ms", "gap between those rounds"},
+	{"garp_master_refresh", "0 (off)", "while master, announce the VIPs again this often (keepalived's vrrp_garp_master_refresh), for switches that forget; at least 1s"},
+	{"garp_master_refresh_repeat", "1", "rounds of each periodic announcement (1-100)"},
 }
 
 // rawSettings is the YAML shape. Scalars stay nodes until settings parses
@@ -116,6 +124,8 @@ type rawSettings struct {
 	Fall           yaml.Node `yaml:"fall"`
 	GARPCount      yaml.Node `yaml:"garp_count"`
 	GARPInterval   yaml.Node `yaml:"garp_interval"`
+	GARPRefresh    yaml.Node `yaml:"garp_master_refresh"`
+	GARPRepeat     yaml.Node `yaml:"garp_master_refresh_repeat"`
 }
 
 // Present reports whether an instance's `vrrp:` node holds a section.
@@ -290,7 +300,7 @@ func (r *rawSettings) settings() (Settings, []string) {
 	s := Settings{
 		Priority: DefaultPriority, Version: DefaultVersion, AdvertInterval: DefaultAdvertInterval,
 		CheckInterval: DefaultCheckInterval, Rise: DefaultRise, Fall: DefaultFall,
-		GARPCount: DefaultGARPCount, GARPInterval: DefaultGARPInterval,
+		GARPCount: DefaultGARPCount, GARPInterval: DefaultGARPInterval, GARPRefreshRepeat: 1,
 	}
 	if name, ok := p.scalar("interface", &r.Interface); !ok || name == "" {
 		p.bad("interface: missing")
@@ -385,6 +395,10 @@ func (r *rawSettings) settings() (Settings, []string) {
 	if p.duration("garp_interval", &r.GARPInterval, &s.GARPInterval) && (s.GARPInterval < 0 || s.GARPInterval > 10*time.Second) {
 		p.bad("garp_interval %s: want 0-10s", s.GARPInterval)
 	}
+	if p.duration("garp_master_refresh", &r.GARPRefresh, &s.GARPRefresh) && s.GARPRefresh != 0 && (s.GARPRefresh < time.Second || s.GARPRefresh > 24*time.Hour) {
+		p.bad("garp_master_refresh %s: want 0 (off) or 1s-24h", s.GARPRefresh)
+	}
+	p.integer("garp_master_refresh_repeat", &r.GARPRepeat, 1, maxGARPCount, &s.GARPRefreshRepeat)
 	return s, p.problems
 }
 

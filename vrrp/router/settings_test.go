@@ -39,7 +39,7 @@ func TestDecodeSettingsDefaults(t *testing.T) {
 	want := Settings{
 		Interface: "eth0", VRID: 51, Priority: 100, AdvertInterval: time.Second, Version: 3,
 		VIPs:          []netip.Prefix{netip.MustParsePrefix("192.0.2.70/26"), netip.MustParsePrefix("192.0.2.69/32")},
-		CheckInterval: time.Second, Rise: 2, Fall: 2, GARPCount: 5, GARPInterval: 100 * time.Millisecond,
+		CheckInterval: time.Second, Rise: 2, Fall: 2, GARPCount: 5, GARPInterval: 100 * time.Millisecond, GARPRefreshRepeat: 1,
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("got  %+v\nwant %+v", s, want)
@@ -68,12 +68,15 @@ func TestDecodeSettingsAll(t *testing.T) {
   fall: 1
   garp_count: 0
   garp_interval: 1s
+  garp_master_refresh: 60
+  garp_master_refresh_repeat: 2
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.AdvertInterval != 290*time.Millisecond || !s.NoPreempt || s.Rise != 3 || s.Fall != 1 || s.GARPCount != 0 ||
-		s.Family() != transport.IPv6 || s.Source != netip.MustParseAddr("2001:db8::1") || s.CheckInterval != 250*time.Millisecond {
+		s.Family() != transport.IPv6 || s.Source != netip.MustParseAddr("2001:db8::1") || s.CheckInterval != 250*time.Millisecond ||
+		s.GARPRefresh != time.Minute || s.GARPRefreshRepeat != 2 {
 		t.Fatalf("%+v", s)
 	}
 	if d := s.Destinations(); len(d) != 1 || d[0] != netip.MustParseAddr("2001:db8::2") {
@@ -117,12 +120,15 @@ func TestDecodeSettingsErrors(t *testing.T) {
   fall: -1
   garp_count: 101
   garp_interval: 1h
+  garp_master_refresh: 500ms
+  garp_master_refresh_repeat: 0
 `, []string{
 			"vrid 300: want 1-255", "priority 0: want 1-255", "version 4: want 2-3",
 			`vips: "nonsense" is not an address or CIDR`, "vips: 224.0.0.5/32 is not a global unicast address", "vips: 192.0.2.70 listed twice",
 			"unicast_peers: 2001:db8::1 is not of the VIPs' family", "unicast_peers: 192.0.2.70 is one of the vips", `unicast_peers: "bogus" is not an IP address`,
 			"source: 192.0.2.70 is one of the vips", "check_interval 1ms: want at least 10ms",
 			"rise 0: want 1-1000", "fall -1: want 1-1000", "garp_count 101: want 0-100", "garp_interval 1h0m0s: want 0-10s",
+			"garp_master_refresh 500ms: want 0 (off) or 1s-24h", "garp_master_refresh_repeat 0: want 1-100",
 		}},
 		{"v3 interval", "  {interface: eth0, vrid: 1, vips: [192.0.2.1], advert_interval: 15ms}\n", []string{"advert_interval 15ms: VRRP version 3 wants a multiple of 10ms"}},
 		{"v2 interval", "  {interface: eth0, vrid: 1, vips: [192.0.2.1], version: 2, advert_interval: 100ms}\n", []string{"advert_interval 100ms: VRRP version 2 wants whole seconds"}},
