@@ -12,11 +12,36 @@
 // FIFO read by a long-running `redis-vip notify-fifo`. The VIP is a proxy
 // that forwards to the VRRP master's Redis.
 //
-// Each schedule is drawn from a seed: persistence, hook faults and a list of
-// faults from the catalogue (faults.go). After the last fault is healed the
-// suite waits for convergence within a stated bound and checks the
-// invariants I1-I4 (invariants.go). Every run prints its seeds and ends with
-// the line "N schedules, M violations".
+// Each schedule is drawn from a seed: persistence (none, RDB, AOF), one or
+// two instances in one config file, hook faults, and a list of faults from
+// the catalogue (schedule.go). A replay draws the same schedule; goroutine
+// and process timing still differ from run to run. After the last fault is
+// healed (every server up, guard first), the writers run 2 s more, then the
+// suite waits for convergence and checks the invariants (invariants.go):
+//
+//   - I1: every acknowledged write is on the final master, unless it is in
+//     W1 (acknowledged by a node at most 1 s before that node was killed,
+//     stalled or cut off) or in W3 (acknowledged while a partition was on,
+//     or while the peer was also a master having been promoted when this
+//     node was unreachable: down, stalled or cut off) and then it must be in
+//     a backup that loads (else I3). A write acknowledged by a writable
+//     replica and lost is its own class. W2 never applies: nothing is forced.
+//   - I2: within Bound (40 s) after the heal, for three looks in a row: one
+//     master, the other its replica through the link proxy, link up, listed
+//     online with lag <= 2 s; VRRP MASTER on the master's host and BACKUP on
+//     the other; the VIP reaches the master; a write on the master succeeds
+//     within 1 s (no CLIENT PAUSE left).
+//   - I3: every backup loads into a scratch redis-server; a full sync that
+//     flushed data its new master lacked had a loadable backup of that
+//     instance taken before; retention never deletes a backup while its
+//     instance (told by content) has fewer than backups_keep newer ones.
+//   - I4: `check` did not pass, twice in a row on a host (keepalived's
+//     fall/rise), on a loading node, on an empty node while the reachable
+//     peer holds keys, on a master whose peer master holds newer data, or on
+//     both masters of diverged data at once.
+//
+// Every run prints its seeds, each violation with its seed, evidence and the
+// schedule's timeline, and ends with the line "N schedules, M violations".
 //
 //	go test ./test/torture/ -run '^TestTorture$' -v -args -seed 7 -schedules 3 -mode hooks
 //	go test ./test/torture/ -run '^TestTorture$' -v -args -start 100 -duration 30m

@@ -9,7 +9,8 @@ import (
 )
 
 // w1Window is W1's "about 1 s": a write a master acknowledged at most this
-// long before it was killed, stalled or cut off may be lost.
+// long (plus its replica's reported lag) before it was killed, stalled or
+// cut off may be lost.
 const w1Window = time.Second
 
 // classified is a missing acknowledged write and why it is (not) allowed.
@@ -125,7 +126,8 @@ func (r *run) window(a ack) string {
 		affects := e.Host == a.Node || e.Host == -1
 		switch e.Kind {
 		case fKill, fStall, fReplCut, fPartition:
-			if affects && !a.At.Before(e.Start.Add(-w1Window)) && !a.At.After(e.Start.Add(200*time.Millisecond)) {
+			w := w1Window + r.replicaLag(a.Node, e.Start)
+			if affects && !a.At.Before(e.Start.Add(-w)) && !a.At.After(e.Start.Add(200*time.Millisecond)) {
 				return "W1"
 			}
 		}
@@ -146,6 +148,21 @@ func (r *run) window(a ack) string {
 		}
 	}
 	return ""
+}
+
+// replicaLag is the lag node i, as a master, last reported for its replica
+// before t (INFO's slaveN lag, whole seconds): W1 is "bounded by the
+// replica's lag at that instant", so a loaded machine widens it.
+func (r *run) replicaLag(i int, t time.Time) time.Duration {
+	s, ok := r.mon.before(r.c.hosts[i].name, t)
+	if !ok || s.Role != "master" {
+		return 0
+	}
+	var lag int64
+	for _, e := range s.Replicas {
+		lag = max(lag, e.Lag)
+	}
+	return time.Duration(lag) * time.Second
 }
 
 // masterSince: when name was a master around t (within 500 ms), the time of
