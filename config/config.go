@@ -95,6 +95,10 @@ type Instance struct {
 	Guard             Guard         `yaml:"guard"`
 	// VRRP holds the built-in VRRP mode's settings (used by `run` only).
 	VRRP yaml.Node `yaml:"vrrp"`
+
+	// HealthListen is where the long-running process (run, notify-fifo)
+	// serves the health endpoints ("" off).
+	HealthListen string `yaml:"health_listen"`
 }
 
 // The values on_diverged and handover accept.
@@ -203,6 +207,7 @@ func crossInstance(cfg *Config) []string {
 				p = append(p, fmt.Sprintf("instances %s and %s: both guard local %s; each needs its own", an, bn, a.Local))
 			}
 			same("guard.data_dir", a.Guard.DataDir, b.Guard.DataDir)
+			same("health_listen", a.HealthListen, b.HealthListen)
 			same("vrrp_instance", vrrpName(an, a), vrrpName(bn, b))
 		}
 	}

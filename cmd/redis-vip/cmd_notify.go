@@ -174,7 +174,8 @@ func notifyFIFOCommand() *cli.Command {
 			"keepalived starts it with the FIFO's path. A newer event for an instance stops the\n" +
 			"transition still running for it at its next step; events queued behind it collapse\n" +
 			"to the newest per instance. Every reconcile_interval it also re-checks each instance and\n" +
-			"repairs the pair with the newest event's decision (see redis-vip reconcile).\n" +
+			"repairs the pair with the newest event's decision (see redis-vip reconcile). Instances with\n" +
+			"health_listen set get GET /primary, /replica, /health and /metrics on that address.\n" +
 			"Runs until the FIFO closes or SIGTERM.",
 		Flags: commonFlags(),
 		Action: func(c *cli.Context) error {
@@ -192,8 +193,11 @@ func notifyFIFOCommand() *cli.Command {
 			}
 			go func() { <-c.Context.Done(); f.Close() }()
 			// S12: repair the pair on a timer, not only on keepalived's events.
-			stop := startReconcilers(c.Context, selectAll(cfg, src, log), log)
+			insts := selectAll(cfg, src, log)
+			stop := startReconcilers(c.Context, insts, log)
 			defer stop()
+			stopHealth := startHealth(c.Context, keepalivedTargets(insts), log)
+			defer stopHealth()
 			return serveFIFO(c, cfg, src, log, f)
 		},
 	}

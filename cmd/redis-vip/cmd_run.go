@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -14,6 +15,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/redis-vip/redis-vip/config"
+	"github.com/redis-vip/redis-vip/httpapi"
+	"github.com/redis-vip/redis-vip/report"
+	"github.com/redis-vip/redis-vip/sdnotify"
 	"github.com/redis-vip/redis-vip/vrrp/router"
 )
 
@@ -30,7 +34,10 @@ func runCommand() *cli.Command {
 			"(the verdict of redis-vip check), runs the same transitions as the keepalived hooks and\n" +
 			"holds the VIP only while master with a promoted Redis. SIGTERM/SIGINT: send priority 0,\n" +
 			"remove the VIP, record the stop, exit 0. Settings come from the file only.\n" +
-			"Needs CAP_NET_ADMIN and CAP_NET_RAW.\n" +
+			"Needs CAP_NET_ADMIN and CAP_NET_RAW; a node that cannot add the VIP goes to FAULT\n" +
+			"(priority 0) so the peer takes over. With health_listen set it serves GET /primary,\n" +
+			"/replica, /health and /metrics. Under systemd (Type=notify) it says READY=1 once the\n" +
+			"routers run and pings the watchdog (WatchdogSec) while their event loops go round.\n" +
 			"Exit codes: 0 stopped by a signal, 1 failed, 2 bad configuration.",
 		Flags: []cli.Flag{
 			g(config.SettingConfig),
@@ -111,6 +118,11 @@ func runSpecs(ctx context.Context, cfg *config.Config, src config.Source, names 
 		if err := checkResolvable(ctx, inst.Peer); err != nil {
 			add(fmt.Errorf("instance %s: %w", name, err))
 		}
+		if inst.HealthListen != "" {
+			if err := httpapi.CheckListen(inst.HealthListen); err != nil {
+				add(fmt.Errorf("instance %s: %w", name, err))
+			}
+		}
 		specs = append(specs, runSpec{inst: inst, set: set})
 	}
 	for i, a := range specs {
@@ -165,6 +177,12 @@ func runRouters(ctx context.Context, specs []runSpec, log *zap.Logger) error {
 	// S12: the same repairs notify-fifo makes, on the same lock.
 	stopReconcile := startReconcilers(ctx, insts, log)
 	defer stopReconcile()
+	targets := make([]healthTarget, len(specs))
+	for i, s := range specs {
+		targets[i] = runTarget(s, routers[i])
+	}
+	stopHealth := startHealth(ctx, targets, log)
+	defer stopHealth()
 	errs := make(chan error, len(routers))
 	for _, r := range routers {
 		go func() {
@@ -175,6 +193,12 @@ func runRouters(ctx context.Context, specs []runSpec, log *zap.Logger) error {
 			errs <- err
 		}()
 	}
+	watch := make([]watched, len(routers))
+	for i, r := range routers {
+		watch[i] = r
+	}
+	stopSystemd := startSystemd(ctx, sdnotify.FromEnv(os.Getenv), os.Getenv, watch, names, log)
+	defer stopSystemd()
 	var all []error
 	for range routers {
 		if err := <-errs; err != nil {
@@ -186,4 +210,24 @@ func runRouters(ctx context.Context, specs []runSpec, log *zap.Logger) error {
 	}
 	log.Info("redis-vip run: stopped")
 	return nil
+}
+
+// runTarget is a run instance's health target: its VIPs and its Router's
+// state.
+func runTarget(s runSpec, r *router.Router) healthTarget {
+	var vips []string
+	for _, v := range s.set.VIPs {
+		if a, err := report.VIPAddr(v.Addr().String(), s.inst.Announce); err == nil {
+			vips = append(vips, a)
+		}
+	}
+	prefixes := make([]string, len(s.set.VIPs))
+	for i, v := range s.set.VIPs {
+		prefixes[i] = v.String()
+	}
+	return healthTarget{inst: s.inst, vips: vips, vrrp: func() *httpapi.VRRP {
+		st := r.Status()
+		return &httpapi.VRRP{State: st.State.String(), Since: st.Since, Healthy: st.Healthy, HoldsVIP: st.HoldsVIP,
+			VIPs: prefixes, CannotHold: st.CannotHold}
+	}}
 }
