@@ -131,6 +131,9 @@ type Source struct {
 	LogStderr *bool
 	// Getenv reads the environment (os.Getenv in production).
 	Getenv func(string) string
+	// Warn receives warnings that do not stop the command (a password in
+	// the file, a password file every user may read); nil drops them.
+	Warn func(string)
 }
 
 // Load reads the file, applies defaults, and returns the configuration. The
@@ -165,6 +168,9 @@ func Load(src Source) (*Config, error) {
 			return nil, fmt.Errorf("%w: %s: instance %s: %v", ErrConfig, src.Path, name, oneLine(err))
 		}
 		cfg.Instances[name] = inst
+	}
+	if cfg.Path != "" {
+		warnPasswordInFile(src, cfg.Path, &shape.Defaults, shape.Instances)
 	}
 	if len(cfg.Instances) == 0 && src.Overrides["local"] != "" {
 		inst, err := decodeInstance("default", &shape.Defaults, nil)
@@ -305,6 +311,9 @@ func decodeInstance(name string, defaults, own *yaml.Node) (*Instance, error) {
 func decodeStrict(n *yaml.Node, out *Instance) error {
 	if err := knownKeys(n, reflect.TypeOf(*out)); err != nil {
 		return err
+	}
+	if bad := badDurations(n, reflect.TypeOf(*out), ""); len(bad) > 0 {
+		return errors.New(strings.Join(bad, "; "))
 	}
 	return n.Decode(out)
 }
@@ -454,7 +463,7 @@ func (c *Config) Select(name string, src Source) (*Instance, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if problems := inst.validate(getenv); len(problems) > 0 {
+	if problems := inst.validate(getenv, src.warn); len(problems) > 0 {
 		return nil, fmt.Errorf("%w: instance %s: %s", ErrConfig, name, strings.Join(problems, "; "))
 	}
 	if inst.VRRPInstance == "" {
@@ -465,7 +474,7 @@ func (c *Config) Select(name string, src Source) (*Instance, error) {
 
 // validate checks the instance and resolves its password; it returns every
 // problem found.
-func (in *Instance) validate(getenv func(string) string) []string {
+func (in *Instance) validate(getenv func(string) string, warn func(string, ...any)) []string {
 	var p []string
 	addProblem := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
 	checkAddr := func(key, v string, required bool) {
@@ -501,6 +510,7 @@ func (in *Instance) validate(getenv func(string) string) []string {
 			addProblem("password_file: %v", err)
 		} else {
 			in.Password = strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
+			warnReadablePasswordFile(warn, in.PasswordFile)
 		}
 	case in.PasswordEnv != "":
 		in.Password = getenv(in.PasswordEnv)
