@@ -16,7 +16,7 @@ import (
 func guardCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "guard",
-		Usage: "before redis-server starts: make a Redis that would start empty or stale start as a replica (S5)",
+		Usage: "before redis-server starts: make a Redis that would start empty or stale start as a replica",
 		UsageText: "redis-vip guard [--instance NAME]\n\n" +
 			"systemd drop-in for redis-server.service (packaging/systemd/redis-server.service.d):\n  [Service]\n  ExecStartPre=/usr/bin/redis-vip guard --instance redis6379\n" +
 			"  ExecStart=\n  ExecStart=/usr/bin/redis-server /etc/redis/redis.conf --include /etc/redis/redis-vip-guard.conf ...\n" +

@@ -67,7 +67,7 @@ func source(c *cli.Context) config.Source {
 		}
 		return os.LookupEnv(env)
 	}
-	src := config.Source{Path: config.DefaultPath, Overrides: map[string]string{}, Getenv: os.Getenv}
+	src := config.Source{Path: config.DefaultPath, Overrides: map[string]string{}, Getenv: os.Getenv, Warn: warnOnce(c.App.ErrWriter)}
 	if v, ok := value(config.SettingConfig.Flag, config.SettingConfig.Env, false); ok {
 		src.Path, src.Explicit = v, true
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -150,5 +152,62 @@ instances:
 	}
 	if code, _, _ := runCLI(t, "notify-master", "--config", conf); code != 1 {
 		t.Errorf("notify-master with the local Redis down: exit %d, want 1 (only stop is always 0)", code)
+	}
+}
+
+// A world-readable password file is one warning line on stderr; the
+// command runs as usual.
+func TestPasswordFileWarningOnStderr(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "c.yml")
+	if err := os.WriteFile(conf, []byte(`log: {level: error}
+instances:
+  r1: {local: "127.0.0.1:1", announce: "192.0.2.1:1", peer: "127.0.0.1:2", password_file: `+pw+`, state_dir: `+dir+`}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "maintenance", "status", "--config", conf)
+	want := "redis-vip: warning: password_file " + pw + " is readable by every user (mode 0644): chmod o-r " + pw + "\n"
+	if code != 0 || out != "r1: maintenance off\n" || errOut != want {
+		t.Errorf("exit %d, stdout %q, stderr %q; want stderr %q", code, out, errOut, want)
+	}
+}
+
+// --timeout 5parsecs: one line naming the setting and the syntax.
+func TestBadDurationFlag(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "c.yml")
+	if err := os.WriteFile(conf, []byte("instances:\n  r1: {local: \"127.0.0.1:1\", announce: \"192.0.2.1:1\", peer: \"127.0.0.1:2\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "check", "--config", conf, "--timeout", "5parsecs")
+	want := `redis-vip: configuration: instance r1: flags/env: timeouts.check "5parsecs": want a duration such as 500ms, 2s or 1m30s (a number and a unit: ns, us, ms, s, m, h)` + "\n"
+	if code != 2 || errOut != want {
+		t.Errorf("exit %d, stderr %q; want 2 and %q", code, errOut, want)
+	}
+}
+
+// Help is for people: no rule names such as "(S5)" (logs and the journal
+// keep them).
+func TestHelpNamesNoRules(t *testing.T) {
+	rule := regexp.MustCompile(`\bS[0-9]{1,2}\b`)
+	_, top, _ := runCLI(t, "--help")
+	if m := rule.FindString(top); m != "" {
+		t.Errorf("redis-vip --help names rule %s", m)
+	}
+	for _, c := range newApp(io.Discard, io.Discard).Commands {
+		if c.Hidden {
+			continue
+		}
+		_, help, _ := runCLI(t, c.Name, "--help")
+		for _, l := range strings.Split(help, "\n") {
+			if m := rule.FindString(l); m != "" {
+				t.Errorf("redis-vip %s --help names rule %s: %q", c.Name, m, strings.TrimSpace(l))
+			}
+		}
 	}
 }
