@@ -29,7 +29,7 @@ OTHER_PKGS = $(shell $(GO) list ./... | grep -v -e /test/e2e -e /test/vrrpe2e -e
 # with real keepalived, one package at a time (they share the machine's CPUs).
 test: deps fmt-check vet
 	$(GO) test -race -count=1 -timeout 15m $(OTHER_PKGS)
-	$(GO) test -count=1 -timeout 10m -run '^TestTortureSlice$$|^TestTortureRegressions$$' -v ./test/torture/
+	$(GO) test -count=1 -timeout 10m -v ./test/torture/
 	$(GO) test -count=1 -p 1 -timeout 20m $(E2E_PKGS)
 
 test-unit:

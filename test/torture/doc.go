@@ -14,14 +14,21 @@
 //
 // Each schedule is drawn from a seed: persistence (none, RDB, AOF), one or
 // two instances in one config file, hook faults, and a list of faults from
-// the catalogue (schedule.go). A replay draws the same schedule; goroutine
+// the catalogue (schedule.go): kill -9 and restart keeping files, with
+// files lost or from an older snapshot; clean restart; SIGSTOP stalls;
+// replication cuts; partitions (both routers MASTER); a password on one
+// server only; -BUSY scripts; maxclients storms; maxmemory eviction under
+// TTL load; a writable replica; keepalived restarts (notify-stop); and, per
+// hook, delays, duplicates, losses and SIGKILL mid-step. guard runs before
+// every restart of a Redis, its include on the command line. A replay draws the same schedule; goroutine
 // and process timing still differ from run to run. After the last fault is
 // healed (every server up, guard first), the writers run 2 s more, then the
-// suite waits for convergence and checks the invariants (invariants.go):
+// suite waits for convergence and checks the invariants (converge.go for
+// I2, check_i1.go, check_i3.go, check_i4.go):
 //
 //   - I1: every acknowledged write is on the final master, unless it is in
-//     W1 (acknowledged by a node at most 1 s before that node was killed,
-//     stalled or cut off) or in W3 (acknowledged while a partition was on,
+//     W1 (acknowledged by a node at most 1 s, plus its replica's reported
+//     lag, before that node was killed, stalled or cut off) or in W3 (acknowledged while a partition was on,
 //     or while the peer was also a master having been promoted when this
 //     node was unreachable: down, stalled or cut off) and then it must be in
 //     a backup that loads (else I3). A write acknowledged by a writable

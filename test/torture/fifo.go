@@ -85,13 +85,24 @@ func (r *fifoReader) start(bin string) error {
 
 // kill SIGKILLs the reader mid-step and restarts it after down.
 func (r *fifoReader) kill(bin string, down time.Duration) error {
+	return r.restartAfter(bin, down, syscall.SIGKILL)
+}
+
+// restartAfter stops the reader with sig (SIGKILL after 3 s), waits down,
+// and starts it again.
+func (r *fifoReader) restartAfter(bin string, down time.Duration, sig syscall.Signal) error {
 	r.mu.Lock()
 	cmd, done := r.cmd, r.done
 	r.kills++
 	r.mu.Unlock()
 	if cmd != nil {
-		_ = cmd.Process.Kill()
-		<-done
+		_ = cmd.Process.Signal(sig)
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
 	}
 	time.Sleep(down)
 	return r.start(bin)

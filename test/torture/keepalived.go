@@ -100,6 +100,14 @@ func (k *keepalived) checkLoop(ctx context.Context, i int) {
 	t := time.NewTicker(k.interval)
 	defer t.Stop()
 	for {
+		if k.stopped(i) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			continue
+		}
 		start := time.Now()
 		code, out, _ := runBinary(ctx, k.c.bin, 2*time.Second, 0, k.c.args(i, "check")...)
 		if ctx.Err() != nil {
@@ -116,6 +124,39 @@ func (k *keepalived) checkLoop(ctx context.Context, i int) {
 		case <-t.C:
 		}
 	}
+}
+
+// stopRouter stops keepalived on host i (notify-stop fires).
+func (k *keepalived) stopRouter(ctx context.Context, i int) {
+	k.mu.Lock()
+	now := time.Now()
+	changes := k.model.stop(i, now, k.linked)
+	h := k.model.holder()
+	moved := h != k.holder
+	k.holder = h
+	for _, ch := range changes {
+		k.changes = append(k.changes, tlEntry{at: now, s: "vrrp " + k.c.hosts[ch.Router].name + " " + string(ch.From) + "->" + string(ch.To) + " (keepalived stopped)"})
+	}
+	k.mu.Unlock()
+	if moved && k.onHolder != nil {
+		k.onHolder(h)
+	}
+	for _, ch := range changes {
+		k.notifier.notify(ctx, ch.Router, ch.To)
+	}
+}
+
+// startRouter starts keepalived on host i again.
+func (k *keepalived) startRouter(i int) {
+	k.mu.Lock()
+	k.model.start(i)
+	k.mu.Unlock()
+}
+
+func (k *keepalived) stopped(i int) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.model.r[i].state == stStop
 }
 
 func (k *keepalived) states() [2]vrrpState {

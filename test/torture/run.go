@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -145,7 +146,7 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 	if !all(pairs, func(r *run) bool { return r.initiallyConverged(ctx) }) {
 		return merge(out, pairs), nil
 	}
-	faultPhase(ctx, pairs, sched)
+	faultPhase(ctx, pairs, sched, fifo)
 	each(pairs, func(r *run) { r.converge(ctx) })
 	for _, r := range pairs {
 		r.checkI1(r.final)
@@ -215,7 +216,7 @@ func (r *run) converge(ctx context.Context) {
 
 // faultPhase runs every pair's writers and load while the faults are
 // applied, then heals anything left and stops the writers 2 s later.
-func faultPhase(ctx context.Context, pairs []*run, sched schedule) {
+func faultPhase(ctx context.Context, pairs []*run, sched schedule, fifo *fifoNotifier) {
 	wctx, wcancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, r := range pairs {
@@ -237,8 +238,12 @@ func faultPhase(ctx context.Context, pairs []*run, sched schedule) {
 		if ctx.Err() != nil {
 			break
 		}
-		if f.Kind == fReplCut || f.Kind == fPartition {
+		switch f.Kind {
+		case fReplCut, fPartition:
 			applyLink(ctx, pairs, f)
+			continue
+		case fKeepalived:
+			applyKeepalivedRestart(ctx, pairs, f, fifo)
 			continue
 		}
 		pairs[f.Pair%len(pairs)].inj.apply(ctx, f)
@@ -266,6 +271,33 @@ func applyLink(ctx context.Context, pairs []*run, f fault) {
 	}
 	for _, r := range pairs {
 		r.inj.record(event{Kind: f.Kind, Host: -1, Start: start, End: time.Now(), Note: f.Mode})
+	}
+}
+
+// applyKeepalivedRestart stops keepalived on one host for every instance
+// (one keepalived runs them all): notify-stop fires, and in FIFO mode the
+// notify-fifo process is terminated as keepalived does on exit; then it
+// starts again (INIT, BACKUP, a new notify-fifo).
+func applyKeepalivedRestart(ctx context.Context, pairs []*run, f fault, fifo *fifoNotifier) {
+	i := pairs[0].inj.resolve(f.Target)
+	start := time.Now()
+	for _, r := range pairs {
+		r.ka.stopRouter(ctx, i)
+	}
+	note := "notify-stop"
+	if fifo != nil {
+		sleepCtx(ctx, 200*time.Millisecond) // let the STOP line be read
+		if err := fifo.readers[i].restartAfter(fifo.bin, f.Dur, syscall.SIGTERM); err != nil {
+			note += "; " + err.Error()
+		}
+	} else {
+		sleepCtx(ctx, f.Dur)
+	}
+	for _, r := range pairs {
+		r.ka.startRouter(i)
+	}
+	for _, r := range pairs {
+		r.inj.record(event{Kind: fKeepalived, Host: i, Start: start, End: time.Now(), Note: note})
 	}
 }
 

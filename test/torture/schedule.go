@@ -33,6 +33,9 @@ const (
 	fEvict faultKind = "evict"
 	// fWritable: replica-read-only no on host A (the local writer's server).
 	fWritable faultKind = "writable-replica"
+	// fKeepalived: keepalived stops on one host (notify-stop; in FIFO mode
+	// its notify-fifo is terminated too) and starts again.
+	fKeepalived faultKind = "keepalived-restart"
 )
 
 // fault is one drawn fault: what, on whom, how, for how long, after what pause.
@@ -139,6 +142,14 @@ func drawSchedule(seed uint64, mode string, nFaults int) schedule {
 			}
 		}
 	}
+	// Faults added to the catalogue later are drawn from their own stream
+	// too, inserted among the others: older seeds keep their schedules.
+	extra := newRand(seed ^ 0xe47a)
+	if extra.float() < 0.25 {
+		f := drawFault(extra, fKeepalived)
+		at := extra.intn(len(s.Faults) + 1)
+		s.Faults = append(s.Faults[:at], append([]fault{f}, s.Faults[at:]...)...)
+	}
 	return s
 }
 
@@ -170,6 +181,8 @@ func drawFault(r *lockedRand, k faultKind) fault {
 	case fWritable:
 		f.Target = "A"
 		f.Dur = r.dur(2*time.Second, 6*time.Second)
+	case fKeepalived:
+		f.Dur = r.dur(500*time.Millisecond, 5*time.Second)
 	}
 	return f
 }

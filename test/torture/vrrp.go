@@ -11,6 +11,8 @@ const (
 	stBackup vrrpState = "BACKUP"
 	stMaster vrrpState = "MASTER"
 	stFault  vrrpState = "FAULT"
+	// stStop: keepalived is not running on the host (no checks, no adverts).
+	stStop vrrpState = "STOP"
 )
 
 // vrrpTiming is keepalived's timing as the shipped configuration sets it.
@@ -94,6 +96,7 @@ func (m *vrrpModel) step(now time.Time, linked bool) []change {
 	for i := range m.r {
 		r := &m.r[i]
 		switch {
+		case r.state == stStop:
 		case r.state == stInit:
 			set(i, stBackup)
 			r.downAt = now.Add(m.timing.masterDown())
@@ -118,6 +121,7 @@ func (m *vrrpModel) step(now time.Time, linked bool) []change {
 		r, p := &m.r[i], &m.r[1-i]
 		seesMaster := linked && p.state == stMaster
 		switch r.state {
+		case stStop:
 		case stBackup:
 			if seesMaster {
 				r.downAt = now.Add(m.timing.masterDown())
@@ -134,6 +138,30 @@ func (m *vrrpModel) step(now time.Time, linked bool) []change {
 		}
 	}
 	return out
+}
+
+// stop is keepalived stopping on router i: STOP, and a master's last
+// advert at priority 0 lets the peer take over after skew.
+func (m *vrrpModel) stop(i int, now time.Time, linked bool) []change {
+	r := &m.r[i]
+	if r.state == stStop {
+		return nil
+	}
+	ch := []change{{Router: i, From: r.state, To: stStop}}
+	if r.state == stMaster && linked {
+		if p := &m.r[1-i]; p.state == stBackup {
+			if d := now.Add(m.timing.skew()); d.Before(p.downAt) {
+				p.downAt = d
+			}
+		}
+	}
+	r.state = stStop
+	return ch
+}
+
+// start is keepalived starting again: INIT with fresh check counters.
+func (m *vrrpModel) start(i int) {
+	m.r[i] = router{state: stInit, checkOK: true}
 }
 
 // holder is the router the VIP answers on: the only MASTER, or the newest
