@@ -17,6 +17,10 @@ type Keepalived struct {
 	Priority       int     // priority
 	AdvertInterval float64 // advert_int, seconds
 	NoPreempt      bool
+	// FIFO: the events go through keepalived's notify FIFO to
+	// `redis-vip notify-fifo` (which also serves health_listen) instead of
+	// the notify hook.
+	FIFO bool
 }
 
 // KeepalivedConf is the host's keepalived.conf.
@@ -28,10 +32,16 @@ func (h *Host) WriteKeepalived(k Keepalived) error {
 	if k.NoPreempt {
 		nopreempt = "    nopreempt\n"
 	}
+	fifo, notify := "", fmt.Sprintf("    notify \"%s notify --config %s --instance %s\"\n", h.lab.o.Bin, h.Config(), Instance)
+	if k.FIFO {
+		fifo = fmt.Sprintf("    vrrp_notify_fifo %s\n    vrrp_notify_fifo_script \"%s notify-fifo --config %s\"\n",
+			filepath.Join(h.Dir, "notify.fifo"), h.lab.o.Bin, h.Config())
+		notify = ""
+	}
 	conf := fmt.Sprintf(`global_defs {
     router_id %[1]s
     script_user root
-}
+%[11]s}
 
 vrrp_script chk_redis {
     script "%[2]s check --config %[3]s --instance %[4]s"
@@ -54,9 +64,8 @@ vrrp_instance VI_REDIS {
     track_script {
         chk_redis
     }
-    notify "%[2]s notify --config %[3]s --instance %[4]s"
-}
-`, h.lab.o.Prefix+"-"+h.Name, h.lab.o.Bin, h.Config(), Instance, k.Version, k.VRID, k.Priority, k.AdvertInterval, nopreempt, VIP)
+%[12]s}
+`, h.lab.o.Prefix+"-"+h.Name, h.lab.o.Bin, h.Config(), Instance, k.Version, k.VRID, k.Priority, k.AdvertInterval, nopreempt, VIP, fifo, notify)
 	return os.WriteFile(h.KeepalivedConf(), []byte(conf), 0o644)
 }
 

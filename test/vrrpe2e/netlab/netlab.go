@@ -78,6 +78,9 @@ type Host struct {
 	IP netip.Addr
 	// Dir holds the host's files.
 	Dir string
+	// Extra are instance settings WriteConfig adds (or replaces), e.g.
+	// health_listen.
+	Extra map[string]any
 
 	redis, run, keepalived *Proc
 }

@@ -140,6 +140,9 @@ func (h *Host) WriteConfig(vrrp VRRP) error {
 	if vrrp != nil {
 		inst["vrrp"] = map[string]any(vrrp)
 	}
+	for k, v := range h.Extra {
+		inst[k] = v
+	}
 	doc := map[string]any{
 		"log":       map[string]any{"format": "json", "level": "debug", "stderr": false, "file": filepath.Join(h.Dir, "redis-vip.log")},
 		"instances": map[string]any{Instance: inst},

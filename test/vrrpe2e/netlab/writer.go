@@ -33,11 +33,17 @@ type Writer struct {
 }
 
 // StartWriter starts rv-writer in the client namespace (bounded by
-// maxDuration) with WriterFlags and extra flags.
+// maxDuration) with WriterFlags and extra flags, writing through the VIP.
 func (l *Lab) StartWriter(maxDuration time.Duration, extra ...string) (*Writer, error) {
+	return l.StartWriterAt(fmt.Sprintf("%s:%d", VIP.Addr(), RedisPort), maxDuration, extra...)
+}
+
+// StartWriterAt is StartWriter writing through addr (e.g. a load balancer
+// in the client namespace).
+func (l *Lab) StartWriterAt(addr string, maxDuration time.Duration, extra ...string) (*Writer, error) {
 	w := &Writer{l: l, out: &bytes.Buffer{}, save: filepath.Join(l.o.Dir, fmt.Sprintf("writer-%d.json", time.Now().UnixNano()))}
 	args := []string{"netns", "exec", l.ClientNS, l.o.Writer, "--json", "--save-log", w.save,
-		"--addr", fmt.Sprintf("%s:%d", VIP.Addr(), RedisPort),
+		"--addr", addr,
 		"--hosts", fmt.Sprintf("%s,%s", l.Hosts[0].Announce(), l.Hosts[1].Announce()),
 		"--duration", maxDuration.String(), "--settle", "15s"}
 	args = append(args, WriterFlags...)
