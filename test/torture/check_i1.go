@@ -114,7 +114,8 @@ func countGroups(g map[string][]classified) int {
 
 // window says which loss window a write falls in. W1: the node that
 // acknowledged it was killed, stalled or cut off within w1Window after. W3:
-// the node was cut off from its peer (a partition was on), or its peer was
+// the node was cut off from its peer (a partition or a replication cut was
+// on: either way the peer's redis-vip cannot reach it), or its peer was
 // a master too and had been promoted while this node was unreachable from it
 // (down, stalled, link cut): the node was a zombie master. A peer promoted
 // over a node that was alive and answering (busy, wrong password, maxclients)
@@ -130,7 +131,7 @@ func (r *run) window(a ack) string {
 				return "W1"
 			}
 		}
-		if e.Kind == fPartition && !a.At.Before(e.Start) && !a.At.After(e.End.Add(time.Second)) {
+		if (e.Kind == fPartition || e.Kind == fReplCut) && !a.At.Before(e.Start) && !a.At.After(e.End.Add(time.Second)) {
 			return "W3"
 		}
 	}

@@ -28,10 +28,11 @@
 //
 //   - I1: every acknowledged write is on the final master, unless it is in
 //     W1 (acknowledged by a node at most 1 s, plus its replica's reported
-//     lag, before that node was killed, stalled or cut off) or in W3 (acknowledged while a partition was on,
-//     or while the peer was also a master having been promoted when this
-//     node was unreachable: down, stalled or cut off) and then it must be in
-//     a backup that loads (else I3). A write acknowledged by a writable
+//     lag, before that node was killed, stalled or cut off) or in W3
+//     (acknowledged while the link was cut, or while the peer was also a
+//     master having been promoted when this node was unreachable: down,
+//     stalled or cut off) and then it must be in a backup that loads (else
+//     I3). A write acknowledged by a writable
 //     replica and lost is its own class. W2 never applies: nothing is forced.
 //   - I2: within Bound (40 s) after the heal, for three looks in a row: one
 //     master, the other its replica through the link proxy, link up, listed
