@@ -225,6 +225,11 @@ func (c *Client) ConfigGet(ctx context.Context, name string) (string, error) {
 	return v, nil
 }
 
+// ConfigSet changes one configuration parameter.
+func (c *Client) ConfigSet(ctx context.Context, name, value string) error {
+	return c.do(ctx, "CONFIG", "SET", name, value)
+}
+
 // LastSave returns the time of the last successful save.
 func (c *Client) LastSave(ctx context.Context) (time.Time, error) {
 	n, err := c.rdb.LastSave(ctx).Result()

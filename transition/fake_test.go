@@ -417,6 +417,19 @@ func (f *fakeRedis) ConfigGet(_ context.Context, name string) (string, error) {
 	return "yes", nil
 }
 
+func (f *fakeRedis) ConfigSet(_ context.Context, name, value string) error {
+	if err := f.enter("ConfigSet", name+"="+value); err != nil {
+		return err
+	}
+	f.net.mu.Lock()
+	defer f.net.mu.Unlock()
+	if name != "replica-read-only" {
+		return fmt.Errorf("ERR unknown parameter %q", name)
+	}
+	f.writable = value == "no"
+	return nil
+}
+
 func (f *fakeRedis) LastSave(context.Context) (time.Time, error) {
 	return time.Unix(0, 0), f.enter("LastSave")
 }

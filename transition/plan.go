@@ -69,6 +69,10 @@ const (
 	StepBackup Step = "backup"
 	// StepKillClients: CLIENT KILL TYPE normal on local (S7).
 	StepKillClients Step = "kill-clients"
+	// StepReadOnly: CONFIG SET replica-read-only yes on local, a replica
+	// that accepted writes: they are in no offset and Redis discards them
+	// at its next full sync, so a replica redis-vip keeps must refuse them.
+	StepReadOnly Step = "replica-read-only"
 	// StepRewrite: CONFIG REWRITE on local; planned only when local runs
 	// from a config file (S7).
 	StepRewrite Step = "config-rewrite"
@@ -146,8 +150,26 @@ func Decide(in Input) Plan {
 	default:
 		return Plan{Decision: "record", Reason: "VRRP stopped on this node; Redis left as it is so the peer can sync from it"}
 	}
+	if writableReplica(in) && !p.Wait && !slices.Contains(p.Steps, StepPromote) {
+		// Close the door first, then keep a copy of what came through it.
+		steps := []Step{StepReadOnly}
+		if !slices.Contains(p.Steps, StepBackup) {
+			steps = append(steps, StepBackup)
+		}
+		p.Steps = append(steps, p.Steps...)
+		if !slices.Contains(p.Steps, StepRewrite) {
+			p.Steps = append(p.Steps, StepRewrite)
+		}
+		p.Reason += "; local is a replica that accepts writes (replica-read-only no): made read-only after a backup of what clients wrote to it (S6)"
+	}
 	p.Steps = resolve(in, p.Steps)
 	return p
+}
+
+// writableReplica reports whether local is a replica holding data that
+// clients may write to directly.
+func writableReplica(in Input) bool {
+	return in.LocalWritable && in.Local.Role == node.RoleReplica && !in.Local.Empty()
 }
 
 // resolve drops what the servers make needless: config-rewrite when local
@@ -208,8 +230,7 @@ func needsBackup(in Input, steps []Step) bool {
 	}
 	follows := slices.Contains(steps, StepFollowPeer)
 	syncs := follows || slices.Contains(steps, StepWaitInSync)
-	writable := in.LocalWritable && in.Local.Role == node.RoleReplica && !in.Local.Empty()
-	return forkBackup(in) && syncs || writable && follows
+	return forkBackup(in) && syncs || writableReplica(in) && follows
 }
 
 // relation is how local's data stands against the peer's: Compare, refined

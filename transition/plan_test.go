@@ -660,7 +660,7 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	seen := map[transition.Step]bool{}
 	for _, s := range plan.Steps {
 		switch s {
-		case sFollow, sWait, sFailover, sPause, sPromote, sBackup, sKill, sRewrite, sPauseL, transition.StepPromotePeer,
+		case sFollow, sWait, sFailover, sPause, sPromote, sBackup, sKill, sRewrite, sPauseL, transition.StepReadOnly, transition.StepPromotePeer,
 			transition.StepPausePeerWrites, transition.StepHandOverToPeer, transition.StepPauseHandOverToPeer:
 		default:
 			fatal("known steps")
@@ -739,8 +739,14 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 			fatal("S11/S6: back up local's writes since the fork before syncing")
 		}
 	}
-	// A writable replica's own writes are in no offset: a follow that
-	// resyncs it is preceded by a backup.
+	// A writable replica's own writes are in no offset: it is made
+	// read-only first in any plan that acts and keeps it a replica, and a
+	// follow that resyncs it is preceded by a backup.
+	if in.LocalWritable && in.Local.Role == node.RoleReplica && !in.Local.Empty() && !plan.Wait && !hasStep(plan, sPromote) && in.Event != transition.EventStop {
+		if idx(plan, transition.StepReadOnly) != 0 {
+			fatal("S6: a writable replica is made read-only before anything else")
+		}
+	}
 	if in.LocalWritable && in.Local.Role == node.RoleReplica && !in.Local.Empty() {
 		if f := idx(plan, sFollow); f >= 0 {
 			if b := idx(plan, sBackup); b < 0 || b > f {

@@ -47,6 +47,7 @@ type Server interface {
 	KillNormalClients(ctx context.Context) (int64, error)
 	ConfigRewrite(ctx context.Context) error
 	ConfigGet(ctx context.Context, name string) (string, error)
+	ConfigSet(ctx context.Context, name, value string) error
 	LastSave(ctx context.Context) (time.Time, error)
 	BGSave(ctx context.Context) error
 	StreamSince(ctx context.Context, from int64) (node.Stream, error)
@@ -529,6 +530,8 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 			return "", errors.New("backup: local facts unknown")
 		}
 		return r.Backups.Backup(ctx, r.Local, *rec.Before.Local)
+	case StepReadOnly:
+		return "replica-read-only yes", r.Local.ConfigSet(ctx, "replica-read-only", "yes")
 	case StepKillClients:
 		n, err := r.Local.KillNormalClients(ctx)
 		return fmt.Sprintf("%d clients disconnected", n), err

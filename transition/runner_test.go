@@ -789,7 +789,7 @@ func TestRunSteps(t *testing.T) {
 				}
 			},
 			outcome: OutcomeOK, decision: "follow", attempts: 1,
-			steps: []string{"backup", "follow-peer", "config-rewrite"},
+			steps: []string{"replica-read-only", "backup", "follow-peer", "config-rewrite"},
 			check: func(t *testing.T, g *rig, _ Record) {
 				if saved := g.backups.calls(); len(saved) != 1 || saved[0].Role != node.RoleReplica || saved[0].Keys != 10 {
 					t.Errorf("backups = %+v", saved)
@@ -824,7 +824,7 @@ func TestRunSteps(t *testing.T) {
 				g.peer.offset = 200
 			},
 			outcome: OutcomeOK, decision: "follow", attempts: 1,
-			steps: []string{"backup", "follow-peer", "config-rewrite"},
+			steps: []string{"replica-read-only", "backup", "follow-peer", "config-rewrite"},
 		},
 		{
 			name: "the demoted peer cannot shed clients nor persist its role: said so, not fatal (its own hook does it)",
