@@ -109,7 +109,8 @@ func TestBuiltinFailover(t *testing.T) {
 	must(t, err)
 	var inWindow, beyond []netlab.LostAck
 	for _, a := range w.LostAcks(present) {
-		if a.By == h1.Announce() && !a.At.Before(killAt.Add(-crashWindow)) && a.At.Before(killAt) {
+		// The writer names a server by its replica-announce-ip (no port).
+		if a.By == h1.IP.String() && !a.At.Before(killAt.Add(-crashWindow)) && a.At.Before(killAt) {
 			inWindow = append(inWindow, a)
 		} else {
 			beyond = append(beyond, a)
