@@ -58,8 +58,11 @@ const (
 	// (older servers, or handover: pause).
 	StepPauseHandOverToPeer Step = "pause-hand-over-to-peer"
 	// StepPauseLocalWrites: CLIENT PAUSE WRITE on local (6.2+) before a
-	// backup of a master, so no write is acknowledged after the snapshot and
-	// then discarded by the follow that comes next (S6); follow-peer lifts it.
+	// master follows the peer (before its backup, when there is one), so no
+	// write is acknowledged after the facts the plan rests on, or after the
+	// snapshot, and then discarded by the follow (S6); follow-peer lifts it,
+	// and without a backup since the pause it first checks that local's
+	// offset has not moved since the plan was made.
 	StepPauseLocalWrites Step = "pause-local-writes"
 	// StepPromotePeer: peer REPLICAOF NO ONE, when the peer replicates the
 	// local node yet holds data the local node lacks: its link must not come
@@ -203,6 +206,13 @@ func resolve(in Input, steps []Step) []Step {
 		case StepHandOverToPeer:
 			if !useFailover(in) {
 				s = StepPauseHandOverToPeer
+			}
+		case StepFollowPeer:
+			if in.Local.Role == node.RoleMaster && in.Local.Version.AtLeast(6, 2) && !slices.Contains(out, StepPauseLocalWrites) {
+				// A master acknowledges writes between the facts this plan
+				// rests on and its REPLICAOF, which then discards them:
+				// pause first; follow-peer checks nothing moved since.
+				out = append(out, StepPauseLocalWrites)
 			}
 		}
 		out = append(out, s)

@@ -170,13 +170,13 @@ func TestDecideMaster(t *testing.T) {
 			name: "peer fresher live master, local stale master, both 7.2: follow, sync, FAILOVER",
 			in: transition.Input{Event: ev, Local: pMaster(planLocal, histA, 1000, 50),
 				Peer: pp(fresher)},
-			decision: "sync-then-promote", steps: steps(sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "peer fresher live master, both exactly 6.2: FAILOVER",
 			in: transition.Input{Event: ev, Local: pVersion(pMaster(planLocal, histA, 1000, 50), v62),
 				Peer: pp(pVersion(fresher, v62))},
-			decision: "sync-then-promote", steps: steps(sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "peer fresher live master, local 6.0: pause handover",
@@ -188,13 +188,13 @@ func TestDecideMaster(t *testing.T) {
 			name: "peer fresher live master, peer 5.0: pause handover",
 			in: transition.Input{Event: ev, Local: pMaster(planLocal, histA, 1000, 50),
 				Peer: pp(pVersion(fresher, v50))},
-			decision: "sync-then-promote", steps: steps(sFollow, sWait, sPause, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sPause, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "peer fresher live master, both 7.2 but handover=pause: pause handover",
 			in: transition.Input{Event: ev, Local: pMaster(planLocal, histA, 1000, 50),
 				Peer: pp(fresher), Handover: transition.HandoverPause},
-			decision: "sync-then-promote", steps: steps(sFollow, sWait, sPause, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sPause, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "peer fresher live master, handover=failover forces FAILOVER even on 6.0",
@@ -228,13 +228,13 @@ func TestDecideMaster(t *testing.T) {
 					f.ReplID2, f.SecondReplOffset = histA, 1001
 					return f
 				}())},
-			decision: "sync-then-promote", steps: steps(sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "local empty, peer live master with data: sync first",
 			in: transition.Input{Event: ev, Local: pMaster(planLocal, histC, 0, 0),
 				Peer: pp(fresher)},
-			decision: "sync-then-promote", steps: steps(sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "peer same and a live master, local in-sync replica",
@@ -246,7 +246,7 @@ func TestDecideMaster(t *testing.T) {
 			name: "peer same and a live master, local also master",
 			in: transition.Input{Event: ev, Local: pMaster(planLocal, histA, 2000, 100),
 				Peer: pp(fresher)},
-			decision: "sync-then-promote", steps: steps(sFollow, sWait, sFailover, sRewrite), relation: "same", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sFailover, sRewrite), relation: "same", reason: "S2",
 		},
 		{
 			name: "diverged histories, local replica: keep local data, promote",
@@ -288,7 +288,7 @@ func TestDecideMaster(t *testing.T) {
 			name: "peer a replica with data we lack: sync from it, then promote",
 			in: transition.Input{Event: ev, Local: pMaster(planLocal, histA, 1000, 50),
 				Peer: pp(pReplica(planPeer, planOther, false, histA, 2000, 100))},
-			decision: "sync-from-replica-then-promote", steps: steps(sFollow, sWait, sPromote, sRewrite), relation: "behind", reason: "data local lacks",
+			decision: "sync-from-replica-then-promote", steps: steps(sPauseL, sFollow, sWait, sPromote, sRewrite), relation: "behind", reason: "data local lacks",
 		},
 		{
 			name: "peer a replica with data we lack, local already follows it",
@@ -413,7 +413,7 @@ func TestDecideFollow(t *testing.T) {
 					f.ReplID2, f.SecondReplOffset = histA, 1001
 					return f
 				}())},
-			decision: "follow", steps: steps(sFollow, sKill, sRewrite), relation: "same", reason: "at least as fresh",
+			decision: "follow", steps: steps(sPauseL, sFollow, sKill, sRewrite), relation: "same", reason: "at least as fresh",
 		},
 		{
 			name: "diverged with on_diverged=backup-and-follow: backup before follow",
@@ -437,7 +437,7 @@ func TestDecideFollow(t *testing.T) {
 			name: "peer fresher, local master: follow, shed clients, rewrite last",
 			in: transition.Input{Local: pMaster(planLocal, histA, 1000, 50),
 				Peer: pp(fresher)},
-			decision: "follow", steps: steps(sFollow, sKill, sRewrite), relation: "behind", reason: "at least as fresh",
+			decision: "follow", steps: steps(sPauseL, sFollow, sKill, sRewrite), relation: "behind", reason: "at least as fresh",
 		},
 		{
 			name: "peer fresher, local replica of someone else: follow, no kill",
@@ -449,13 +449,13 @@ func TestDecideFollow(t *testing.T) {
 			name: "peer same, local master: follow",
 			in: transition.Input{Local: pMaster(planLocal, histA, 2000, 100),
 				Peer: pp(fresher)},
-			decision: "follow", steps: steps(sFollow, sKill, sRewrite), relation: "same", reason: "at least as fresh",
+			decision: "follow", steps: steps(sPauseL, sFollow, sKill, sRewrite), relation: "same", reason: "at least as fresh",
 		},
 		{
 			name: "local empty master, peer with data: follow",
 			in: transition.Input{Local: pMaster(planLocal, histC, 0, 0),
 				Peer: pp(fresher)},
-			decision: "follow", steps: steps(sFollow, sKill, sRewrite), relation: "behind", reason: "at least as fresh",
+			decision: "follow", steps: steps(sPauseL, sFollow, sKill, sRewrite), relation: "behind", reason: "at least as fresh",
 		},
 		{
 			name: "local already in sync with the peer: no steps",
@@ -497,7 +497,7 @@ func TestDecideFollow(t *testing.T) {
 			name: "both empty: follow",
 			in: transition.Input{Local: pMaster(planLocal, histC, 0, 0),
 				Peer: pp(pMaster(planPeer, histB, 0, 0))},
-			decision: "follow", steps: steps(sFollow, sKill, sRewrite), relation: "same", reason: "at least as fresh",
+			decision: "follow", steps: steps(sPauseL, sFollow, sKill, sRewrite), relation: "same", reason: "at least as fresh",
 		},
 	}
 	for _, ev := range []transition.Event{transition.EventBackup, transition.EventFault} {
@@ -691,6 +691,11 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	}
 	if b := idx(plan, sBackup); b >= 0 && in.Local.Role == node.RoleMaster && in.Local.Version.AtLeast(6, 2) && idx(plan, sPauseL) != b-1 {
 		fatal("a 6.2+ master's writes are paused right before its backup (S6)")
+	}
+	if f := idx(plan, sFollow); f >= 0 && in.Local.Role == node.RoleMaster && in.Local.Version.AtLeast(6, 2) {
+		if p := idx(plan, sPauseL); p < 0 || p > f {
+			fatal("S6: a 6.2+ master follows the peer only with its writes paused")
+		}
 	}
 	if hasStep(plan, sPauseL) && !in.Local.Version.AtLeast(6, 2) {
 		fatal("no CLIENT PAUSE WRITE before 6.2")

@@ -169,7 +169,7 @@ func TestReconcile(t *testing.T) {
 				g.peer.offset = 200
 				g.local.on("ReplicaOf", 1, func() { enqueue(g, EventMaster) })
 			},
-			acted: true, outcome: OutcomeSuperseded, steps: []string{"follow-peer"}, reads: -1,
+			acted: true, outcome: OutcomeSuperseded, steps: []string{"pause-local-writes", "follow-peer"}, reads: -1,
 			check: func(t *testing.T, g *rig, _ Record) {
 				if g.local.n("KillNormalClients") != 0 {
 					t.Errorf("local calls = %v", g.local.log())
@@ -183,7 +183,7 @@ func TestReconcile(t *testing.T) {
 				g.peer.offset = 200
 				g.r.Opts.PeerWait = 30 * time.Second
 			},
-			acted: true, outcome: OutcomeOK, steps: []string{"follow-peer", "kill-clients", "config-rewrite"}, reads: -1,
+			acted: true, outcome: OutcomeOK, steps: []string{"pause-local-writes", "follow-peer", "kill-clients", "config-rewrite"}, reads: -1,
 		},
 	}
 	for _, c := range cases {

@@ -92,6 +92,9 @@ type Runner struct {
 	// until localPausedUntil (Now's clock).
 	localPaused      bool
 	localPausedUntil time.Time
+	// backedUpInPause: a backup was taken while local writes were paused,
+	// so everything local acknowledged is in it.
+	backedUpInPause bool
 	// memo keeps the last streams read, so a plan that waits does not read
 	// them on every poll.
 	memo streamMemo
@@ -101,6 +104,25 @@ type streamMemo struct {
 	key         string
 	at          time.Time
 	local, peer *node.Stream
+}
+
+// unmovedSincePlan checks, with local's writes paused, that local has taken
+// nothing since the facts the plan rests on: a master that acknowledged
+// writes in between would discard them by following (S6). Moved means
+// decide again from fresh facts.
+func (r *Runner) unmovedSincePlan(ctx context.Context, rec *Record) error {
+	before := rec.Before.Local
+	if before == nil {
+		return errors.New("follow-peer: local facts unknown")
+	}
+	now, err := r.Local.Facts(ctx)
+	if err != nil {
+		return fmt.Errorf("follow-peer: re-read local under the pause: %w", err)
+	}
+	if now.ReplID != before.ReplID || now.ReplOffset != before.ReplOffset || now.Keys != before.Keys {
+		return fmt.Errorf("follow-peer: local took writes after the plan was made (offset %d, now %d): deciding again", before.ReplOffset, now.ReplOffset)
+	}
+	return nil
 }
 
 // pauseMargin is how long before the backup's pause runs out follow-peer
@@ -488,6 +510,12 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 			r.unpauseLocal()
 			return "", errors.New("follow-peer: the pause taken for the backup ran out; backing up again")
 		}
+		if r.localPaused && !r.backedUpInPause {
+			if err := r.unmovedSincePlan(ctx, rec); err != nil {
+				r.unpauseLocal()
+				return "", err
+			}
+		}
 		err = r.Local.ReplicaOf(ctx, host, port)
 		if r.localPaused {
 			// A replica refuses writes itself from here on.
@@ -523,7 +551,7 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 		if err := r.Local.PauseWrites(ctx, d); err != nil {
 			return "", fmt.Errorf("pause local writes for the backup: %w", err)
 		}
-		r.localPaused, r.localPausedUntil = true, r.Now().Add(d)
+		r.localPaused, r.localPausedUntil, r.backedUpInPause = true, r.Now().Add(d), false
 		return fmt.Sprintf("local writes paused for up to %s", d.Round(time.Millisecond)), nil
 	case StepBackup:
 		if rec.Before.Local == nil {

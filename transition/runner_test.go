@@ -92,7 +92,7 @@ func TestRunSteps(t *testing.T) {
 				g.peer.offset = 200
 			},
 			outcome: OutcomeOK, decision: "follow", attempts: 1,
-			steps: []string{"follow-peer", "kill-clients", "config-rewrite"},
+			steps: []string{"pause-local-writes", "follow-peer", "kill-clients", "config-rewrite"},
 			check: func(t *testing.T, g *rig, rec Record) {
 				if role, master, _, _ := g.local.state(); role != node.RoleReplica || master != addrP {
 					t.Errorf("local is %s of %q, want a replica of the peer", role, master)
@@ -108,11 +108,11 @@ func TestRunSteps(t *testing.T) {
 						t.Errorf("peer got %s: %v", m, g.peer.log())
 					}
 				}
-				if rec.Steps[1].Detail != "3 clients disconnected" {
-					t.Errorf("kill-clients detail = %q", rec.Steps[1].Detail)
+				if rec.Steps[2].Detail != "3 clients disconnected" {
+					t.Errorf("kill-clients detail = %q", rec.Steps[2].Detail)
 				}
-				if rec.Steps[2].Detail != "rewrote /etc/redis/redis.conf" {
-					t.Errorf("config-rewrite detail = %q", rec.Steps[2].Detail)
+				if rec.Steps[3].Detail != "rewrote /etc/redis/redis.conf" {
+					t.Errorf("config-rewrite detail = %q", rec.Steps[3].Detail)
 				}
 				// S11: no fork between the two, so no stream is read.
 				if g.local.n("StreamSince")+g.peer.n("StreamSince") != 0 || rec.Before.LocalStream != nil {
@@ -133,7 +133,7 @@ func TestRunSteps(t *testing.T) {
 				g.peer.offset = 200
 			},
 			outcome: OutcomeOK, decision: "follow",
-			steps: []string{"follow-peer", "kill-clients", "config-rewrite"},
+			steps: []string{"pause-local-writes", "follow-peer", "kill-clients", "config-rewrite"},
 		},
 		{
 			name: "follow-peer fails every time: decided again, at most 3 attempts",
@@ -143,7 +143,7 @@ func TestRunSteps(t *testing.T) {
 				g.local.fail("ReplicaOf", 0, errBoom)
 			},
 			outcome: OutcomeFailed, errText: "step follow-peer: ERR injected", attempts: 3,
-			steps: []string{"!follow-peer", "!follow-peer", "!follow-peer"},
+			steps: []string{"pause-local-writes", "!follow-peer", "pause-local-writes", "!follow-peer", "pause-local-writes", "!follow-peer"},
 			check: func(t *testing.T, g *rig, _ Record) {
 				if g.local.n("ReplicaOf") != 3 || g.local.n("KillNormalClients") != 0 {
 					t.Errorf("local calls = %v", g.local.log())
@@ -158,7 +158,7 @@ func TestRunSteps(t *testing.T) {
 				g.r.PeerAddr = "192.0.2.2"
 			},
 			outcome: OutcomeFailed, errText: `address "192.0.2.2"`, attempts: 3,
-			steps: []string{"!follow-peer", "!follow-peer", "!follow-peer"},
+			steps: []string{"pause-local-writes", "!follow-peer", "pause-local-writes", "!follow-peer", "pause-local-writes", "!follow-peer"},
 			check: func(t *testing.T, g *rig, _ Record) {
 				if g.local.n("ReplicaOf") != 0 {
 					t.Errorf("local calls = %v", g.local.log())
@@ -173,7 +173,7 @@ func TestRunSteps(t *testing.T) {
 				g.local.fail("KillNormalClients", 1, errBoom)
 			},
 			outcome: OutcomeOK, decision: "already-following", attempts: 2,
-			steps: []string{"follow-peer", "!kill-clients"},
+			steps: []string{"pause-local-writes", "follow-peer", "!kill-clients"},
 			check: func(t *testing.T, g *rig, rec Record) {
 				if g.local.n("ReplicaOf") != 1 {
 					t.Errorf("local calls = %v, want one REPLICAOF", g.local.log())
@@ -192,7 +192,7 @@ func TestRunSteps(t *testing.T) {
 				g.local.fail("ConfigRewrite", 0, errBoom)
 			},
 			outcome: OutcomeOK, decision: "already-following", attempts: 2,
-			steps: []string{"follow-peer", "kill-clients", "!config-rewrite"},
+			steps: []string{"pause-local-writes", "follow-peer", "kill-clients", "!config-rewrite"},
 		},
 		{
 			name: "the peer dies during the transition: the after snapshot says so",
@@ -200,10 +200,12 @@ func TestRunSteps(t *testing.T) {
 			setup: func(g *rig) {
 				g.peer.offset = 200
 				g.local.on("KillNormalClients", 1, func() { g.peer.set(func(f *fakeRedis) { f.down = true }) })
-				g.local.fail("Facts", 3, errors.New("LOADING"))
+				// Facts calls on local: the plan, follow-peer's re-read under
+				// the pause, config-rewrite's, then the after snapshot.
+				g.local.fail("Facts", 4, errors.New("LOADING"))
 			},
 			outcome: OutcomeOK, decision: "follow", attempts: 1,
-			steps: []string{"follow-peer", "kill-clients", "config-rewrite"},
+			steps: []string{"pause-local-writes", "follow-peer", "kill-clients", "config-rewrite"},
 			check: func(t *testing.T, g *rig, rec Record) {
 				if rec.After.Peer != nil || !strings.Contains(rec.After.PeerError, "unreachable") {
 					t.Errorf("after = %+v, want the peer's error", rec.After)
@@ -254,7 +256,7 @@ func TestRunSteps(t *testing.T) {
 				g.peer.offset, g.peer.keys = 200, 20
 			},
 			outcome: OutcomeOK, decision: "sync-then-promote",
-			steps: []string{"follow-peer", "wait-in-sync", "failover", "config-rewrite"},
+			steps: []string{"pause-local-writes", "follow-peer", "wait-in-sync", "failover", "config-rewrite"},
 			check: func(t *testing.T, g *rig, _ Record) {
 				if role, _, _, keys := g.local.state(); role != node.RoleMaster || keys != 20 {
 					t.Errorf("local is %s with %d keys, want master with the peer's 20", role, keys)
@@ -617,7 +619,7 @@ func TestRunSteps(t *testing.T) {
 				g.peer.offset = 500
 			},
 			outcome: OutcomeOK, decision: "promote-peer-then-sync", attempts: 1,
-			steps: []string{"promote-peer", "follow-peer", "wait-in-sync", "failover", "config-rewrite"},
+			steps: []string{"promote-peer", "pause-local-writes", "follow-peer", "wait-in-sync", "failover", "config-rewrite"},
 			check: func(t *testing.T, g *rig, _ Record) {
 				if role, _, _, keys := g.local.state(); role != node.RoleMaster || keys != 10 {
 					t.Errorf("local is %s with %d keys, want master with the peer's 10", role, keys)
@@ -961,7 +963,7 @@ func TestRunPauseHandoverUnpausesOnFailure(t *testing.T) {
 				g.peer.fail("ReplicaOf", 1, errBoom)
 			},
 			outcome: OutcomeOK, attempts: 2,
-			steps: []string{"wait-in-sync", "!pause-handover", "follow-peer", "wait-in-sync", "pause-handover", "config-rewrite"},
+			steps: []string{"wait-in-sync", "!pause-handover", "pause-local-writes", "follow-peer", "wait-in-sync", "pause-handover", "config-rewrite"},
 			check: func(t *testing.T, g *rig, rec Record) {
 				if e := rec.Steps[1].Error; !strings.Contains(e, "192.0.2.1:6379 promoted at offset 100, but 192.0.2.2:6379 did not follow") {
 					t.Errorf("error = %q", e)
@@ -1067,7 +1069,7 @@ func TestRunSuperseded(t *testing.T) {
 				g.local.on("ReplicaOf", 1, func() { enqueue(g, EventMaster) })
 			},
 			outcome: OutcomeSuperseded, attempts: 1,
-			steps: []string{"follow-peer"},
+			steps: []string{"pause-local-writes", "follow-peer"},
 			check: func(t *testing.T, g *rig, rec Record) {
 				if g.local.n("KillNormalClients")+g.local.n("ConfigRewrite") != 0 {
 					t.Errorf("went on after the newer event: %v", g.local.log())
@@ -1476,7 +1478,7 @@ func TestRunJournal(t *testing.T) {
 		steps    []string
 	}{
 		{EventStop, "record", []string{}},
-		{EventBackup, "follow", []string{"follow-peer", "kill-clients", "config-rewrite"}},
+		{EventBackup, "follow", []string{"pause-local-writes", "follow-peer", "kill-clients", "config-rewrite"}},
 		{EventBackup, "already-following", []string{}},
 	}
 	for i, r := range recs {
@@ -1644,5 +1646,31 @@ func TestRunBackupOutlastingItsPauseIsTakenAgain(t *testing.T) {
 	}
 	if n := len(g.backups.calls()); n != 2 {
 		t.Fatalf("%d backups, want 2", n)
+	}
+}
+
+// A master acknowledges writes between the facts a plan rests on and its
+// REPLICAOF, which would then discard them (the torture suite lost 6 this
+// way, seed 103). Local's writes are paused before it follows, and
+// follow-peer checks that nothing moved since the plan: here writes land
+// just before the pause, so it decides again from fresh facts (S6).
+func TestRunFollowRefusesWritesTakenSinceThePlan(t *testing.T) {
+	g := newRig(t)
+	g.peer.offset = 200
+	g.local.on("PauseWrites", 1, func() { g.local.set(func(f *fakeRedis) { f.offset, f.keys = 150, 11 }) })
+	rec, err := g.run(EventBackup)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	var got []string
+	for _, s := range rec.Steps {
+		got = append(got, fmt.Sprintf("%s:%v", s.Step, s.OK))
+	}
+	if rec.Attempts != 2 || !slices.Equal(got[:2], []string{"pause-local-writes:true", "follow-peer:false"}) ||
+		!strings.Contains(rec.Steps[1].Error, "took writes after the plan") {
+		t.Fatalf("attempts %d steps %v (%q): want follow-peer refused, then a new decision", rec.Attempts, got, rec.Steps[1].Error)
+	}
+	if g.local.paused {
+		t.Fatalf("local left paused")
 	}
 }
