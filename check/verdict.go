@@ -72,6 +72,20 @@ func fail(format string, args ...any) Result {
 func Verdict(in Input) Result { return withMaintenance(in, verdict(in)) }
 
 func verdict(in Input) Result {
+	res := judge(in)
+	if !res.OK && in.TransitionRunning && in.Local != nil && !in.Local.Loading && in.Local.Role == node.RoleReplica && !in.Holdoff.Active(in.Now) {
+		// A replica in the middle of its promotion (syncing, link coming
+		// up) must not lose the VIP to the transition making it master. A
+		// master the rules fail (stale, superseded, diverged) is not
+		// excused by a transition running: that would leave two masters
+		// of diverged data both eligible.
+		return Result{OK: true, Reason: "transition in progress (without it: " + res.Reason + ")"}
+	}
+	return res
+}
+
+// judge is the verdict from the facts alone.
+func judge(in Input) Result {
 	if in.Local == nil {
 		return fail("local redis unreachable: %v", in.LocalErr)
 	}
@@ -85,11 +99,14 @@ func verdict(in Input) Result {
 	if in.Holdoff.Active(in.Now) {
 		return fail("holding off until %s: %s", in.Holdoff.Until.UTC().Format(time.RFC3339), in.Holdoff.Reason)
 	}
-	if in.TransitionRunning {
-		return Result{OK: true, Reason: "transition in progress"}
-	}
 	var warnings []string
 	if in.Peer == nil && node.Answered(in.PeerErr) {
+		if l.Role == node.RoleMaster && (in.LastEvent == transition.EventBackup || in.LastEvent == transition.EventFault) {
+			// VRRP told this node to stand down and its hook could not make
+			// it follow; the peer is alive but cannot be read, so nothing
+			// says this master's data is the one to serve (S9).
+			return fail("local is still master although its newest event is %s, and the peer answers with an error, so it is alive but cannot be compared (S9): %v", in.LastEvent, in.PeerErr)
+		}
 		warnings = append(warnings, fmt.Sprintf("peer answers with an error, so it is alive (S9): %v", in.PeerErr))
 	}
 	if in.Peer != nil && !in.Peer.Loading && !in.Peer.MasterSyncInProgress {

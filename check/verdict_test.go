@@ -340,6 +340,21 @@ func TestVerdictSafetyCore(t *testing.T) {
 			reason: "superseded",
 		},
 		{
+			name:   "a transition running does not excuse a superseded master (I4: two masters of diverged data)",
+			in:     check.Input{Local: oldMaster(vLocal, 1300), Peer: promoted(vPeer, 9000), LocalStream: node.WritesSome, PeerStream: node.WritesSome, TransitionRunning: true},
+			reason: "superseded",
+		},
+		{
+			name:   "S9: a master told to stand down whose peer answers with an error is not eligible",
+			in:     check.Input{Local: vMaster(vLocal, vHistA, 1000, 50), PeerErr: busy, LastEvent: transition.EventFault},
+			reason: "newest event is fault",
+		},
+		{
+			name: "S9: a master VRRP keeps whose peer answers with an error stays eligible",
+			in:   check.Input{Local: vMaster(vLocal, vHistA, 1000, 50), PeerErr: busy, LastEvent: transition.EventMaster},
+			ok:   true, reason: "local is master", warning: "alive",
+		},
+		{
 			name: "a master drained on purpose (FLUSHALL after the peer's position) serves",
 			in:   check.Input{Local: vMaster(vLocal, vHistA, 2000, 0), Peer: vReplica(vPeer, vLocal, false, vHistA, 1500, 80)},
 			ok:   true, reason: "local is master",
