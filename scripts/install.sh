@@ -332,6 +332,7 @@ install_examples keepalived "$root"/packaging/keepalived/*.conf
 install_examples systemd/redis-server.service.d "$root"/packaging/systemd/redis-server.service.d/*.conf
 install_examples redis "$root"/packaging/redis/*.conf
 install_examples cron "$root"/packaging/cron/redis-vip-report
+install_examples haproxy "$root"/packaging/haproxy/*.cfg
 if [[ -f $root/config/testdata/full.yml ]]; then
     ensure_file "$root/config/testdata/full.yml" "$docdir/examples/redis-vip.yml" root:root 0644
 fi

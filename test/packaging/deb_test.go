@@ -71,6 +71,7 @@ func expectedDebFiles(t *testing.T) []debFile {
 	}
 	for dir, pattern := range map[string]string{
 		"keepalived":                     "packaging/keepalived/*.conf",
+		"haproxy":                        "packaging/haproxy/*.cfg",
 		"systemd/redis-server.service.d": "packaging/systemd/redis-server.service.d/*.conf",
 		"redis":                          "packaging/redis/*.conf",
 	} {

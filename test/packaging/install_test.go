@@ -51,6 +51,7 @@ func (l installLayout) installed(t *testing.T) []string {
 	}
 	for dir, pattern := range map[string]string{
 		"keepalived":                     "packaging/keepalived/*.conf",
+		"haproxy":                        "packaging/haproxy/*.cfg",
 		"systemd/redis-server.service.d": "packaging/systemd/redis-server.service.d/*.conf",
 		"redis":                          "packaging/redis/*.conf",
 	} {
