@@ -40,7 +40,7 @@ const (
 	logrotate    = "/etc/logrotate.d/redis-vip"
 )
 
-var units = []string{"redis-vip.service", "redis-vip-report.service", "redis-vip-report.timer"}
+var units = []string{"redis-vip.service", "redis-vip-reconcile.service", "redis-vip-report.service", "redis-vip-report.timer"}
 
 // installed lists the files install.sh installs (not the kept ones).
 func (l installLayout) installed(t *testing.T) []string {
@@ -255,7 +255,7 @@ func TestInstallScript(t *testing.T) {
 		}
 	}
 	if _, err := exec.LookPath("systemd-analyze"); err == nil {
-		verifyUnits(t, unitDir+"/redis-vip.service", unitDir+"/redis-vip-report.service")
+		verifyUnits(t, unitDir+"/redis-vip.service", unitDir+"/redis-vip-reconcile.service", unitDir+"/redis-vip-report.service")
 	}
 	install("--uninstall", "--prefix", "/usr/local")
 	wantGone(t, local.installed(t)...)
