@@ -96,9 +96,12 @@ type result struct {
 // vip runs the redis-vip binary with args and a bound.
 func vip(t *testing.T, args ...string) result {
 	t.Helper()
+	// Build (once) before the deadline starts: a cold build on a busy
+	// 2-core machine can take longer than any run's bound.
+	bin := redistest.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, redistest.Binary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
