@@ -63,13 +63,13 @@ func (r *run) checkI1(conv convergence) {
 	if len(missing) == 0 {
 		return
 	}
-	var w3 []string
+	var askBackups []string
 	for _, m := range missing {
-		if m.window == "W3" {
-			w3 = append(w3, m.a.Key)
+		if m.window == "W3" || m.a.Role == "slave" {
+			askBackups = append(askBackups, m.a.Key)
 		}
 	}
-	inBackup := r.backedUp(w3)
+	inBackup := r.backedUp(askBackups)
 	groups := map[string][]classified{}
 	for _, m := range missing {
 		switch {
@@ -99,7 +99,13 @@ func (r *run) checkI1(conv convergence) {
 			}
 			ev = append(ev, fmt.Sprintf("%s acked by %s (%s) at %s", m.a.Key, r.c.hosts[m.a.Node].name, m.a.Role, r.rel(m.a.At)))
 		}
-		ev = append(ev, fmt.Sprintf("first %s, last %s", r.rel(ms[0].a.At), r.rel(ms[len(ms)-1].a.At)))
+		saved := 0
+		for _, m := range ms {
+			if inBackup[m.a.Key] {
+				saved++
+			}
+		}
+		ev = append(ev, fmt.Sprintf("first %s, last %s; %d of them in a backup", r.rel(ms[0].a.At), r.rel(ms[len(ms)-1].a.At), saved))
 		r.violate(inv, class, detail, ev...)
 	}
 }
