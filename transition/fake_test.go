@@ -528,7 +528,7 @@ func newRig(t *testing.T) *rig {
 	g.r = &Runner{Log: zap.New(core), Instance: "redis-6379", Local: g.local, Peer: g.peer,
 		LocalAnnounce: addrL, PeerAddr: addrP, State: StateDir{Dir: t.TempDir(), Instance: "redis-6379"},
 		Backups: g.backups, Now: time.Now,
-		Opts: Options{Handover: HandoverAuto, SyncTimeout: 2 * time.Second, Holdoff: time.Minute, Poll: time.Millisecond}}
+		Opts: Options{Handover: HandoverFailover, SyncTimeout: 2 * time.Second, Holdoff: time.Minute, Poll: time.Millisecond}}
 	return g
 }
 

@@ -370,16 +370,14 @@ func decideMaster(in Input) Plan {
 	return Plan{Decision: "sync-from-replica-then-promote", Reason: "peer is a replica with data local lacks: copy it, then promote", Relation: rel.String(), Steps: steps}
 }
 
-// useFailover reports whether a handover uses FAILOVER TO (6.2+ on both
-// sides, unless handover says pause) rather than the pause handover.
+// useFailover reports whether a handover uses FAILOVER TO rather than the
+// pause handover. auto picks the pause handover: FAILOVER TO waits for the
+// replica's once-a-second REPLCONF ACK, so its write pause lasts up to a
+// second, while the pause handover promotes as soon as the offsets match
+// (tens of ms). Both are lossless (S2); failover is there for operators
+// who prefer Redis's own command, where both servers have it (6.2+).
 func useFailover(in Input) bool {
-	switch in.Handover {
-	case HandoverPause:
-		return false
-	case HandoverFailover:
-		return true
-	}
-	return in.Peer != nil && in.Peer.Version.AtLeast(6, 2) && in.Local.Version.AtLeast(6, 2)
+	return in.Handover == HandoverFailover && in.Peer != nil && in.Peer.Version.AtLeast(6, 2) && in.Local.Version.AtLeast(6, 2)
 }
 
 func handoverStep(in Input) Step {

@@ -167,15 +167,21 @@ func TestDecideMaster(t *testing.T) {
 			decision: "promote-alone", steps: steps(sPromote, sRewrite), relation: "ahead", reason: "peer is older",
 		},
 		{
-			name: "peer fresher live master, local stale master, both 7.2: follow, sync, FAILOVER",
+			name: "peer fresher live master, local stale master, both 7.2: follow, sync, pause handover (auto)",
 			in: transition.Input{Event: ev, Local: pMaster(planLocal, histA, 1000, 50),
 				Peer: pp(fresher)},
+			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sPause, sRewrite), relation: "behind", reason: "S2",
+		},
+		{
+			name: "peer fresher live master, both 7.2, handover=failover: FAILOVER",
+			in: transition.Input{Event: ev, Local: pMaster(planLocal, histA, 1000, 50),
+				Peer: pp(fresher), Handover: transition.HandoverFailover},
 			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
-			name: "peer fresher live master, both exactly 6.2: FAILOVER",
+			name: "peer fresher live master, both exactly 6.2, handover=failover: FAILOVER",
 			in: transition.Input{Event: ev, Local: pVersion(pMaster(planLocal, histA, 1000, 50), v62),
-				Peer: pp(pVersion(fresher, v62))},
+				Peer: pp(pVersion(fresher, v62)), Handover: transition.HandoverFailover},
 			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
@@ -197,28 +203,28 @@ func TestDecideMaster(t *testing.T) {
 			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sPause, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
-			name: "peer fresher live master, handover=failover forces FAILOVER even on 6.0",
+			name: "peer fresher live master, handover=failover falls back to the pause handover on 6.0 (no FAILOVER there)",
 			in: transition.Input{Event: ev, Local: pVersion(pMaster(planLocal, histA, 1000, 50), v60),
 				Peer: pp(fresher), Handover: transition.HandoverFailover},
-			decision: "sync-then-promote", steps: steps(sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sFollow, sWait, sPause, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "peer fresher live master, local already replicates it: no follow-peer step",
 			in: transition.Input{Event: ev, Local: pReplica(planLocal, planPeer, true, histA, 1000, 50),
 				Peer: pp(fresher)},
-			decision: "sync-then-promote", steps: steps(sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sWait, sPause, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "peer fresher live master, local replicates it with link down: no follow-peer step",
 			in: transition.Input{Event: ev, Local: pReplica(planLocal, planPeer, false, histA, 1000, 50),
 				Peer: pp(fresher)},
-			decision: "sync-then-promote", steps: steps(sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sWait, sPause, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "peer fresher live master, local replicates someone else: follow-peer first",
 			in: transition.Input{Event: ev, Local: pReplica(planLocal, planOther, true, histA, 1000, 50),
 				Peer: pp(fresher)},
-			decision: "sync-then-promote", steps: steps(sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sFollow, sWait, sPause, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "peer fresher by continued history (peer replid2 = local replid)",
@@ -228,25 +234,25 @@ func TestDecideMaster(t *testing.T) {
 					f.ReplID2, f.SecondReplOffset = histA, 1001
 					return f
 				}())},
-			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sPause, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "local empty, peer live master with data: sync first",
 			in: transition.Input{Event: ev, Local: pMaster(planLocal, histC, 0, 0),
 				Peer: pp(fresher)},
-			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sFailover, sRewrite), relation: "behind", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sPause, sRewrite), relation: "behind", reason: "S2",
 		},
 		{
 			name: "peer same and a live master, local in-sync replica",
 			in: transition.Input{Event: ev, Local: pReplica(planLocal, planPeer, true, histA, 2000, 100),
 				Peer: pp(fresher)},
-			decision: "sync-then-promote", steps: steps(sWait, sFailover, sRewrite), relation: "same", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sWait, sPause, sRewrite), relation: "same", reason: "S2",
 		},
 		{
 			name: "peer same and a live master, local also master",
 			in: transition.Input{Event: ev, Local: pMaster(planLocal, histA, 2000, 100),
 				Peer: pp(fresher)},
-			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sFailover, sRewrite), relation: "same", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sPauseL, sFollow, sWait, sPause, sRewrite), relation: "same", reason: "S2",
 		},
 		{
 			name: "diverged histories, local replica: keep local data, promote",
@@ -303,7 +309,7 @@ func TestDecideMaster(t *testing.T) {
 			name: "both empty, peer master: sync (harmless) then hand over",
 			in: transition.Input{Event: ev, Local: pReplica(planLocal, planPeer, true, histC, 0, 0),
 				Peer: pp(pMaster(planPeer, histB, 0, 0))},
-			decision: "sync-then-promote", steps: steps(sWait, sFailover, sRewrite), relation: "same", reason: "S2",
+			decision: "sync-then-promote", steps: steps(sWait, sPause, sRewrite), relation: "same", reason: "S2",
 		},
 		{
 			name: "both empty, peer our replica: keep master",
@@ -826,11 +832,11 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	if hasStep(plan, sFailover) && in.Handover == transition.HandoverPause {
 		fatal("handover=pause never uses FAILOVER")
 	}
-	if hasStep(plan, sFailover) && in.Handover == transition.HandoverAuto && !(p.Version.AtLeast(6, 2) && in.Local.Version.AtLeast(6, 2)) {
+	if hasStep(plan, sFailover) && (in.Handover != transition.HandoverFailover || !(p.Version.AtLeast(6, 2) && in.Local.Version.AtLeast(6, 2))) {
 		fatal("FAILOVER only when both are 6.2+")
 	}
-	if hasStep(plan, sPause) && in.Handover == transition.HandoverFailover {
-		fatal("handover=failover never uses the pause handover")
+	if hasStep(plan, sPause) && in.Handover == transition.HandoverFailover && p.Version.AtLeast(6, 2) && in.Local.Version.AtLeast(6, 2) {
+		fatal("handover=failover uses FAILOVER where both servers have it")
 	}
 	// A master event never leaves local following the peer without a way to
 	// be promoted.
@@ -910,7 +916,7 @@ func TestDecideFollowHandsOverToReplicaAfterWait(t *testing.T) {
 		t.Fatalf("before the wait is over: %s %v, want wait", p.Decision, p.Steps)
 	}
 	in.PeerWaitOver = true
-	if p := transition.Decide(in); p.Decision != "hand-over-to-peer" || !hasStep(p, transition.StepHandOverToPeer) || hasStep(p, sFollow) {
+	if p := transition.Decide(in); p.Decision != "hand-over-to-peer" || !hasStep(p, transition.StepPauseHandOverToPeer) || hasStep(p, sFollow) {
 		t.Fatalf("after the wait: %s %v, want hand-over-to-peer", p.Decision, p.Steps)
 	}
 	in.Peer.MasterLinkUp = false

@@ -83,7 +83,7 @@ func (w *writer) missing(t *testing.T, s *redistest.Server) []int {
 // S2: a failback while a writer keeps writing to the old master loses no
 // acknowledged write, with FAILOVER and with the CLIENT PAUSE handover.
 func TestS2FailbackUnderWritesLosesNothing(t *testing.T) {
-	for _, handover := range []string{"failover", "pause"} {
+	for _, handover := range []string{"failover", "pause", "auto"} {
 		t.Run(handover, func(t *testing.T) {
 			a, b := pair(t, 200, settings{"handover": handover})
 			ctx, cancel := context.WithCancel(context.Background())
@@ -120,7 +120,7 @@ func TestS2FailbackUnderWritesLosesNothing(t *testing.T) {
 				t.Fatalf("journal = %+v", recs)
 			}
 			wantStep := transition.StepFailover
-			if handover == "pause" {
+			if handover != "failover" { // auto is the pause handover
 				wantStep = transition.StepPauseHandover
 			}
 			if !hasStep(recs[0], wantStep) {
