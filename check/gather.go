@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"time"
 
 	"github.com/redis-vip/redis-vip/node"
@@ -102,4 +104,28 @@ func await(ctx context.Context, ch <-chan factsResult) (*node.Facts, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("no answer within the check timeout: %w", node.ErrUnreachable)
 	}
+}
+
+// HoldsAny reports whether one of vips is among addrs (this host's
+// interface addresses, as net.InterfaceAddrs gives them).
+func HoldsAny(vips []netip.Addr, addrs []net.Addr) bool {
+	for _, a := range addrs {
+		var ip net.IP
+		switch v := a.(type) {
+		case *net.IPNet:
+			ip = v.IP
+		case *net.IPAddr:
+			ip = v.IP
+		}
+		got, ok := netip.AddrFromSlice(ip)
+		if !ok {
+			continue
+		}
+		for _, want := range vips {
+			if got.Unmap() == want.Unmap() {
+				return true
+			}
+		}
+	}
+	return false
 }

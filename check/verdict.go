@@ -38,6 +38,8 @@ type Input struct {
 	LocalStream, PeerStream node.Writes
 	// MaxLinkDown bounds a replica's link-down time for taking over (S10).
 	MaxLinkDown time.Duration
+	// HoldsVIP: one of the instance's configured VIPs is on this host.
+	HoldsVIP bool
 	// Maintenance is the instance's maintenance mode on this host: while
 	// on, the current holder stays eligible (see withMaintenance).
 	Maintenance maintenance.State
@@ -143,6 +145,11 @@ func replicaVerdict(in Input, l node.Facts, warnings []string) Result {
 	}
 	if in.LastEvent == transition.EventMaster {
 		return fail("VRRP made this node master but its redis is a replica of %s: give the VIP back", l.MasterAddr())
+	}
+	if in.HoldsVIP {
+		// keepalived made this node MASTER but no master event reached
+		// redis-vip (a lost notify_master): clients would reach a replica.
+		return fail("this host holds the VIP but its redis is a replica of %s and no master event was recorded: give the VIP back", l.MasterAddr())
 	}
 	switch {
 	case l.InSync():

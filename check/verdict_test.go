@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -355,6 +356,21 @@ func TestVerdictSafetyCore(t *testing.T) {
 			ok:   true, reason: "local is master", warning: "alive",
 		},
 		{
+			name:   "a replica whose host holds the VIP without a master event gives it back (a lost notify_master)",
+			in:     check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: vMaster(vPeer, vHistA, 1000, 50), HoldsVIP: true, LastEvent: transition.EventBackup},
+			reason: "holds the VIP",
+		},
+		{
+			name: "a replica in sync without the VIP stays eligible",
+			in:   check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: vMaster(vPeer, vHistA, 1000, 50), LastEvent: transition.EventBackup},
+			ok:   true, reason: "in sync",
+		},
+		{
+			name: "a master holding the VIP is fine",
+			in:   check.Input{Local: vMaster(vLocal, vHistA, 1000, 50), Peer: vReplica(vPeer, vLocal, true, vHistA, 1000, 50), HoldsVIP: true},
+			ok:   true, reason: "local is master",
+		},
+		{
 			name: "a master drained on purpose (FLUSHALL after the peer's position) serves",
 			in:   check.Input{Local: vMaster(vLocal, vHistA, 2000, 0), Peer: vReplica(vPeer, vLocal, false, vHistA, 1500, 80)},
 			ok:   true, reason: "local is master",
@@ -383,3 +399,14 @@ func TestVerdictOffsetSkew(t *testing.T) {
 // unreachable is a peer error as node.Client gives it for a peer that
 // cannot be reached at all.
 func unreachable(msg string) error { return fmt.Errorf("%s: %w", msg, node.ErrUnreachable) }
+
+func TestHoldsAny(t *testing.T) {
+	vip := netip.MustParseAddr("192.0.2.10")
+	addrs := []net.Addr{&net.IPNet{IP: net.ParseIP("192.0.2.11"), Mask: net.CIDRMask(24, 32)}, &net.IPNet{IP: net.ParseIP("192.0.2.10").To4(), Mask: net.CIDRMask(32, 32)}}
+	if !check.HoldsAny([]netip.Addr{vip}, addrs) {
+		t.Errorf("192.0.2.10 is on the interface: want held")
+	}
+	if check.HoldsAny([]netip.Addr{vip}, addrs[:1]) || check.HoldsAny(nil, addrs) {
+		t.Errorf("want not held")
+	}
+}

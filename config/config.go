@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -99,6 +100,11 @@ type Instance struct {
 	// HealthListen is where the long-running process (run, notify-fifo)
 	// serves the health endpoints ("" off).
 	HealthListen string `yaml:"health_listen"`
+	// VIP is the virtual IP keepalived moves for this instance (one address
+	// or several, comma-separated; optional): check fails a replica whose
+	// host holds it without a master event, so a lost notify_master cannot
+	// leave the VIP on a replica.
+	VIP string `yaml:"vips"`
 }
 
 // The values on_diverged and handover accept.
@@ -235,6 +241,23 @@ func (c *Config) GuardIncludeSharedWith(name string) string {
 		}
 	}
 	return ""
+}
+
+// VIPAddrs parses vips: addresses without ports, comma-separated.
+func (in *Instance) VIPAddrs() ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, f := range strings.Split(in.VIP, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("want IP addresses, comma-separated: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // vrrpName is the keepalived vrrp_instance an instance takes events for.
@@ -477,6 +500,9 @@ func (c *Config) Select(name string, src Source) (*Instance, error) {
 func (in *Instance) validate(getenv func(string) string, warn func(string, ...any)) []string {
 	var p []string
 	addProblem := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	if _, err := in.VIPAddrs(); err != nil {
+		addProblem("vips %q: %v", in.VIP, err)
+	}
 	checkAddr := func(key, v string, required bool) {
 		if v == "" {
 			if required {

@@ -647,6 +647,7 @@ func everyKey(t *testing.T) map[string]string {
 		"max_link_down":            "3s",
 		"reconcile_interval":       "750ms",
 		"health_listen":            "192.0.2.1:8008",
+		"vips":                     "192.0.2.10",
 		"on_diverged":              "refuse",
 		"handover":                 "failover",
 		"guard.include":            "/srv/redis/inc.conf",

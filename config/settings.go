@@ -66,6 +66,7 @@ var Settings = []Setting{
 	{Key: "timeouts.holdoff", Usage: "how long check fails after a sync-before-promote timed out", Default: "30s"},
 	{Key: "max_link_down", Usage: "a replica whose link to its master has been down longer than this is not promoted alone; 0 turns the bound off", Default: "10s"},
 	{Key: "reconcile_interval", Usage: "how often the long-running process (notify-fifo, run) re-checks the pair and repairs it; 0 turns it off", Default: "2s"},
+	{Key: "vips", Usage: "the VIP keepalived moves for this instance (IP addresses, comma-separated; optional): check fails a replica whose host holds it without a master event"},
 	{Key: "health_listen", Usage: "address (host:port) where run and notify-fifo serve GET /primary, /replica, /health and /metrics; empty: off"},
 	{Key: "state_dir", Usage: "directory for the lock, the journal and the last state", Default: "/var/lib/redis-vip"},
 	{Key: "backup_dir", Usage: "directory for RDB copies taken before a dataset is discarded", Default: "/var/lib/redis-vip/backups"},

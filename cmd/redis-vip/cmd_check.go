@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -47,6 +48,11 @@ func checkCommand() *cli.Command {
 				return fmt.Errorf("%w: %w", config.ErrConfig, in.LocalErr)
 			}
 			in.MaxLinkDown = e.inst.MaxLinkDown
+			if vips, _ := e.inst.VIPAddrs(); len(vips) > 0 {
+				if addrs, aerr := net.InterfaceAddrs(); aerr == nil {
+					in.HoldsVIP = check.HoldsAny(vips, addrs)
+				}
+			}
 			res := check.Verdict(in)
 			word := "OK"
 			if !res.OK {
