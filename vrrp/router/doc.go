@@ -9,9 +9,10 @@
 // Run's goroutine is the only one that touches the fsm.Machine. It waits for
 // whichever comes first: a checked advert from the receive loop (own
 // adverts dropped, rejected ones counted per packet.Reason), the machine's
-// timer (fsm.NextDeadline), a health result from the check loop, a finished
-// transition, the one-second reconcile tick, or the end of ctx. It carries
-// out the returned actions in order:
+// timer (fsm.NextDeadline), a health result from the check loop, an event
+// of the liveness watcher, a finished transition, the one-second reconcile
+// tick, or the end of ctx. It carries out the returned actions in order,
+// except that an advert with priority 0 goes first:
 //
 //   - SendAdvert: marshal and send to the group or to every unicast peer.
 //   - BecomeMaster: start the master transition (sync-then-promote or
@@ -88,8 +89,20 @@
 // starts healthy (Start then goes to Backup) or in Fault, so a node whose
 // Redis is down at start never becomes Master. After that, fall failing
 // results in a row make it unhealthy (fsm.SetHealthy(false): a Master
-// releases the VIPs and sends priority 0) and rise passing results in a row
-// make it healthy again.
+// sends priority 0 and releases the VIPs) and rise passing results in a
+// row make it healthy again.
+//
+// The liveness watcher (package liveness) holds a connection to the local
+// Redis. When the Redis process dies the kernel closes that connection,
+// and a new one is refused: the event loop hears of it within a
+// millisecond and makes the node unhealthy at once, without counting
+// failing checks. A Master's first act is the priority-0 advert, so the
+// peer takes over after its skew time (61 ms at priority 100 and 100 ms
+// adverts). A closed connection that a new one replaces (CLIENT KILL, an
+// idle timeout) is no event; a hung Redis closes nothing, and the periodic
+// check remains the judge of it. After the event, rise passing checks make
+// the node healthy again, and a passing check that began before the event
+// does not count. In maintenance mode the event changes nothing.
 //
 // # Addresses
 //

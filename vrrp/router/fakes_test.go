@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/redis-vip/redis-vip/check"
+	"github.com/redis-vip/redis-vip/liveness"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 	"github.com/redis-vip/redis-vip/vrrp/fsm"
@@ -135,6 +136,9 @@ func (w *fakeWire) Send(ctx context.Context, payload []byte, dst netip.Addr) err
 	if err != nil {
 		w.l.t.Errorf("%s sent a bad advert: %v", w.name, err)
 		return nil
+	}
+	if adv.Priority == 0 {
+		w.l.note("%s: advert-0", w.name)
 	}
 	w.l.mu.Lock()
 	defer w.l.mu.Unlock()
@@ -339,22 +343,59 @@ func (f *fakeTrans) Runs() []transition.Event {
 	return append([]transition.Event(nil), f.runs...)
 }
 
-// fakeHealth is a health check the test flips.
+// fakeHealth is a health check the test flips. A check reads the health
+// when it begins and answers after delay (zero: at once).
 type fakeHealth struct {
 	mu          sync.Mutex
 	ok          bool
 	maintenance bool
 	checks      int
+	delay       time.Duration
 }
 
-func (h *fakeHealth) Check(context.Context) check.Result {
+func (h *fakeHealth) Check(ctx context.Context) check.Result {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.checks++
+	res := check.Result{Reason: "fake: redis down", Maintenance: h.maintenance}
 	if h.ok {
-		return check.Result{OK: true, Reason: "fake: ok", Maintenance: h.maintenance}
+		res = check.Result{OK: true, Reason: "fake: ok", Maintenance: h.maintenance}
 	}
-	return check.Result{Reason: "fake: redis down", Maintenance: h.maintenance}
+	d := h.delay
+	h.mu.Unlock()
+	if d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return check.Result{Reason: "fake: check timed out"}
+		}
+	}
+	return res
+}
+
+// fakeLive is the liveness watcher: the test sends its events.
+type fakeLive struct {
+	ch chan liveness.Event
+}
+
+func (f *fakeLive) Run(ctx context.Context, report func(liveness.Event)) {
+	for {
+		select {
+		case ev := <-f.ch:
+			report(ev)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// gone reports the local Redis gone now.
+func (f *fakeLive) gone() {
+	f.ch <- liveness.Event{At: time.Now(), Reason: "fake: EOF, reconnect refused"}
+}
+
+// back reports it accepting connections again.
+func (f *fakeLive) back() {
+	f.ch <- liveness.Event{Up: true, At: time.Now(), Reason: "fake: accepts connections again"}
 }
 
 // SetMaintenance makes the checks report maintenance mode.
@@ -378,6 +419,7 @@ type testNode struct {
 	vips   *fakeVIPs
 	trans  *fakeTrans
 	health *fakeHealth
+	live   *fakeLive
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -399,9 +441,10 @@ func (l *lab) add(name, addr string, s Settings) *testNode {
 	n.vips = &fakeVIPs{l: l, name: name}
 	n.trans = &fakeTrans{l: l, name: name, role: node.RoleReplica, promote: 20 * time.Millisecond, vips: n.vips}
 	n.health = &fakeHealth{ok: true}
+	n.live = &fakeLive{ch: make(chan liveness.Event)}
 	log := zaptest.NewLogger(l.t, zaptest.Level(zapcore.WarnLevel)).With(zap.String("node", name))
 	r, err := New(Options{Name: name, Settings: s, Wire: n.wire, Addresses: n.vips, Transitions: n.trans, Health: n.health,
-		Log: log, CheckTimeout: 50 * time.Millisecond, TransitionTimeout: 10 * time.Second})
+		Liveness: n.live, Log: log, CheckTimeout: 50 * time.Millisecond, TransitionTimeout: 10 * time.Second})
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -34,10 +34,16 @@ func (h *hysteresis) observe(ok bool) bool {
 	return true
 }
 
+// checked is one health check result with when the check began.
+type checked struct {
+	res   check.Result
+	began time.Time
+}
+
 // checkLoop runs the health check every CheckInterval (measured from the
 // start of one check to the start of the next; a slow check is followed at
 // once by the next), each bounded by CheckTimeout, until ctx ends.
-func (r *Router) checkLoop(ctx context.Context, out chan<- check.Result) {
+func (r *Router) checkLoop(ctx context.Context, out chan<- checked) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -54,7 +60,7 @@ func (r *Router) checkLoop(ctx context.Context, out chan<- check.Result) {
 			return
 		}
 		select {
-		case out <- res:
+		case out <- checked{res: res, began: began}:
 		case <-ctx.Done():
 			return
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis-vip/redis-vip/check"
 	"github.com/redis-vip/redis-vip/config"
+	"github.com/redis-vip/redis-vip/liveness"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 	"github.com/redis-vip/redis-vip/vrrp/transport"
@@ -18,7 +19,8 @@ import (
 // Open builds the Router of a configured instance with real parts: a VRRP
 // socket on the interface (opened here, in the calling thread's network
 // namespace), a vip.Manager for the VIPs, the check verdict as the health
-// check and the transition runner for the Redis side. s is the instance's
+// check, a liveness.Watcher on the local Redis (unhealthy the moment it
+// dies) and the transition runner for the Redis side. s is the instance's
 // decoded `vrrp:` section (DecodeSettings). Close the Router when done.
 func Open(ctx context.Context, inst *config.Instance, s Settings, log *zap.Logger) (*Router, error) {
 	if log == nil {
@@ -37,10 +39,16 @@ func Open(ctx context.Context, inst *config.Instance, s Settings, log *zap.Logge
 		conn.Close()
 		return nil, err
 	}
+	live, err := NewInstanceLiveness(inst, log.With(zap.String("instance", inst.Name)))
+	if err != nil {
+		health.Close()
+		conn.Close()
+		return nil, err
+	}
 	r, err := New(Options{
 		Name: inst.Name, Settings: s, Wire: conn, Addresses: mgr,
 		Transitions: InstanceTransitions{Instance: inst, Log: log.With(zap.String("instance", inst.Name))},
-		Health:      health, Log: log,
+		Health:      health, Liveness: live, Log: log,
 		CheckTimeout: inst.Timeouts.Check, TransitionTimeout: inst.Timeouts.Transition,
 	})
 	if err != nil {
@@ -84,6 +92,48 @@ func (h *InstanceHealth) Check(ctx context.Context) check.Result {
 func (h *InstanceHealth) Close() error {
 	h.local.Close()
 	return h.peer.Close()
+}
+
+// InstanceLiveness watches a configured instance's local Redis with a
+// liveness.Watcher. It drops "gone" while maintenance mode is on (read from
+// the state dir when it happens), so an operator's restart of the local
+// Redis moves nothing, as the check promises in maintenance mode.
+type InstanceLiveness struct {
+	w   *liveness.Watcher
+	sd  transition.StateDir
+	log *zap.Logger
+}
+
+// NewInstanceLiveness makes the watcher of inst's local address. The
+// connect timeout is the instance's (timeouts.connect).
+func NewInstanceLiveness(inst *config.Instance, log *zap.Logger) (*InstanceLiveness, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	w, err := liveness.New(liveness.Options{Addr: inst.Local, DialTimeout: inst.Timeouts.Connect, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("%w: instance %s: local: %w", config.ErrConfig, inst.Name, err)
+	}
+	return &InstanceLiveness{w: w, sd: transition.StateDir{Dir: inst.StateDir, Instance: inst.Name}, log: log}, nil
+}
+
+// Run reports the watcher's events until ctx ends, less "gone" in
+// maintenance mode.
+func (l *InstanceLiveness) Run(ctx context.Context, report func(liveness.Event)) {
+	l.w.Run(ctx, func(ev liveness.Event) {
+		if !ev.Up && l.Paused() {
+			l.log.Warn("local Redis gone, but maintenance mode is on: the health check decides", zap.String("seen", ev.Reason))
+			return
+		}
+		report(ev)
+	})
+}
+
+// Paused reports whether maintenance mode is on for the instance (an
+// unreadable maintenance file counts as on, as everywhere else).
+func (l *InstanceLiveness) Paused() bool {
+	m, _ := l.sd.Maintenance()
+	return m.On
 }
 
 // InstanceTransitions runs a configured instance's transitions with

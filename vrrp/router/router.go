@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/redis-vip/redis-vip/check"
+	"github.com/redis-vip/redis-vip/liveness"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 	"github.com/redis-vip/redis-vip/vrrp/fsm"
@@ -83,6 +84,14 @@ type Health interface {
 	Check(ctx context.Context) check.Result
 }
 
+// Liveness tells at once that the local Redis is gone (its process died:
+// the connection the watcher holds closed, and a new one was refused) and
+// when it accepts connections again; *liveness.Watcher is one.
+type Liveness interface {
+	// Run reports every change until ctx ends, from its own goroutine.
+	Run(ctx context.Context, report func(liveness.Event))
+}
+
 // Options are what New needs to build a Router.
 type Options struct {
 	// Name is the instance's name, for logs.
@@ -97,6 +106,10 @@ type Options struct {
 	Transitions Transitions
 	// Health is checked every Settings.CheckInterval.
 	Health Health
+	// Liveness, when set, makes the node unhealthy the moment the local
+	// Redis is gone, without waiting for fall failing checks; nil: the
+	// health check alone decides.
+	Liveness Liveness
 	// Log receives every state change with its reason; nil discards.
 	Log *zap.Logger
 	// CheckTimeout bounds one health check (timeouts.check).
@@ -287,7 +300,8 @@ func (r *Router) Run(ctx context.Context) error {
 		m:        m,
 		bg:       bg,
 		adverts:  make(chan fsm.Advert, 16),
-		checks:   make(chan check.Result, 1),
+		checks:   make(chan checked, 1),
+		live:     make(chan liveness.Event, 4),
 		fatal:    make(chan error, 1),
 		results:  make(chan result, 4),
 		announce: func() {},
@@ -301,6 +315,18 @@ func (r *Router) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); r.receive(loopCtx, l.adverts, l.fatal) }()
 	go func() { defer wg.Done(); r.checkLoop(loopCtx, l.checks) }()
 	go func() { defer wg.Done(); <-loopCtx.Done(); l.work.stop() }()
+	if r.o.Liveness != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.o.Liveness.Run(loopCtx, func(ev liveness.Event) {
+				select {
+				case l.live <- ev:
+				case <-loopCtx.Done():
+				}
+			})
+		}()
+	}
 	defer l.waitAnnounce()
 	return l.run(ctx)
 }
@@ -342,7 +368,8 @@ type loop struct {
 	bg      context.Context
 	work    *worker
 	adverts chan fsm.Advert
-	checks  chan check.Result
+	checks  chan checked
+	live    chan liveness.Event
 	fatal   chan error
 	results chan result
 
@@ -357,6 +384,9 @@ type loop struct {
 	masterRetry time.Time // when a master transition was last resubmitted
 	sendFailing bool
 	paused      bool // maintenance mode, as the last health check said
+	// goneAt is when the liveness watcher last said the local Redis is
+	// gone; a passing check that began before it is stale.
+	goneAt time.Time
 
 	// cannotHold, when set, says why the VIPs could not be added: the node
 	// stays in Fault until cannotHoldUntil (forever when zero).
@@ -394,8 +424,10 @@ func (l *loop) run(ctx context.Context) error {
 			l.apply(l.m.ReceiveAdvert(adv, time.Now()))
 		case <-timer.C:
 			l.apply(l.m.Tick(time.Now()))
-		case res := <-l.checks:
-			l.onCheck(res)
+		case c := <-l.checks:
+			l.onCheck(c)
+		case ev := <-l.live:
+			l.onLive(ev)
 		case res := <-l.results:
 			l.onResult(res)
 		case <-reconcile.C:
@@ -413,9 +445,15 @@ func (l *loop) run(ctx context.Context) error {
 
 // onCheck feeds a health check result through rise/fall into the machine.
 // The first result decides the starting health on its own, so a node whose
-// Redis is down at start never becomes Master.
-func (l *loop) onCheck(res check.Result) {
-	r, now := l.r, time.Now()
+// Redis is down at start never becomes Master. A passing result of a check
+// that began before the liveness watcher said the Redis is gone is stale:
+// it does not count towards rise.
+func (l *loop) onCheck(c checked) {
+	r, now, res := l.r, time.Now(), c.res
+	if res.OK && l.started && c.began.Before(l.goneAt) {
+		r.log.Debug("passing check began before the local Redis was gone: ignored")
+		return
+	}
 	r.setStatus(func(s *Status) { s.Check, s.Maintenance = res, res.Maintenance })
 	if res.Maintenance != l.paused {
 		l.paused = res.Maintenance
@@ -458,14 +496,46 @@ func (l *loop) onCheck(res check.Result) {
 	l.apply(l.m.SetHealthy(l.healthy(), now))
 }
 
+// onLive handles the liveness watcher's events. The local Redis gone makes
+// the node unhealthy at once (no fall counting): a Master sends priority 0
+// before anything else and releases the VIPs, so the peer takes over after
+// its skew time. Rise passing checks make it healthy again, as after any
+// failure. In maintenance mode the event is only logged: the check keeps
+// the holder eligible while the operator restarts its Redis.
+func (l *loop) onLive(ev liveness.Event) {
+	r := l.r
+	if ev.Up {
+		r.log.Info("local Redis accepts connections", zap.String("seen", ev.Reason))
+		return
+	}
+	l.goneAt = ev.At
+	switch {
+	case !l.started:
+		r.log.Warn("local Redis gone before the first health check", zap.String("seen", ev.Reason))
+		return
+	case l.paused:
+		r.log.Warn("local Redis gone, but maintenance mode is on: the health check decides", zap.String("seen", ev.Reason))
+		return
+	case !l.health.healthy:
+		r.log.Info("local Redis gone (already unhealthy)", zap.String("seen", ev.Reason))
+		return
+	}
+	l.health.healthy, l.health.streak = false, 0
+	r.setStatus(func(s *Status) { s.Healthy = false })
+	r.log.Warn("local Redis gone: unhealthy at once, giving up the VIP", zap.String("seen", ev.Reason),
+		zap.Stringer("state", l.state), zap.Duration("after", time.Since(ev.At)))
+	l.apply(l.m.SetHealthy(l.healthy(), time.Now()))
+}
+
 // healthy is the health the machine runs on: the health check's after
 // rise/fall, unless the VIPs could not be added.
 func (l *loop) healthy() bool { return l.health.healthy && l.cannotHold == "" }
 
-// apply carries out the machine's actions in order.
+// apply carries out the machine's actions in order, except that an advert
+// with priority 0 goes first (see ordered).
 func (l *loop) apply(actions []fsm.Action) {
 	r := l.r
-	for _, a := range actions {
+	for _, a := range ordered(actions) {
 		switch a.Kind {
 		case fsm.ActStateChanged:
 			l.state = a.To
@@ -486,6 +556,22 @@ func (l *loop) apply(actions []fsm.Action) {
 			l.work.submit(eventFor(l.state))
 		}
 	}
+}
+
+// ordered moves an advert with priority 0 (leaving Master: Fault or
+// shutdown) to the front, so the peer starts its skew timer before this
+// node spends time on logs, removing the VIPs or queueing its transition.
+// The VIPs are gone long before the peer can add them: it waits its skew
+// time and then promotes its Redis first.
+func ordered(actions []fsm.Action) []fsm.Action {
+	i := slices.IndexFunc(actions, func(a fsm.Action) bool { return a.Kind == fsm.ActSendAdvert && a.Priority == 0 })
+	if i <= 0 {
+		return actions
+	}
+	out := make([]fsm.Action, 0, len(actions))
+	out = append(out, actions[i])
+	out = append(out, actions[:i]...)
+	return append(out, actions[i+1:]...)
 }
 
 // eventFor is the transition for a state other than Master.
