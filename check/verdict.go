@@ -128,6 +128,12 @@ func judge(in Input) Result {
 			return fail("local master is superseded: the peer was promoted from its history and has taken writes since (%s); local's later writes are backed up when it follows", p.Summary())
 		case rel == node.Ahead && raw == node.Predecessor:
 			warnings = append(warnings, fmt.Sprintf("the peer was promoted from local's history but took no writes since (%s): it follows local", p.Summary()))
+		case rel == node.Diverged && l.Role == node.RoleMaster && p.Role == node.RoleMaster &&
+			(in.LastEvent == transition.EventBackup || in.LastEvent == transition.EventFault):
+			// Two masters of diverged data: only the one VRRP keeps may
+			// serve; this one was told to stand down, and its hook backs
+			// it up and resyncs it (or refuses, as on_diverged says).
+			return fail("histories diverged (split brain) and this master's newest event is %s: not eligible while its hook resolves it (local %s, peer %s)", in.LastEvent, l.Summary(), p.Summary())
 		case rel == node.Diverged || rel == node.Successor:
 			warnings = append(warnings, fmt.Sprintf("histories diverged (split brain): local %s, peer %s", l.Summary(), p.Summary()))
 		}

@@ -361,6 +361,16 @@ func TestVerdictSafetyCore(t *testing.T) {
 			reason: "holds the VIP",
 		},
 		{
+			name:   "two masters of diverged data: the one told to stand down is not eligible (I4)",
+			in:     check.Input{Local: vMaster(vLocal, vHistB, 0, 745), Peer: vMaster(vPeer, vHistA, 80000, 1200), LastEvent: transition.EventFault},
+			reason: "newest event is fault",
+		},
+		{
+			name: "two masters of diverged data: the one VRRP keeps stays eligible, with a warning",
+			in:   check.Input{Local: vMaster(vLocal, vHistA, 80000, 1200), Peer: vMaster(vPeer, vHistB, 0, 745), LastEvent: transition.EventMaster},
+			ok:   true, reason: "local is master", warning: "diverged",
+		},
+		{
 			name: "a replica in sync without the VIP stays eligible",
 			in:   check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: vMaster(vPeer, vHistA, 1000, 50), LastEvent: transition.EventBackup},
 			ok:   true, reason: "in sync",
