@@ -73,8 +73,13 @@ func (r *run) checkI1(conv convergence) {
 	groups := map[string][]classified{}
 	for _, m := range missing {
 		switch {
+		case m.a.Role == "slave" && inBackup[m.a.Key]:
+			// A replica someone made writable: redis-vip makes it read-only
+			// again within a reconcile pass, after a verified backup of what
+			// came through (the lead's policy, like W3: acknowledged by a
+			// node that was not the master, kept in a backup).
 		case m.a.Role == "slave":
-			groups["I1|acknowledged by a writable replica, lost"] = append(groups["I1|acknowledged by a writable replica, lost"], m)
+			groups["I1|acknowledged by a writable replica, lost and in no backup"] = append(groups["I1|acknowledged by a writable replica, lost and in no backup"], m)
 		case m.window == "W1":
 		case m.window == "W3" && inBackup[m.a.Key]:
 		case m.window == "W3":

@@ -65,12 +65,15 @@ type cluster struct {
 	spec  pairSpec
 	hosts [2]*host
 	vip   *proxy
+	// hostVIP puts "the VIP" on the MASTER host's own loopback address, for
+	// check's vips rule (nil without root).
+	hostVIP *hostVIP
 }
 
 // newCluster creates the pair's proxies and servers' files; nothing is
 // started. vipTarget says where the VIP forwards.
 func newCluster(bin, root string, files [2]*hostFiles, spec pairSpec, p Persistence, vipTarget func() string) (*cluster, error) {
-	c := &cluster{bin: bin, root: filepath.Join(root, spec.Inst), spec: spec}
+	c := &cluster{bin: bin, root: filepath.Join(root, spec.Inst), spec: spec, hostVIP: newHostVIP()}
 	for i, f := range files {
 		dir := filepath.Join(c.root, f.name)
 		h := &host{hostFiles: f, inst: spec.Inst, snapshot: filepath.Join(dir, "snapshot")}
@@ -112,6 +115,9 @@ func (c *cluster) closeProxies() {
 	if c.vip != nil {
 		c.vip.close()
 	}
+	if c.hostVIP != nil {
+		c.hostVIP.close()
+	}
 }
 
 // instanceConfig is host i's redis-vip instance for the pair: local is its
@@ -120,7 +126,7 @@ func (c *cluster) closeProxies() {
 // schedule fits in seconds; backups_keep is low so retention runs.
 func (c *cluster) instanceConfig(i int) map[string]any {
 	h, peer := c.hosts[i], c.hosts[1-i]
-	return map[string]any{
+	m := map[string]any{
 		"vrrp_instance": c.spec.VRRP,
 		"local":         h.redis.addr(),
 		"announce":      h.reach.addr(),
@@ -134,6 +140,10 @@ func (c *cluster) instanceConfig(i int) map[string]any {
 		},
 		"guard": map[string]any{"include": h.redis.include, "redis_conf": h.redis.conf},
 	}
+	if a := c.hostVIP.addr(i); a != "" {
+		m["vips"] = a
+	}
+	return m
 }
 
 // writeConfigs writes each host's redis-vip.yml with every pair's instance.

@@ -9,8 +9,13 @@
 // check) runs `redis-vip check` and fires the notify hooks as keepalived
 // does: as separate processes, without waiting, with injected delays,
 // duplicates, reorders, losses and kills; or, in FIFO mode, through a notify
-// FIFO read by a long-running `redis-vip notify-fifo`. The VIP is a proxy
-// that forwards to the VRRP master's Redis.
+// FIFO read by a long-running `redis-vip notify-fifo`. In hooks mode each
+// host also runs `redis-vip reconcile --loop`, as the shipped
+// redis-vip-reconcile.service does beside the per-event hooks (S12). The
+// VIP is a proxy that forwards to the VRRP master's Redis; as root, each
+// host also gets an address of its own on lo while the model has it MASTER
+// (hostvip.go), which its config names in vips, so check's rule for a
+// replica holding the VIP (a lost notify_master) is exercised.
 //
 // Each schedule is drawn from a seed: persistence (none, RDB, AOF), one or
 // two instances in one config file, hook faults, and a list of faults from
@@ -32,8 +37,11 @@
 //     (acknowledged while the link was cut, or while the peer was also a
 //     master having been promoted when this node was unreachable: down,
 //     stalled or cut off) and then it must be in a backup that loads (else
-//     I3). A write acknowledged by a writable
-//     replica and lost is its own class. W2 never applies: nothing is forced.
+//     I3). A write acknowledged by a writable replica (replica-read-only
+//     no, set by a fault) may be missing only if it is in a backup that
+//     loads: redis-vip makes such a replica read-only again after backing
+//     it up, and Redis discards those writes at its next full sync. W2
+//     never applies: nothing is forced.
 //   - I2: within Bound (40 s) after the heal, for three looks in a row: one
 //     master, the other its replica through the link proxy, link up, listed
 //     online with lag <= 2 s; VRRP MASTER on the master's host and BACKUP on

@@ -86,6 +86,10 @@ func (k *keepalived) step(ctx context.Context) {
 		k.changes = append(k.changes, tlEntry{at: now, s: "vrrp " + k.c.hosts[ch.Router].name + " " + string(ch.From) + "->" + string(ch.To)})
 	}
 	k.mu.Unlock()
+	for _, ch := range changes {
+		// keepalived adds the VIP on becoming MASTER, before its notify.
+		k.c.hostVIP.set(ch.Router, ch.To == stMaster)
+	}
 	if moved && k.onHolder != nil {
 		k.onHolder(h)
 	}
@@ -138,6 +142,9 @@ func (k *keepalived) stopRouter(ctx context.Context, i int) {
 		k.changes = append(k.changes, tlEntry{at: now, s: "vrrp " + k.c.hosts[ch.Router].name + " " + string(ch.From) + "->" + string(ch.To) + " (keepalived stopped)"})
 	}
 	k.mu.Unlock()
+	for _, ch := range changes {
+		k.c.hostVIP.set(ch.Router, ch.To == stMaster)
+	}
 	if moved && k.onHolder != nil {
 		k.onHolder(h)
 	}

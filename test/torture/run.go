@@ -125,6 +125,13 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 			return out, fmt.Errorf("schedule %d: %w", seed, err)
 		}
 		defer fifo.close()
+	} else {
+		// The per-event hooks come with the reconcile service (S12).
+		rec, err := startReconcilers(bin, files)
+		if err != nil {
+			return out, fmt.Errorf("schedule %d: %w", seed, err)
+		}
+		defer rec.close()
 	}
 	kaCtx, kaCancel := context.WithCancel(ctx)
 	var kaWG sync.WaitGroup
