@@ -58,11 +58,12 @@ bench-check: deps
 demo: deps
 	scripts/demo.sh
 
-# Failover write gap, shipped keepalived config vs a tuned one, and the
-# built-in VRRP mode, from one run (root).
+# One table, one run (root): Sentinel + HAProxy, keepalived with the seed's
+# shell scripts, redis-vip with the shipped keepalived configs (hooks, FIFO)
+# and redis-vip run, each built in network namespaces; kill -9, SIGSTOP,
+# planned move and failback, RUNS times each (RUNS=5: about 25 minutes).
 bench-failover: deps
-	scripts/bench-failover.sh -n $${RUNS:-5}
-	$(GO) run ./test/vrrpe2e/cmd/bench-failover-builtin -n $${RUNS:-5}
+	BENCH_COMMAND="make bench-failover RUNS=$(or $(RUNS),5)" scripts/bench-failover.sh -n $(or $(RUNS),5)
 
 lab-up: deps
 	scripts/lab.sh up

@@ -7,6 +7,7 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v keepalived >/dev/null 2>&1 || need+=(keepalived)
+for t in redis-sentinel haproxy; do command -v $t >/dev/null 2>&1 || need+=($t); done # make bench-failover's baseline
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)

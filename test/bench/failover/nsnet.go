@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// The driver watches the labs from its own process: a TCP connection opened
+// inside a namespace, a netlink handle per namespace, a log file read. It
+// forks nothing while it polls, so polling costs the machine (2 shared
+// cores) almost nothing next to the processes under test.
+
+// rootNS is the driver's own network namespace, taken at start-up.
+var rootNS = func() netns.NsHandle {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	h, err := netns.Get()
+	if err != nil {
+		panic(fmt.Sprintf("current netns: %v", err))
+	}
+	return h
+}()
+
+// dialIn opens a TCP connection to addr from inside the network namespace
+// ns. A socket belongs to the namespace it was created in, so the calling
+// goroutine is locked to its thread, enters ns, dials and goes back to the
+// driver's namespace before the thread returns to the runtime. (The thread
+// must survive: the labs start their processes with Pdeathsig, which fires
+// when the forking thread exits, so a thread thrown away could kill one.)
+func dialIn(ns, addr string, timeout time.Duration) (net.Conn, error) {
+	runtime.LockOSThread()
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("netns %s: %w", ns, err)
+	}
+	defer h.Close()
+	if err := netns.Set(h); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("enter netns %s: %w", ns, err)
+	}
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if rerr := netns.Set(rootNS); rerr != nil {
+		// Nothing sound is left to do on this thread (the wrapper script
+		// removes the namespaces).
+		panic(fmt.Sprintf("back to the driver's netns: %v", rerr))
+	}
+	runtime.UnlockOSThread()
+	return c, err
+}
+
+// errReply is a Redis error reply, as opposed to a network failure.
+var errReply = errors.New("redis error reply")
+
+// redisDo runs one command against addr from inside ns on a fresh
+// connection, bounded by timeout, and returns the reply (string, int64,
+// nil, []any).
+func redisDo(ns, addr string, timeout time.Duration, args ...string) (any, error) {
+	c, err := dialIn(ns, addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		return nil, err
+	}
+	return readReply(bufio.NewReader(c))
+}
+
+// redisString runs a command whose reply is a string.
+func redisString(ns, addr string, timeout time.Duration, args ...string) (string, error) {
+	v, err := redisDo(ns, addr, timeout, args...)
+	if err != nil {
+		return "", err
+	}
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	}
+	return "", fmt.Errorf("%s: unexpected reply %T", args[0], v)
+}
+
+// infoMap runs INFO sections and parses key:value lines.
+func infoMap(ns, addr string, timeout time.Duration, sections ...string) (map[string]string, error) {
+	s, err := redisString(ns, addr, timeout, append([]string{"INFO"}, sections...)...)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			m[k] = v
+		}
+	}
+	return m, nil
+}
+
+func readReply(r *bufio.Reader) (any, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return nil, errors.New("empty reply line")
+	}
+	body := line[1:]
+	switch line[0] {
+	case '+':
+		return body, nil
+	case '-':
+		return nil, fmt.Errorf("%w: %s", errReply, body)
+	case ':':
+		return strconv.ParseInt(body, 10, 64)
+	case '$':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < 0 {
+			return nil, err
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < 0 {
+			return nil, err
+		}
+		out := make([]any, 0, n)
+		for i := 0; i < n; i++ {
+			v, err := readReply(r)
+			if err != nil && !errors.Is(err, errReply) {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown reply type %q", line)
+}
+
+// vipWatch tells which namespaces carry an address, through one netlink
+// handle per namespace.
+type vipWatch struct {
+	vip     netip.Addr
+	mu      sync.Mutex
+	handles map[string]*netlink.Handle
+}
+
+func newVIPWatch(vip netip.Addr, nss ...string) (*vipWatch, error) {
+	w := &vipWatch{vip: vip, handles: map[string]*netlink.Handle{}}
+	for _, ns := range nss {
+		h, err := handleIn(ns)
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		w.handles[ns] = h
+	}
+	return w, nil
+}
+
+func handleIn(ns string) (*netlink.Handle, error) {
+	nsh, err := netns.GetFromName(ns)
+	if err != nil {
+		return nil, fmt.Errorf("open netns %s: %w", ns, err)
+	}
+	defer nsh.Close()
+	h, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		return nil, fmt.Errorf("netlink handle in %s: %w", ns, err)
+	}
+	return h, nil
+}
+
+// holds reports whether ns's eth0 carries the VIP.
+func (w *vipWatch) holds(ns string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h := w.handles[ns]
+	if h == nil {
+		return false
+	}
+	link, err := h.LinkByName("eth0")
+	if err != nil {
+		return false
+	}
+	addrs, err := h.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(addrs, func(a netlink.Addr) bool { return a.IP.Equal(w.vip.AsSlice()) })
+}
+
+func (w *vipWatch) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, h := range w.handles {
+		h.Close()
+	}
+	w.handles = map[string]*netlink.Handle{}
+}
+
+// killNamespace SIGKILLs every process in ns (daemons, scripts a killed
+// keepalived left behind), waits (bounded) until they are gone, and
+// deletes ns. Used in every clean-up, also after a failure, and always
+// before anything else deletes the namespace: a process left in a deleted
+// namespace can no longer be found by it. A missing namespace is fine.
+func killNamespace(ns string) {
+	if _, err := os.Stat(filepath.Join("/run/netns", ns)); err != nil {
+		return
+	}
+	for i := 0; i < 50; i++ {
+		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+		pids := strings.Fields(string(out))
+		if len(pids) == 0 {
+			break
+		}
+		for _, f := range pids {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := 0; i < 20; i++ {
+		if err := exec.Command("ip", "netns", "del", ns).Run(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// namespacesWithPrefix lists the namespaces whose name starts with prefix.
+func namespacesWithPrefix(prefix string) []string {
+	entries, _ := os.ReadDir("/run/netns")
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// sleepCtx sleeps d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
