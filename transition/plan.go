@@ -445,6 +445,12 @@ func decideFollow(in Input) Plan {
 		case rel == node.Predecessor && (in.FollowDiverged || in.Force):
 			return Plan{Decision: "backup-while-following", Reason: "local follows the master promoted from its history: back up local's writes since the fork before the full sync discards them (S6)",
 				Relation: rel.String(), Steps: []Step{StepBackup}}
+		case rel == node.Diverged && in.FollowDiverged && !in.Force:
+			// on_diverged says back up and follow (guard said the same at
+			// start): keep a copy and let the sync go on, rather than
+			// promote local next to a live master (two masters).
+			return Plan{Decision: "backup-while-following", Reason: "local follows a master whose history diverged from local's (on_diverged: backup-and-follow): back up local before the full sync discards it (S6)",
+				Relation: rel.String(), Steps: []Step{StepBackup}}
 		case rel == node.Behind && raw == node.Successor && in.LocalStream == node.WritesDeletesOnly:
 			return Plan{Decision: "backup-while-following", Reason: "local follows the peer it was promoted from; its own stream since holds only deletions: back them up before the full sync discards them (S6, S11)",
 				Relation: rel.String(), Steps: []Step{StepBackup}}

@@ -488,8 +488,18 @@ func TestDecideFollow(t *testing.T) {
 			decision: "detach", steps: steps(sPromote, sRewrite), refused: true, relation: "ahead", reason: "empty",
 		},
 		{
-			name: "local replica of a diverged peer, link down: detach even with backup-and-follow",
+			// Detaching would make local a second master next to a live
+			// one (the torture suite saw a guard that had just backed the
+			// node up and started it as a replica undone this way): with
+			// backup-and-follow, back up and let the sync go on.
+			name: "local replica of a diverged peer, link down, backup-and-follow: back up while following",
 			in: transition.Input{Local: pReplica(planLocal, planPeer, false, histA, 1000, 50), FollowDiverged: true,
+				Peer: pp(diverged)},
+			decision: "backup-while-following", steps: steps(sBackup), relation: "diverged", reason: "S6",
+		},
+		{
+			name: "local replica of a diverged peer, link down, on_diverged refuse: detach",
+			in: transition.Input{Local: pReplica(planLocal, planPeer, false, histA, 1000, 50),
 				Peer: pp(diverged)},
 			decision: "detach", steps: steps(sPromote, sRewrite), refused: true, relation: "diverged", reason: "S1",
 		},

@@ -132,6 +132,9 @@ func countGroups(g map[string][]classified) int {
 // over a node that was alive and answering (busy, wrong password, maxclients)
 // opens no window (S9). W2 (--force) never occurs: the suite never forces.
 func (r *run) window(a ack) string {
+	if r.diedWithItsDisk(a) {
+		return "W1"
+	}
 	events := r.inj.eventLog()
 	for _, e := range events {
 		affects := e.Host == a.Node || e.Host == -1
@@ -159,6 +162,36 @@ func (r *run) window(a ack) string {
 		}
 	}
 	return ""
+}
+
+// diedWithItsDisk: the node that acknowledged a stayed master until it was
+// killed and restarted with its files lost or rolled back to an older
+// snapshot, with no replica of it in sync in between. The write died with
+// the process and its disk before any replica had it and before any step
+// of redis-vip could act: W1 (acknowledged but not yet sent to its replica
+// when it died), whatever the time between.
+func (r *run) diedWithItsDisk(a ack) bool {
+	name := r.c.hosts[a.Node].name
+	for _, e := range r.inj.eventLog() {
+		if e.Kind != fKill || e.Host != a.Node || (e.Files != "lost" && e.Files != "old") || e.Start.Before(a.At) {
+			continue
+		}
+		for _, s := range r.mon.between(name, a.At, e.Start) {
+			if !s.ok() {
+				continue
+			}
+			if s.Role != "master" {
+				return false
+			}
+			for _, rep := range s.Replicas {
+				if rep.State == "online" && rep.Lag <= 1 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // replicaLag is the lag node i, as a master, last reported for its replica

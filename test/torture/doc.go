@@ -33,7 +33,10 @@
 //
 //   - I1: every acknowledged write is on the final master, unless it is in
 //     W1 (acknowledged by a node at most 1 s, plus its replica's reported
-//     lag, before that node was killed, stalled or cut off) or in W3
+//     lag, before that node was killed, stalled or cut off; or acknowledged
+//     by a master that, with no replica in sync, was then killed and
+//     restarted with its files lost or rolled back: it died with its disk
+//     before any replica or any step of redis-vip had it) or in W3
 //     (acknowledged while the link was cut, or while the peer was also a
 //     master having been promoted when this node was unreachable: down,
 //     stalled or cut off) and then it must be in a backup that loads (else

@@ -22,6 +22,8 @@ type event struct {
 	Start time.Time
 	End   time.Time
 	Note  string
+	// Files is a kill's restart mode: keep, lost or old (a snapshot).
+	Files string
 }
 
 func (e event) String() string {
@@ -105,6 +107,7 @@ func (in *injector) apply(ctx context.Context, f fault) {
 	}
 	switch f.Kind {
 	case fKill:
+		e.Files = f.Mode
 		e.Note = in.kill(ctx, e.Host, f)
 	case fRestart:
 		e.Note = in.restart(ctx, e.Host, f.Dur)
