@@ -176,6 +176,9 @@ func notifyFIFOCommand() *cli.Command {
 			"to the newest per instance. Every reconcile_interval it also re-checks each instance and\n" +
 			"repairs the pair with the newest event's decision (see redis-vip reconcile). Instances with\n" +
 			"health_listen set get GET /primary, /replica, /health and /metrics on that address.\n" +
+			"It holds a connection to each local Redis: when that Redis dies it writes 1 into\n" +
+			"<state_dir>/<instance>.down at once (keepalived track_file, weight 0: FAULT now), and 0\n" +
+			"once the Redis is back and its check passes.\n" +
 			"Runs until the FIFO closes or SIGTERM.",
 		Flags: commonFlags(),
 		Action: func(c *cli.Context) error {
@@ -196,6 +199,9 @@ func notifyFIFOCommand() *cli.Command {
 			insts := selectAll(cfg, src, log)
 			stop := startReconcilers(c.Context, insts, log)
 			defer stop()
+			// The local Redis gone: keepalived's track_file says FAULT at once.
+			stopTrack := startTrackFiles(c.Context, insts, log)
+			defer stopTrack()
 			stopHealth := startHealth(c.Context, keepalivedTargets(insts), log)
 			defer stopHealth()
 			return serveFIFO(c, cfg, src, log, f)
