@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -33,7 +34,10 @@ func TestMain(m *testing.M) {
 }
 
 func setup(m *testing.M) int {
+	flag.Parse()
 	switch {
+	case testing.Short():
+		env.skip = "-short: the end-to-end scenarios take minutes (make test runs them)"
 	case os.Geteuid() != 0:
 		env.skip = "end-to-end scenarios need root (network namespaces, keepalived)"
 	case !haveAll("keepalived", "redis-server", "redis-cli", "ip"):

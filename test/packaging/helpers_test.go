@@ -39,6 +39,9 @@ func repoRoot(t *testing.T) string {
 
 func requireRoot(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: installs packages (make test runs it)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: installs into this machine")
 	}

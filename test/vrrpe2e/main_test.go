@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 // a tool is missing.
 func newLab(t *testing.T) *netlab.Lab {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: end-to-end (make test runs it)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces")
 	}
