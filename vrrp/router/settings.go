@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/vrrp/fsm"

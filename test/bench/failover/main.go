@@ -121,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*maxTotal = 6*time.Minute + time.Duration(*runs)*6*time.Minute
 	}
 	started := time.Now()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *maxTotal)
 	defer cancel()

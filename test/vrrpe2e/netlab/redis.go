@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // RedisConf is the host's redis.conf; GuardInclude the file `redis-vip
