@@ -60,7 +60,8 @@ func reconcileCommand() *cli.Command {
 			"One pass: if no transition is running, decide the newest keepalived event again from fresh\n" +
 			"facts and carry the plan out (two masters, a replication loop, a hook that failed half-way).\n" +
 			"notify-fifo and run do this every reconcile_interval on their own; with the per-event hooks,\n" +
-			"run `redis-vip reconcile --loop` as a service to get the same.\n\n" +
+			"run `redis-vip reconcile --loop` as a service to get the same; --loop also keeps the\n" +
+			"keepalived track file <state_dir>/<instance>.down at 1 while the local Redis is dead.\n\n" +
 			"Exit codes: 0 nothing to do or repaired, 1 the pass failed, 2 bad input.",
 		Flags: append(commonFlags(), &cli.BoolFlag{Name: "loop", Usage: "keep reconciling every reconcile_interval until SIGTERM"}),
 		Action: func(c *cli.Context) error {
@@ -82,7 +83,11 @@ func reconcileCommand() *cli.Command {
 					insts = []*config.Instance{in}
 				}
 				stop := startReconcilers(c.Context, insts, log)
+				// The same held connection as notify-fifo's: a dead Redis
+				// sets the redis_down track file at once.
+				stopTrack := startTrackFiles(c.Context, insts, log)
 				<-c.Context.Done()
+				stopTrack()
 				stop()
 				return nil
 			}
