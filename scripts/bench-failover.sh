@@ -47,8 +47,9 @@ DRIVER_PID=
 cleanup() {
     local rc=$?
     if [[ -n $DRIVER_PID ]] && kill -0 "$DRIVER_PID" 2>/dev/null; then
+        # It stops early, removes its labs and prints what it measured.
         kill -TERM "$DRIVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$DRIVER_PID" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 1 900); do kill -0 "$DRIVER_PID" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$DRIVER_PID" 2>/dev/null || true
     fi
     # The driver removes its namespaces itself; should it have died first,
@@ -64,7 +65,7 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 echo "bench-failover: building redis-vip, rv-writer and the driver" >&2
 (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o "$BIN/redis-vip" ./cmd/redis-vip &&

@@ -224,6 +224,10 @@ func (b *bench) trial(ctx context.Context, sr *setupRun, f fault, i int, act fun
 	case werr != nil:
 		return fmt.Errorf("%s: %w", faultID[f], werr)
 	}
+	if ctx.Err() != nil {
+		// Stopped early (signal, -max): this fault was not seen through.
+		return ctx.Err()
+	}
 	gap, began := longestGapFrom(res.log, t0)
 	smp := sample{gap: gap, lost: res.report.Lost, unsettled: settleErr != nil}
 	msg := fmt.Sprintf("%s run %d, %s: longest gap %s (from %+.2f s), %d acknowledged writes lost",

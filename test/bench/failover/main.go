@@ -201,6 +201,8 @@ func report(rows []row, baseline string, b *bench, cmd string, elapsed time.Dura
 	w.WriteString("\nmedian / worst: longest stretch without an acknowledged write, from the fault until the pair settled;\n")
 	w.WriteString("lost: acknowledged writes missing from the final master, summed over the runs; vs S+H: median / Sentinel + HAProxy's median.\n")
 	fmt.Fprintf(&w, "SIGSTOP: the master's redis-server is stopped for %s, then continued; the gap runs until the pair settled after SIGCONT.\n", fmtDur(b.hang))
+	w.WriteString("A gap of about 160 ms is this client's floor: a request in flight when its server goes away gets no answer, so it waits out\n")
+	w.WriteString("its 150 ms timeout and 10 ms more before it reconnects through the VIP.\n")
 	unsettled := false
 	for _, r := range rows {
 		for f := fault(0); f < numFaults; f++ {

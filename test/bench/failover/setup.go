@@ -54,6 +54,15 @@ type repairer interface {
 	repair(ctx context.Context) (string, error)
 }
 
+// stucker is a setup that can tell a state nothing in it will change (so
+// the wait for a settled pair can end early).
+type stucker interface {
+	stuck() (bool, string)
+}
+
+// stuckFor is how long a setup must look stuck before the wait gives up.
+const stuckFor = 10 * time.Second
+
 // recoverBounder is a setup with its own bound on the wait after a fault.
 type recoverBounder interface {
 	recoverBound() time.Duration
@@ -149,10 +158,19 @@ const settleStable = 1500 * time.Millisecond
 // settled for settleStable with a master want accepts (nil: any).
 func waitSettled(ctx context.Context, s setup, timeout time.Duration, want func(string) bool) (string, error) {
 	deadline := time.Now().Add(timeout)
-	var since time.Time
+	var since, stuckSince time.Time
 	last, why := "", ""
 	for {
 		m, ok, w := s.settled(ctx)
+		if st, isStucker := s.(stucker); isStucker && !ok {
+			if yes, what := st.stuck(); !yes {
+				stuckSince = time.Time{}
+			} else if stuckSince.IsZero() {
+				stuckSince = time.Now()
+			} else if time.Since(stuckSince) >= stuckFor {
+				return "", fmt.Errorf("stuck for %s: %s", stuckFor, what)
+			}
+		}
 		switch {
 		case ok && (want == nil || want(m)):
 			if since.IsZero() || m != last {

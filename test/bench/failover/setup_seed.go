@@ -182,3 +182,19 @@ func (s *seedSetup) repair(ctx context.Context) (string, error) {
 	}
 	return strings.Join(did, ", "), nil
 }
+
+// stuck: both Redis servers masters and no notify script running. Only a
+// script changes a role in this set-up, and keepalived runs one on every
+// state change, so if none has run for stuckFor nothing ever will.
+func (s *seedSetup) stuck() (bool, string) {
+	if scriptsRunning(s.dir+"/") != "" {
+		return false, ""
+	}
+	nodes := readNodes(s.hosts())
+	for _, h := range []string{"h1", "h2"} {
+		if n := nodes[h]; !s.kaUp[h] || !n.up || n.role != "master" {
+			return false, ""
+		}
+	}
+	return true, fmt.Sprintf("two masters, VIP on %v, no notify script running", s.l.Holders())
+}

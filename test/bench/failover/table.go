@@ -107,8 +107,12 @@ func fmtRatio(r float64) string {
 func renderTable(rows []row, baseline string, runs int, hang time.Duration) string {
 	head := []string{"setup"}
 	titles := [numFaults]string{"kill -9", fmt.Sprintf("SIGSTOP %gs", hang.Seconds()), "planned move", "failback"}
+	vs := "vs S+H"
+	if baseline != "sentinel" {
+		vs = "vs row 1"
+	}
 	for f := fault(0); f < numFaults; f++ {
-		head = append(head, titles[f]+": median", "worst", "lost", "vs S+H")
+		head = append(head, titles[f]+": median", "worst", "lost", vs)
 	}
 	var base [numFaults]cellStats
 	for _, r := range rows {
