@@ -135,7 +135,16 @@ func contains(a, b sample) bool {
 	if a.ReplID == b.ReplID {
 		return a.Offset >= b.Offset
 	}
-	return a.ReplID2 == b.ReplID && a.SecondOff >= b.Offset
+	if a.ReplID2 == b.ReplID && a.SecondOff >= b.Offset {
+		return true
+	}
+	// b was promoted and has taken nothing since (its offset is still where
+	// its new history began): it stands at its old position, which a may
+	// hold. Redis itself resumes such a node with a partial resync.
+	if b.ReplID2 != "" && b.SecondOff > 0 && b.Offset == b.SecondOff-1 {
+		return (a.ReplID == b.ReplID2 && a.Offset >= b.Offset) || (a.ReplID2 == b.ReplID2 && a.SecondOff > b.Offset)
+	}
+	return false
 }
 
 // diverged: both hold data and neither history contains the other.

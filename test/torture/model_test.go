@@ -74,6 +74,10 @@ func TestContains(t *testing.T) {
 		{"empty b", sample{Keys: 3, ReplID: "x"}, sample{ReplID: "y"}, true, false},
 		{"empty a", sample{ReplID: "x"}, base, false, false},
 		{"unrelated", sample{Keys: 3, ReplID: "x", Offset: 999}, base, false, true},
+		{"b promoted, nothing since: at its old position, which a holds", sample{Keys: 12, ReplID: "a", Offset: 150},
+			sample{Keys: 10, ReplID: "n", ReplID2: "a", SecondOff: 101, Offset: 100}, true, false},
+		{"b promoted, took writes since", sample{Keys: 12, ReplID: "a", Offset: 150},
+			sample{Keys: 10, ReplID: "n", ReplID2: "a", SecondOff: 101, Offset: 130}, false, true},
 	} {
 		if got := contains(c.a, c.b); got != c.want {
 			t.Errorf("%s: contains = %v, want %v", c.name, got, c.want)
