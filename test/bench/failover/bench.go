@@ -17,8 +17,10 @@ type bench struct {
 	runs    int
 	hang    time.Duration
 	recover time.Duration
-	started time.Time
-	stderr  io.Writer
+	// clientTimeout bounds each of the client's dials and commands.
+	clientTimeout time.Duration
+	started       time.Time
+	stderr        io.Writer
 }
 
 func numCPU() int { return runtime.NumCPU() }
@@ -193,7 +195,7 @@ func (b *bench) round(ctx context.Context, sr *setupRun, i int) error {
 func (b *bench) trial(ctx context.Context, sr *setupRun, f fault, i int, act func() error, want func(string) bool) error {
 	s := sr.s
 	key := fmt.Sprintf("bench:%s:%s:%d", s.id(), faultID[f], i)
-	w, err := startWriter(b.env.writer, b.env.dir, s.target(), key, 5*time.Minute)
+	w, err := startWriter(b.env.writer, b.env.dir, s.target(), key, 5*time.Minute, b.clientTimeout)
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	runs := fs.Int("n", 5, "runs of every fault in every setup")
 	only := fs.String("setups", strings.Join(allSetups, ","), "setups to run, in order (the first is the baseline of the ratio column)")
 	hang := fs.Duration("hang", 8*time.Second, "how long the master's Redis stays SIGSTOPped")
+	clientTimeout := fs.Duration("client-timeout", 150*time.Millisecond, "the client's bound on each dial and command (the floor of a gap when a request is in flight at the move)")
 	recoverIn := fs.Duration("recover", 60*time.Second, "bound on the wait for the pair to settle after a fault")
 	maxTotal := fs.Duration("max", 0, "bound on the whole run (0: 6 min + 6 min per run)")
 	kaPreempt := fs.Bool("ka-preempt", false, "also run the keepalived setups with lab.sh's preempt variant (LAB_PREEMPT=1)")
@@ -153,7 +154,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	b := &bench{env: e, runs: *runs, hang: *hang, recover: *recoverIn, started: started, stderr: stderr}
+	b := &bench{env: e, runs: *runs, hang: *hang, recover: *recoverIn, clientTimeout: *clientTimeout, started: started, stderr: stderr}
 	var rows []row
 	var setups []setup
 	for _, id := range ids {
@@ -196,13 +197,13 @@ func newSetup(id string, e *env, preempt bool) setup {
 // and the command.
 func report(rows []row, baseline string, b *bench, cmd string, elapsed time.Duration, ctxErr error) string {
 	var w strings.Builder
-	fmt.Fprintf(&w, "Longest write gap seen by a client and acknowledged writes lost, %d run(s) of each fault (one writer: a write every 1 ms, 150 ms timeouts)\n\n", b.runs)
+	fmt.Fprintf(&w, "Longest write gap seen by a client and acknowledged writes lost, %d run(s) of each fault (one writer: a write every 1 ms, %s timeouts)\n\n", b.runs, fmtDur(b.clientTimeout))
 	w.WriteString(renderTable(rows, baseline, b.runs, b.hang))
 	w.WriteString("\nmedian / worst: longest stretch without an acknowledged write, from the fault until the pair settled;\n")
 	w.WriteString("lost: acknowledged writes missing from the final master, summed over the runs; vs S+H: median / Sentinel + HAProxy's median.\n")
 	fmt.Fprintf(&w, "SIGSTOP: the master's redis-server is stopped for %s, then continued; the gap runs until the pair settled after SIGCONT.\n", fmtDur(b.hang))
-	w.WriteString("A gap of about 160 ms is this client's floor: a request in flight when its server goes away gets no answer, so it waits out\n")
-	w.WriteString("its 150 ms timeout and 10 ms more before it reconnects through the VIP.\n")
+	fmt.Fprintf(&w, "A gap of about %s is this client's floor: a request (or a connect) in flight when the VIP moves gets no answer, so it\n", fmtDur(b.clientTimeout+10*time.Millisecond))
+	fmt.Fprintf(&w, "waits out its %s timeout and 10 ms more before it tries again (-client-timeout changes it).\n", fmtDur(b.clientTimeout))
 	unsettled := false
 	for _, r := range rows {
 		for f := fault(0); f < numFaults; f++ {

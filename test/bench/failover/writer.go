@@ -29,10 +29,12 @@ type writerTarget struct {
 }
 
 // writerFlags: a write every millisecond (about 1000 a second on this
-// machine, so a gap is measured to a few ms), 150 ms bounds on each dial
-// and command (a client library's usual short timeout), 10 ms between a
-// failure and the next attempt.
-var writerFlags = []string{"--interval", "1ms", "--timeout", "150ms", "--retry", "10ms"}
+// machine, so a gap is measured to a few ms), timeout (150 ms by default,
+// a client library's usual short timeout) on each dial and command, 10 ms
+// between a failure and the next attempt.
+func writerFlags(timeout time.Duration) []string {
+	return []string{"--interval", "1ms", "--timeout", timeout.String(), "--retry", "10ms"}
+}
 
 // writerRun is one rv-writer process in the client namespace.
 type writerRun struct {
@@ -51,13 +53,13 @@ var progressRE = regexp.MustCompile(`acked=(\d+)`)
 
 // startWriter runs rv-writer inside t.ns writing key. It is bounded by its
 // own --duration (maxRun) and dies with the driver (Pdeathsig).
-func startWriter(bin, dir string, t writerTarget, key string, maxRun time.Duration) (*writerRun, error) {
+func startWriter(bin, dir string, t writerTarget, key string, maxRun, timeout time.Duration) (*writerRun, error) {
 	w := &writerRun{logPath: filepath.Join(dir, strings.ReplaceAll(key, ":", "-")+".json"),
 		done: make(chan struct{}), scanned: make(chan struct{})}
 	args := []string{"netns", "exec", t.ns, bin, "--json", "--save-log", w.logPath, "--key", key,
 		"--addr", t.addr, "--hosts", strings.Join(t.hosts, ","),
 		"--duration", maxRun.String(), "--settle", "15s", "--progress", "100ms"}
-	args = append(args, writerFlags...)
+	args = append(args, writerFlags(timeout)...)
 	w.cmd = exec.Command("ip", args...)
 	w.cmd.Stdout = &w.stdout
 	pr, pw := io.Pipe()
