@@ -19,9 +19,6 @@ import (
 // real redis-server processes and the real binary. Each one failed on the
 // code before the fix: the comment says how.
 
-// deadAddr is a loopback address nobody listens on.
-func deadAddr(t *testing.T) string { return fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)) }
-
 // S9, class 1: a peer that refuses our password is not an absent peer.
 // Before: notify-master read the refusal as "peer unreachable" and promoted
 // B alone next to a live master A: two masters.

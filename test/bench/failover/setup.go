@@ -90,7 +90,6 @@ type node struct {
 	master  string // h1/h2 (or the address) a replica follows
 	linkUp  bool
 	syncing bool
-	pid     int
 }
 
 // readNodes reads both Redis servers concurrently (each bounded by 400 ms:
