@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis-vip/redis-vip/internal/pollwait"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/rdbfile"
 )
@@ -48,12 +49,12 @@ func (w *Writer) Snapshot(ctx context.Context, s Server, f node.Facts) (Result, 
 	}
 	// LASTSAVE counts whole seconds: let the second of the previous save pass
 	// so the new one is told apart from it.
-	if err := pollUntil(ctx, poll, func() (bool, error) { return w.now().Unix() > before.Unix(), nil }); err != nil {
+	if err := pollwait.Until(ctx, poll, func() (bool, error) { return w.now().Unix() > before.Unix(), nil }); err != nil {
 		return Result{}, fmt.Errorf("backup: %w", err)
 	}
 	// A save already running would not contain writes made after it began:
 	// wait for it to end, then start ours.
-	err = pollUntil(ctx, poll, func() (bool, error) {
+	err = pollwait.Until(ctx, poll, func() (bool, error) {
 		err := s.BGSave(ctx)
 		if err != nil && strings.Contains(err.Error(), "already in progress") {
 			return false, nil
@@ -64,7 +65,7 @@ func (w *Writer) Snapshot(ctx context.Context, s Server, f node.Facts) (Result, 
 		return Result{}, fmt.Errorf("backup: %w", err)
 	}
 	var after node.Facts
-	err = pollUntil(ctx, poll, func() (bool, error) {
+	err = pollwait.Until(ctx, poll, func() (bool, error) {
 		t, err := s.LastSave(ctx)
 		if err != nil {
 			return false, err
@@ -113,23 +114,4 @@ func checkSnapshot(got rdbfile.Summary, keys int64) error {
 		return fmt.Errorf("the copy announces no key count (scan stopped at %s), the server holds %d keys", got.Stop, keys)
 	}
 	return nil
-}
-
-// pollUntil calls cond every poll until it says done, returns an error, or
-// ctx ends.
-func pollUntil(ctx context.Context, poll time.Duration, cond func() (bool, error)) error {
-	for {
-		done, err := cond()
-		if err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(poll):
-		}
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/redis-vip/redis-vip/config"
+	"github.com/redis-vip/redis-vip/internal/pollwait"
 	"github.com/redis-vip/redis-vip/node"
 )
 
@@ -599,7 +600,7 @@ func (r *Runner) waitInSync(syncCtx context.Context, t Ticket) (string, error) {
 
 // poll wraps pollUntil with supersession and maps the S2 deadline.
 func (r *Runner) poll(syncCtx context.Context, t Ticket, cond func() (bool, error)) error {
-	err := pollUntil(syncCtx, r.Opts.Poll, func() (bool, error) {
+	err := pollwait.Until(syncCtx, r.Opts.Poll, func() (bool, error) {
 		if r.State.Superseded(t) {
 			return false, ErrSuperseded
 		}
@@ -662,7 +663,7 @@ func (r *Runner) failover(ctx, syncCtx context.Context, t Ticket, master, target
 		abortCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = master.s.FailoverAbort(abortCtx)
-		_ = pollUntil(abortCtx, r.Opts.Poll, func() (bool, error) {
+		_ = pollwait.Until(abortCtx, r.Opts.Poll, func() (bool, error) {
 			mf, merr := master.s.Facts(abortCtx)
 			return merr == nil && (mf.FailoverState == "no-failover" || mf.FailoverState == ""), nil
 		})
