@@ -40,43 +40,16 @@ func Gather(ctx context.Context, local, peer FactsReader, sd transition.StateDir
 	return in, errors.Join(herr, merr)
 }
 
-// StreamReader reads a server's replication stream since an offset;
-// *node.Client has it.
-type StreamReader interface {
-	StreamSince(ctx context.Context, from int64) (node.Stream, error)
-}
-
 // forkStreams reads both streams since the fork when one node continued the
-// other's history (S11), concurrently and within ctx; unknown otherwise.
+// other's history (S11); unknown when the readers cannot read streams.
 func forkStreams(ctx context.Context, local, peer FactsReader, l, p node.Facts) (node.Writes, node.Writes) {
-	from, ok := node.ForkPoint(l, p)
-	ls, lok := local.(StreamReader)
-	ps, pok := peer.(StreamReader)
-	if !ok || !lok || !pok {
+	ls, lok := local.(node.StreamSincer)
+	ps, pok := peer.(node.StreamSincer)
+	if !lok || !pok {
 		return node.WritesUnknown, node.WritesUnknown
 	}
-	read := func(s StreamReader) <-chan node.Writes {
-		ch := make(chan node.Writes, 1)
-		go func() {
-			st, err := s.StreamSince(ctx, from)
-			if err != nil {
-				ch <- node.WritesUnknown
-				return
-			}
-			ch <- st.Writes
-		}()
-		return ch
-	}
-	lc, pc := read(ls), read(ps)
-	wait := func(ch <-chan node.Writes) node.Writes {
-		select {
-		case w := <-ch:
-			return w
-		case <-ctx.Done():
-			return node.WritesUnknown
-		}
-	}
-	return wait(lc), wait(pc)
+	a, b := node.ForkStreams(ctx, ls, ps, l, p)
+	return a.Class(), b.Class()
 }
 
 type factsResult struct {

@@ -310,3 +310,41 @@ func (w *Writes) UnmarshalText(b []byte) error {
 	}
 	return fmt.Errorf("stream classification %q: want unknown, none, deletes-only or writes", b)
 }
+
+// StreamSincer reads a server's replication stream since an offset;
+// *Client has it.
+type StreamSincer interface {
+	StreamSince(ctx context.Context, from int64) (Stream, error)
+}
+
+// ForkStreams reads what a's and b's replication streams hold since their
+// fork, when one continued the other's history (ForkPoint; nil, nil
+// otherwise). Both are read concurrently within ctx; a stream that could
+// not be read is WritesUnknown, with the reason in Why.
+func ForkStreams(ctx context.Context, a, b StreamSincer, af, bf Facts) (*Stream, *Stream) {
+	from, ok := ForkPoint(af, bf)
+	if !ok {
+		return nil, nil
+	}
+	read := func(s StreamSincer) <-chan Stream {
+		ch := make(chan Stream, 1)
+		go func() {
+			st, err := s.StreamSince(ctx, from)
+			if err != nil {
+				st = Stream{From: from, Why: err.Error()}
+			}
+			ch <- st
+		}()
+		return ch
+	}
+	wait := func(ch <-chan Stream) *Stream {
+		select {
+		case st := <-ch:
+			return &st
+		case <-ctx.Done():
+			return &Stream{From: from, Why: fmt.Sprintf("no answer in time: %v", ctx.Err())}
+		}
+	}
+	ac, bc := read(a), read(b)
+	return wait(ac), wait(bc)
+}

@@ -435,15 +435,8 @@ func (r *Runner) streams(ctx context.Context, local, peer node.Facts) (*node.Str
 	if r.memo.key == key && r.Now().Sub(r.memo.at) < time.Second {
 		return r.memo.local, r.memo.peer
 	}
-	defer func() { r.memo.key, r.memo.at = key, r.Now() }()
-	read := func(s Server) *node.Stream {
-		st, err := s.StreamSince(ctx, from)
-		if err != nil {
-			st = node.Stream{From: from, Why: err.Error()}
-		}
-		return &st
-	}
-	r.memo.local, r.memo.peer = read(r.Local), read(r.Peer)
+	r.memo.local, r.memo.peer = node.ForkStreams(ctx, r.Local, r.Peer, local, peer)
+	r.memo.key, r.memo.at = key, r.Now()
 	return r.memo.local, r.memo.peer
 }
 
