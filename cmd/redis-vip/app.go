@@ -61,6 +61,10 @@ func isBadInput(err error) bool {
 	return false
 }
 
+// devCommands are appended to the command list; files with a build tag add
+// to it in init (gen-docs today).
+var devCommands []*cli.Command
+
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:    "redis-vip",
@@ -95,9 +99,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			runCommand(),
 			reportCommand(),
 			versionCommand(),
-			docsCommand(),
+			witnessCommand(),
 		},
 	}
+	// Commands only some builds carry (see devCommands).
+	app.Commands = append(app.Commands, devCommands...)
 	for _, cmd := range app.Commands {
 		if cmd.OnUsageError == nil { // report maps usage errors to Nagios UNKNOWN
 			cmd.OnUsageError = app.OnUsageError

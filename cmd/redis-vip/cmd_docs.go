@@ -21,6 +21,8 @@ import (
 // does not need urfave's documentation code (built out by the
 // urfave_cli_no_docs tag), only the Commands and Flags.
 
+func init() { devCommands = append(devCommands, docsCommand()) }
+
 func docsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "gen-docs",
