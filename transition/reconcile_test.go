@@ -356,3 +356,95 @@ func TestReconcileEveryStops(t *testing.T) {
 		}
 	})
 }
+
+// A pass never starts while an event's own transition holds the pending
+// mark (waiting for the lock or running): the event goes first. Once the
+// mark is dropped, the pass acts.
+func TestReconcileYieldsToPendingTransition(t *testing.T) {
+	g := newRig(t)
+	g.peer.offset = 200
+	enqueue(g, EventBackup)
+	p, err := g.r.State.MarkPending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.r.State.TransitionPending() {
+		t.Fatal("TransitionPending = false with the mark held")
+	}
+	if rec, acted, err := g.r.Reconcile(context.Background()); acted || err != nil || len(rec.Steps) != 0 {
+		t.Errorf("Reconcile with a transition pending = %+v, %v, %v; want nothing done", rec, acted, err)
+	}
+	if n := g.local.n("ReplicaOf"); n != 0 {
+		t.Errorf("REPLICAOF sent %d times while a transition was pending", n)
+	}
+	p.Done()
+	if g.r.State.TransitionPending() {
+		t.Fatal("TransitionPending = true after Done")
+	}
+	if _, acted, err := g.r.Reconcile(context.Background()); !acted || err != nil {
+		t.Errorf("Reconcile after the mark dropped = %v, %v; want it to act", acted, err)
+	}
+}
+
+// An event arriving in the middle of a pass (here while the pass reads the
+// peer) cancels the pass before its first step; nothing is journaled.
+func TestReconcileCancelledWhenEventArrives(t *testing.T) {
+	g := newRig(t)
+	g.peer.offset = 200
+	enqueue(g, EventBackup)
+	var p *Pending
+	g.peer.on("Facts", 1, func() {
+		var err error
+		if p, err = g.r.State.MarkPending(); err != nil {
+			t.Error(err)
+		}
+		// Let the pass notice before it goes on (bounded).
+		deadline := time.Now().Add(5 * time.Second)
+		for !g.r.State.TransitionPending() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond)
+	})
+	rec, acted, err := g.r.Reconcile(context.Background())
+	if p != nil {
+		defer p.Done()
+	}
+	if acted || err != nil || len(rec.Steps) != 0 {
+		t.Errorf("Reconcile = %+v, %v, %v; want a pass that yielded before any step", rec, acted, err)
+	}
+	if n := g.local.n("ReplicaOf"); n != 0 {
+		t.Errorf("REPLICAOF sent %d times by a pass that should have yielded", n)
+	}
+	if got := len(g.journal()); got != 0 {
+		t.Errorf("journal has %d lines, want 0", got)
+	}
+}
+
+// A transition is not starved by passes run back to back (the run-mode
+// bug: each pass took the lock as soon as the last one freed it, and the
+// router's master transition, polling for the lock, lost every race).
+func TestTransitionNotStarvedByReconcile(t *testing.T) {
+	g := newRig(t)
+	g.peer.offset = 200
+	enqueue(g, EventBackup)
+	// Every pass holds the lock a while, as one reading a hung peer does.
+	g.peer.on("Facts", 0, func() { time.Sleep(30 * time.Millisecond) })
+	g.r.Opts.Poll = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for ctx.Err() == nil {
+			_, _, _ = g.r.Reconcile(ctx)
+		}
+	}()
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer rcancel()
+	rec, err := g.r.Run(rctx, EventMaster, "test")
+	cancel()
+	<-stopped
+	if err != nil || rec.Outcome != OutcomeOK {
+		t.Errorf("Run beside back-to-back passes = %s, %v; want ok", rec.Outcome, err)
+	}
+}

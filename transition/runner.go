@@ -197,6 +197,14 @@ type Record struct {
 func (r *Runner) Run(ctx context.Context, ev Event, source string) (Record, error) {
 	start := r.Now()
 	rec := Record{Time: start.UTC(), Instance: r.Instance, Event: ev, Source: source}
+	// The pending mark tells the reconciler this event's own transition
+	// owns it, from before the ticket until the journal line: a reconcile
+	// pass neither starts nor goes on while it is held.
+	pending, err := r.State.MarkPending()
+	if err != nil {
+		return rec, fmt.Errorf("transition %s: %w", ev, err)
+	}
+	defer pending.Done()
 	ticket, err := r.State.Enqueue(ev, start)
 	if err != nil {
 		return rec, fmt.Errorf("transition %s: %w", ev, err)
@@ -238,9 +246,24 @@ func (r *Runner) Reconcile(ctx context.Context) (rec Record, acted bool, err err
 		return rec, false, err
 	}
 	defer lock.Release()
+	if r.State.TransitionPending() {
+		// An event's own transition waits for this lock: it goes first
+		// (a reconcile pass taking the lock as soon as the last one freed
+		// it starved the router's master transition in run mode).
+		return rec, false, nil
+	}
+	// Yield at once when an event's transition starts waiting, even in the
+	// middle of reading a hung peer: the pass is cancelled, not finished.
+	ctx, yielded := r.yieldTo(ctx)
 	rec = Record{Time: start.UTC(), Instance: r.Instance, Event: ticket.Event, Source: "reconcile", Seq: ticket.Seq}
 	log := r.Log.With(zap.String("event", string(ticket.Event)), zap.Int64("seq", ticket.Seq), zap.String("source", "reconcile"))
 	outcome, err := r.runLocked(ctx, ticket, &rec, log, true)
+	if yielded() {
+		if len(rec.Steps) == 0 {
+			return rec, false, nil
+		}
+		outcome, err = OutcomeSuperseded, nil
+	}
 	if len(rec.Steps) == 0 && (err == nil || errors.Is(err, ErrRefused) || errors.Is(err, ErrLocalDown)) {
 		// Nothing done: a refusal or a wait already journaled by the
 		// hook, or a local server still down; the next pass looks again.
@@ -248,6 +271,24 @@ func (r *Runner) Reconcile(ctx context.Context) (rec Record, acted bool, err err
 	}
 	rec, err = r.finish(&rec, start, log, outcome, err)
 	return rec, true, err
+}
+
+// yieldTo returns ctx cancelled as soon as an event's transition holds the
+// pending mark (polled every Opts.Poll), and yielded, which stops the
+// polling and reports whether it cancelled.
+func (r *Runner) yieldTo(ctx context.Context) (context.Context, func() bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan bool, 1)
+	go func() {
+		gave := false
+		_ = pollwait.Until(ctx, r.Opts.Poll, func() (bool, error) {
+			gave = r.State.TransitionPending()
+			return gave, nil
+		})
+		cancel()
+		done <- gave
+	}()
+	return ctx, func() bool { cancel(); return <-done }
 }
 
 // finish completes and journals rec, and logs one line.
@@ -473,6 +514,9 @@ func (r *Runner) execute(ctx context.Context, t Ticket, plan Plan, rec *Record, 
 	for _, step := range plan.Steps {
 		if r.State.Superseded(t) {
 			return ErrSuperseded
+		}
+		if err := ctx.Err(); err != nil { // the bound, or a reconcile pass yielding
+			return fmt.Errorf("before step %s: %w", step, err)
 		}
 		began := r.Now()
 		detail, err := r.do(ctx, syncCtx, t, step, rec)

@@ -102,6 +102,47 @@ func (s StateDir) Superseded(t Ticket) bool {
 	return err == nil && n.Seq > t.Seq
 }
 
+// Pending marks a transition between its ticket and its journal line: it
+// holds a shared lock on the instance's pending file, so that the reconciler
+// can see, without any clock, that an event's own transition still owns it
+// (a process that dies drops the lock with it).
+type Pending struct{ f *os.File }
+
+// MarkPending takes the pending mark; Done drops it. Take it before Enqueue.
+func (s StateDir) MarkPending() (*Pending, error) {
+	if err := os.MkdirAll(s.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	f, err := os.OpenFile(s.path("pending"), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open pending: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock pending: %w", err)
+	}
+	return &Pending{f: f}, nil
+}
+
+// Done drops the pending mark.
+func (p *Pending) Done() {
+	if p != nil {
+		p.f.Close()
+	}
+}
+
+// TransitionPending reports whether an event's transition is waiting for
+// the lock or running (it holds the pending mark).
+func (s StateDir) TransitionPending() bool {
+	f, err := os.Open(s.path("pending"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	return errors.Is(err, syscall.EWOULDBLOCK)
+}
+
 // Lock is the held instance lock; Release frees it.
 type Lock struct{ f *os.File }
 
