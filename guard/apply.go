@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/redis-vip/redis-vip/backup"
-	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/internal/atomicfile"
 	"github.com/redis-vip/redis-vip/node"
 )
@@ -240,11 +239,11 @@ func WriteInclude(path string, d Decision, peerAddr string, now time.Time) error
 	var directive string
 	switch d.Action {
 	case StartAsReplica:
-		host, port, err := config.SplitAddr(peerAddr)
+		peer, err := node.ParseAddr(peerAddr)
 		if err != nil {
 			return fmt.Errorf("guard: peer address %q: %w", peerAddr, err)
 		}
-		directive = fmt.Sprintf("replicaof %s %d\n", host, port)
+		directive = fmt.Sprintf("replicaof %s %d\n", peer.Host, peer.Port)
 	case StartAsMaster:
 		directive = "replicaof no one\n"
 	}

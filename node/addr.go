@@ -1,9 +1,54 @@
 package node
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 )
+
+// Addr is a Redis server's address, host and port, parsed and checked once
+// (ParseAddr); the zero Addr is "not set".
+type Addr struct {
+	Host string
+	Port int
+}
+
+// ParseAddr parses host:port ([host]:port for IPv6): the host must not be
+// empty and the port must be 1-65535.
+func ParseAddr(s string) (Addr, error) {
+	host, portStr, err := net.SplitHostPort(s)
+	if err != nil {
+		return Addr{}, err
+	}
+	if host == "" {
+		return Addr{}, errors.New("empty host")
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return Addr{}, fmt.Errorf("port %q: want 1-65535", portStr)
+	}
+	return Addr{Host: host, Port: port}, nil
+}
+
+// String is host:port, or "" for the zero Addr.
+func (a Addr) String() string { return joinHostPort(a.Host, a.Port) }
+
+// IsZero reports whether a is unset.
+func (a Addr) IsZero() bool { return a == Addr{} }
+
+// IsLoopback reports whether the host is localhost or a loopback or
+// unspecified IP: an address the peer cannot reach this server by.
+func (a Addr) IsLoopback() bool {
+	if a.Host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(a.Host)
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
+
+// Same reports whether a and b name the same server (SameAddr).
+func (a Addr) Same(b Addr) bool { return SameAddr(a.String(), b.String()) }
 
 // SameAddr compares two host:port strings, treating equal IPs as equal.
 func SameAddr(a, b string) bool {

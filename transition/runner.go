@@ -10,7 +10,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/internal/pollwait"
 	"github.com/redis-vip/redis-vip/node"
 )
@@ -801,11 +800,11 @@ func (r *Runner) afterDemotion(ctx context.Context, s Server) string {
 
 // splitHostPort splits a configured host:port, naming it in the error.
 func splitHostPort(addr string) (string, int, error) {
-	host, port, err := config.SplitAddr(addr)
+	a, err := node.ParseAddr(addr)
 	if err != nil {
 		return "", 0, fmt.Errorf("address %q: %w", addr, err)
 	}
-	return host, port, nil
+	return a.Host, a.Port, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
