@@ -108,6 +108,16 @@ func (c *Client) classify(what string, err error) error {
 	return fmt.Errorf("%s %s: %w", what, c.addr, err)
 }
 
+// bound limits one call to one connect and one command: go-redis opens a
+// second connection when the first one's handshake times out, so a hung
+// server (SIGSTOP) otherwise costs two command timeouts, not one.
+func (c *Client) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.opts.CommandTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.opts.DialTimeout+c.opts.CommandTimeout)
+}
+
 // Facts reads INFO server, replication, persistence and keyspace in one
 // round trip (four INFO commands pipelined: old servers take one section each).
 func (c *Client) Facts(ctx context.Context) (Facts, error) {
@@ -121,6 +131,8 @@ func (c *Client) FactsWithMemory(ctx context.Context) (Facts, error) {
 }
 
 func (c *Client) facts(ctx context.Context, sections ...string) (Facts, error) {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	cmds, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, s := range sections {
 			p.Info(ctx, s)
@@ -145,6 +157,8 @@ func (c *Client) facts(ctx context.Context, sections ...string) (Facts, error) {
 
 // do runs a command and returns its error classified.
 func (c *Client) do(ctx context.Context, args ...any) error {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	return c.classify(strings.TrimSpace(fmt.Sprintln(args...)), c.rdb.Do(ctx, args...).Err())
 }
 
@@ -203,6 +217,8 @@ func (c *Client) Unpause(ctx context.Context) error {
 // KillNormalClients disconnects every normal client but this one, so they
 // reconnect through the VIP; it returns how many were disconnected.
 func (c *Client) KillNormalClients(ctx context.Context) (int64, error) {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	n, err := c.rdb.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Int64()
 	return n, c.classify("CLIENT KILL TYPE normal", err)
 }
@@ -214,6 +230,8 @@ func (c *Client) ConfigRewrite(ctx context.Context) error {
 
 // ConfigGet returns one configuration parameter's value.
 func (c *Client) ConfigGet(ctx context.Context, name string) (string, error) {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	m, err := c.rdb.ConfigGet(ctx, name).Result()
 	if err != nil {
 		return "", c.classify("CONFIG GET "+name, err)
@@ -232,6 +250,8 @@ func (c *Client) ConfigSet(ctx context.Context, name, value string) error {
 
 // LastSave returns the time of the last successful save.
 func (c *Client) LastSave(ctx context.Context) (time.Time, error) {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	n, err := c.rdb.LastSave(ctx).Result()
 	if err != nil {
 		return time.Time{}, c.classify("LASTSAVE", err)

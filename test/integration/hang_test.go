@@ -1,0 +1,64 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis-vip/redis-vip/internal/redistest"
+	redisnode "github.com/redis-vip/redis-vip/node"
+)
+
+// A hung Redis (SIGSTOP: the kernel still accepts connections, nothing
+// answers) costs one connect and one command timeout, not two: go-redis
+// opens a second connection when the first handshake times out, which made
+// every read of a hung peer in a master transition twice as slow (issue 11,
+// SIGSTOP in run mode). The bound is wide (the old cost is 2x the command
+// timeout, the new one 1x plus the connect timeout), so a loaded machine does
+// not fail it.
+func TestHungServerCostsOneTimeout(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{})
+	info, err := s.Client().Info(context.Background(), "server").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "process_id:"); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+	}
+	if pid <= 0 {
+		t.Fatalf("no process_id in INFO server")
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+
+	const cmdTimeout = 3 * time.Second
+	c := redisnode.Dial(redisnode.Options{Addr: s.Addr(), DialTimeout: 200 * time.Millisecond, CommandTimeout: cmdTimeout})
+	defer c.Close()
+	for _, call := range []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"Facts", func(ctx context.Context) error { _, err := c.Facts(ctx); return err }},
+		{"ConfigGet", func(ctx context.Context) error { _, err := c.ConfigGet(ctx, "save"); return err }},
+		{"Unpause", c.Unpause},
+	} {
+		start := time.Now()
+		err := call.fn(context.Background())
+		took := time.Since(start)
+		if !errors.Is(err, redisnode.ErrUnreachable) {
+			t.Errorf("%s on a hung server: %v; want ErrUnreachable", call.name, err)
+		}
+		if took >= 2*cmdTimeout-500*time.Millisecond {
+			t.Errorf("%s on a hung server took %v; want about one command timeout (%v), not two", call.name, took, cmdTimeout)
+		}
+	}
+}
