@@ -1,0 +1,170 @@
+// Package fence decides when a master may acknowledge writes while its peer
+// cannot be seen (issue 10). Two nodes cannot tell "my peer died" from "I can
+// no longer see my peer"; a master that keeps acknowledging writes in a
+// partition while the other side promotes loses them when the pair heals.
+//
+// The fence is Redis's own min-replicas-to-write 1 with min-replicas-max-lag
+// L: a master whose replica has not acknowledged for L seconds refuses writes
+// (-NOREPLICAS) by itself, with no help from redis-vip, so a master whose
+// redis-vip is dead or cut off is fenced too. redis-vip arms it on a master
+// and opens it (min-replicas-to-write 0) only when losing the peer cannot
+// hide a partition: the peer is positively dead, the peer is connected and
+// syncing, the witness lease is held, or this node is the one that promoted
+// itself on unknown evidence and has waited out the old master's fence.
+//
+// Everything here is pure: facts and durations in, a decision out.
+package fence
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/redis-vip/redis-vip/node"
+)
+
+// Evidence is what a node knows about its peer.
+type Evidence int
+
+const (
+	// Unknown: timeouts, no route, a host that does not answer. A
+	// partition hides here, and so does a host that lost power.
+	Unknown Evidence = iota
+	// Alive: the peer answered, even with an error (S9).
+	Alive
+	// Dead: positively gone. The peer's host answered but its Redis
+	// refused the connection, or the peer resigned (a VRRP advert with
+	// priority 0).
+	Dead
+)
+
+func (e Evidence) String() string {
+	switch e {
+	case Alive:
+		return "alive"
+	case Dead:
+		return "dead"
+	}
+	return "unknown"
+}
+
+// Classify maps the outcome of reading the peer to evidence: nil and errors
+// the peer answered with mean alive; a refused connection (the host's kernel
+// answered with a reset) means dead; everything else is unknown.
+func Classify(err error) Evidence {
+	switch {
+	case err == nil || node.Answered(err):
+		return Alive
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Dead
+	}
+	return Unknown
+}
+
+// MinFenceAfter is the shortest fence_after: Redis counts replica lag in
+// whole seconds and refreshes its count of good replicas once a second, so
+// with min-replicas-max-lag L a master refuses writes at most L+2 s after the
+// last acknowledgement it received (measured: 1.3-1.7 s with L=1 on 7.0).
+const MinFenceAfter = 3 * time.Second
+
+// MaxLag is the min-replicas-max-lag (whole seconds) that makes Redis fence
+// itself within fenceAfter: L+2 s <= fenceAfter.
+func MaxLag(fenceAfter time.Duration) int {
+	l := int(fenceAfter/time.Second) - 2
+	if l < 1 {
+		l = 1
+	}
+	return l
+}
+
+// Validate checks a fence_after setting: 0 (fencing off) or at least
+// MinFenceAfter.
+func Validate(fenceAfter time.Duration) error {
+	if fenceAfter != 0 && fenceAfter < MinFenceAfter {
+		return fmt.Errorf("fence_after %v is shorter than %v (Redis counts replica lag in whole seconds): use 0 to turn fencing off or at least %v", fenceAfter, MinFenceAfter, MinFenceAfter)
+	}
+	return nil
+}
+
+// Margin is what a node that promoted itself on unknown evidence waits
+// beyond fenceAfter before it opens: both sides measure with their own
+// monotonic clocks, whose rates differ by far less than 1%; 10% plus 250 ms
+// also covers a scheduler delay on either side.
+func Margin(fenceAfter time.Duration) time.Duration {
+	return fenceAfter/10 + 250*time.Millisecond
+}
+
+// LeaseDuration is the shortest witness lease that keeps the windows apart:
+// the lease of an old master that renewed just before the partition must
+// outlast its own Redis fence.
+func LeaseDuration(fenceAfter time.Duration) time.Duration {
+	return fenceAfter + Margin(fenceAfter)
+}
+
+// Input is what a master knows when its fence is decided.
+type Input struct {
+	// FenceAfter is the bound set by the operator; 0 turns fencing off.
+	FenceAfter time.Duration
+	// Peer is the evidence about the peer's Redis.
+	Peer Evidence
+	// PeerSyncing: the peer is connected to this master as a replica and
+	// in a full sync (it answers, and it cannot be promoted, S11).
+	PeerSyncing bool
+	// Witness: a witness is configured; LeaseHeld: this node holds its
+	// lease for at least the margin still.
+	Witness, LeaseHeld bool
+	// PromotedOnUnknown: this node promoted itself while the peer was
+	// unknown and has not seen it in sync since; Since is the monotonic
+	// time since that promotion.
+	PromotedOnUnknown bool
+	Since             time.Duration
+}
+
+// Decision says whether the master's fence is open and why.
+type Decision struct {
+	// Open: min-replicas-to-write 0, writes need no replica. Closed: the
+	// fence is armed, and Redis refuses writes while no replica acknowledges.
+	Open   bool
+	Reason string
+	// Recheck, when non-zero, is when the decision changes by itself.
+	Recheck time.Duration
+}
+
+// Decide is the fence of a master.
+func Decide(in Input) Decision {
+	switch {
+	case in.FenceAfter == 0:
+		return Decision{Open: true, Reason: "fencing off (fence_after 0)"}
+	case in.Peer == Dead:
+		return Decision{Open: true, Reason: "the peer is positively dead"}
+	case in.PeerSyncing:
+		return Decision{Open: true, Reason: "the peer is connected and syncing"}
+	case in.Witness && in.LeaseHeld:
+		return Decision{Open: true, Reason: "this node holds the witness lease"}
+	case in.Witness:
+		return Decision{Reason: "no witness lease: writes need the replica's acknowledgements"}
+	case in.PromotedOnUnknown:
+		wait := in.FenceAfter + Margin(in.FenceAfter)
+		if in.Since >= wait {
+			return Decision{Open: true, Reason: "promoted on unknown evidence; the old master's fence is up"}
+		}
+		return Decision{Reason: fmt.Sprintf("promoted on unknown evidence: writes wait %v for the old master's fence", (wait - in.Since).Round(time.Millisecond)), Recheck: wait - in.Since}
+	case in.Peer == Alive:
+		return Decision{Reason: "armed: the replica's acknowledgements keep writes flowing"}
+	}
+	return Decision{Reason: fmt.Sprintf("peer unknown: writes stop within fence_after %v unless it returns", in.FenceAfter)}
+}
+
+// MayPromoteOnUnknown says whether a replica may become master while its
+// master is unknown: without a witness yes (its writes wait, see Decide);
+// with one, only while it holds the lease.
+func MayPromoteOnUnknown(witness, leaseHeld bool) (bool, string) {
+	switch {
+	case !witness:
+		return true, "no witness: promote, writes wait for the old master's fence"
+	case leaseHeld:
+		return true, "holds the witness lease"
+	}
+	return false, "the master is unknown and the witness lease is not held: a partition may hide there"
+}

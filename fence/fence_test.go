@@ -1,0 +1,153 @@
+package fence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis-vip/redis-vip/node"
+)
+
+func TestClassify(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: &syscallErr{syscall.ECONNREFUSED}}
+	for _, c := range []struct {
+		name string
+		err  error
+		want Evidence
+	}{
+		{"answered", nil, Alive},
+		{"busy", errors.New("BUSY Redis is busy running a script"), Alive},
+		{"auth", fmt.Errorf("x: %w", node.ErrAuth), Alive},
+		{"refused", fmt.Errorf("INFO: %w: %w", node.ErrUnreachable, refused), Dead},
+		{"timeout", fmt.Errorf("INFO: %w: %w", node.ErrUnreachable, context.DeadlineExceeded), Unknown},
+		{"no route", fmt.Errorf("INFO: %w: %w", node.ErrUnreachable, &net.OpError{Op: "dial", Err: &syscallErr{syscall.EHOSTUNREACH}}), Unknown},
+	} {
+		if got := Classify(c.err); got != c.want {
+			t.Errorf("%s: Classify = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+type syscallErr struct{ errno syscall.Errno }
+
+func (e *syscallErr) Error() string { return e.errno.Error() }
+func (e *syscallErr) Unwrap() error { return e.errno }
+
+// A real refused connection and a real timeout, through node.Client.
+func TestClassifyRealErrors(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens: the kernel refuses
+	c := node.Dial(node.Options{Addr: addr, DialTimeout: time.Second, CommandTimeout: time.Second})
+	defer c.Close()
+	_, err = c.Facts(context.Background())
+	if got := Classify(err); got != Dead {
+		t.Errorf("closed port: Classify(%v) = %v, want dead", err, got)
+	}
+	// A listener that never answers: the handshake times out.
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	h := node.Dial(node.Options{Addr: hung.Addr().String(), DialTimeout: time.Second, CommandTimeout: 200 * time.Millisecond})
+	defer h.Close()
+	_, err = h.Facts(context.Background())
+	if got := Classify(err); got != Unknown {
+		t.Errorf("silent server: Classify(%v) = %v, want unknown", err, got)
+	}
+}
+
+func TestDecide(t *testing.T) {
+	fa := 5 * time.Second
+	wait := fa + Margin(fa)
+	for _, c := range []struct {
+		name string
+		in   Input
+		open bool
+		want string
+	}{
+		{"off", Input{Peer: Unknown}, true, "fencing off"},
+		{"peer dead", Input{FenceAfter: fa, Peer: Dead}, true, "positively dead"},
+		{"peer syncing", Input{FenceAfter: fa, Peer: Alive, PeerSyncing: true}, true, "syncing"},
+		{"in sync: armed", Input{FenceAfter: fa, Peer: Alive}, false, "armed"},
+		{"peer unknown", Input{FenceAfter: fa, Peer: Unknown}, false, "peer unknown"},
+		{"lease", Input{FenceAfter: fa, Peer: Unknown, Witness: true, LeaseHeld: true}, true, "witness lease"},
+		{"witness, no lease", Input{FenceAfter: fa, Peer: Unknown, Witness: true}, false, "no witness lease"},
+		{"witness, no lease, promoted", Input{FenceAfter: fa, Peer: Unknown, Witness: true, PromotedOnUnknown: true, Since: time.Hour}, false, "no witness lease"},
+		{"promoted, waiting", Input{FenceAfter: fa, Peer: Unknown, PromotedOnUnknown: true, Since: wait - time.Millisecond}, false, "writes wait"},
+		{"promoted, waited", Input{FenceAfter: fa, Peer: Unknown, PromotedOnUnknown: true, Since: wait}, true, "fence is up"},
+		{"dead wins over waiting", Input{FenceAfter: fa, Peer: Dead, PromotedOnUnknown: true}, true, "positively dead"},
+	} {
+		d := Decide(c.in)
+		if d.Open != c.open || !strings.Contains(d.Reason, c.want) {
+			t.Errorf("%s: Decide = %+v, want open %v with %q", c.name, d, c.open, c.want)
+		}
+	}
+	if d := Decide(Input{FenceAfter: fa, Peer: Unknown, PromotedOnUnknown: true, Since: time.Second}); d.Recheck != wait-time.Second {
+		t.Errorf("Recheck = %v, want %v", d.Recheck, wait-time.Second)
+	}
+}
+
+// The timing argument, as arithmetic: the old master's Redis refuses writes
+// at most MaxLag+2 s after the last acknowledgement it received, which was
+// sent before the new master promoted; the new master opens FenceAfter +
+// Margin after its promotion. The windows never overlap, for every setting.
+func TestWindowsNeverOverlap(t *testing.T) {
+	for fa := MinFenceAfter; fa <= 60*time.Second; fa += 250 * time.Millisecond {
+		oldFencedBy := time.Duration(MaxLag(fa)+2) * time.Second // after the last ACK (<= promotion)
+		newOpensAt := fa + Margin(fa)                            // after the promotion
+		if oldFencedBy > fa {
+			t.Errorf("fence_after %v: Redis fences only %v after the last ACK", fa, oldFencedBy)
+		}
+		if newOpensAt <= oldFencedBy {
+			t.Errorf("fence_after %v: the new master opens at %v, the old one is fenced by %v", fa, newOpensAt, oldFencedBy)
+		}
+		if LeaseDuration(fa) < oldFencedBy {
+			t.Errorf("fence_after %v: a lease of %v ends before the old master's fence (%v)", fa, LeaseDuration(fa), oldFencedBy)
+		}
+	}
+	if err := Validate(2 * time.Second); err == nil {
+		t.Error("Validate(2s) = nil, want an error")
+	}
+	if err := Validate(0); err != nil {
+		t.Errorf("Validate(0) = %v", err)
+	}
+}
+
+func TestMayPromoteOnUnknown(t *testing.T) {
+	if ok, _ := MayPromoteOnUnknown(false, false); !ok {
+		t.Error("no witness: want promotion allowed (writes wait)")
+	}
+	if ok, _ := MayPromoteOnUnknown(true, true); !ok {
+		t.Error("lease held: want promotion allowed")
+	}
+	if ok, why := MayPromoteOnUnknown(true, false); ok || !strings.Contains(why, "lease") {
+		t.Errorf("witness without lease = %v %q, want refused", ok, why)
+	}
+}
+
+func TestStamp(t *testing.T) {
+	a, err := Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	b, _ := Now()
+	if d, ok := a.Since(b); !ok || d <= 0 {
+		t.Errorf("Since = %v, %v; want a positive duration", d, ok)
+	}
+	other := a
+	other.BootID = "another-boot"
+	if _, ok := other.Since(b); ok {
+		t.Error("a stamp from another boot must not count")
+	}
+}
