@@ -95,12 +95,16 @@ func Margin(fenceAfter time.Duration) time.Duration {
 	return fenceAfter/10 + 250*time.Millisecond
 }
 
-// LeaseDuration is the shortest witness lease that keeps the windows apart:
-// the lease of an old master that renewed just before the partition must
-// outlast its own Redis fence.
+// LeaseDuration is the witness lease that keeps the windows apart: an old
+// master isolated just before it would have renewed (its last renewal up to
+// RenewEvery before the partition) must be fenced by its own Redis before
+// the lease can move: LeaseDuration - RenewEvery >= fenceAfter + Margin.
 func LeaseDuration(fenceAfter time.Duration) time.Duration {
-	return fenceAfter + Margin(fenceAfter)
+	return (fenceAfter + Margin(fenceAfter)) * 4 / 3
 }
+
+// RenewEvery is how often a holder renews a lease of duration d.
+func RenewEvery(d time.Duration) time.Duration { return d / 4 }
 
 // Input is what a master knows when its fence is decided.
 type Input struct {
