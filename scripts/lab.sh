@@ -3,9 +3,11 @@
 #
 #   rv-h1      192.0.2.11/24  redis-server + keepalived + redis-vip (host A)
 #   rv-h2      192.0.2.12/24  redis-server + keepalived + redis-vip (host B)
+#   rv-w       192.0.2.13/24  the witness host (a third vote: `redis-vip witness`)
 #   rv-client  192.0.2.100/24 where clients (the writer) run
 #   rv-br      the bridge joining them (in its own namespace: nothing in this
-#              lab touches the host's own network)
+#              lab touches the host's own network); its ports are named after
+#              the hosts (h1, h2, w, client)
 #   VIP        192.0.2.10/24, moved by keepalived (unicast VRRP, VRID 51)
 #
 # keepalived runs the shipped configs in packaging/keepalived/ (paths rewritten
@@ -13,21 +15,72 @@
 # before every redis-server start (start_redis), as the systemd drop-in does.
 #
 # Usage: scripts/lab.sh COMMAND [ARGS]
-#   up                      build the lab (idempotent: starts what is missing)
+#   up [--net-only]         build the lab (idempotent: starts what is missing);
+#                           --net-only: namespaces, bridge, dirs and configs, no process
 #   down [--purge]          stop everything it started, delete the namespaces
 #                           (works after a failed up); --purge also deletes LAB_DIR
 #   status                  namespaces, processes, Redis roles, where the VIP is
 #   start-redis HOST [--no-guard] [--no-persist]   (guard first, unless --no-guard)
 #   stop-redis HOST [--kill|--term|--stop|--cont]   default --term (graceful)
 #   start-keepalived HOST | stop-keepalived HOST
-#   cut HOST | heal HOST    detach HOST from the bridge (link stays up) / reattach
-#   link HOST down|up       take HOST's link down (no carrier) / up
+#   link HOST down|up       take HOST's bridge port down (no carrier) / up
+#                           (HOST also w; `link up` also ends an `isolate`)
 #   vip                     print the host holding the VIP (h1, h2, none, h1+h2)
 #   wait-settled [SECONDS]  wait (default 30 s) until one master holds the VIP,
 #                           keepalived agrees and the other replicates it; print the master
 #   cli HOST ARGS...        redis-cli against HOST's Redis (from inside HOST)
-#   exec HOST CMD...        run CMD inside HOST's namespace (HOST: h1 h2 client br)
+#   exec HOST CMD...        run CMD inside HOST's namespace (HOST: h1 h2 w client br);
+#                           e.g. a writer on the master's own host, against its
+#                           local Redis: exec h1 rv-writer --addr 127.0.0.1:6379 --key KEY
 # HOST is h1 or h2 unless said otherwise.
+#
+# The witness host (w):
+#   start-witness [-- CMD...]  run `$LAB_BIN witness --listen 192.0.2.13:$LAB_WITNESS_PORT
+#                           --secret-file $LAB_DIR/witness.secret` in w (or CMD instead),
+#                           log in $LAB_DIR/w/log/witness.log; without CMD it waits
+#                           (5 s) until the port accepts connections
+#   stop-witness [--kill]   SIGTERM (then SIGKILL after 5 s), or at once SIGKILL
+#                           (the witness dead); the host w stays up
+#   $LAB_DIR/witness.secret is made at `up`: 32 random bytes in hex, mode 0600,
+#   owned by LAB_SCRIPT_USER (the hooks and the witness read the same file).
+#
+# Partitions (HOST: h1 h2 w). Each shape is independent of the others, so they
+# combine (split + isolate w, say); each heal undoes exactly its own shape and
+# is idempotent. None touches the hosts' own interfaces: they keep carrier and
+# addresses, their processes keep running, only the bridge stops carrying.
+#   isolate HOST            HOST reaches nothing and nothing reaches it (client,
+#                           peer, witness): its bridge port is set to STP state
+#                           disabled (it forwards nothing and takes nothing in)
+#   heal HOST               undo isolate HOST (port state forwarding)
+#   cut HOST | heal HOST    the old names: cut is isolate
+#   split                   h1 and h2 no longer reach each other (VRRP adverts,
+#                           unicast or multicast, and replication included) while
+#                           the client and w still reach both: bridge port
+#                           isolation ("isolated on") on the h1 and h2 ports:
+#                           isolated ports never forward to each other, only to
+#                           the others
+#   heal-split              undo split
+#   poweroff HOST           a power loss: every process in HOST's namespace is
+#                           frozen (SIGSTOP, so none reacts to the others' deaths
+#                           or to the link), its cable pulled (the veth pair
+#                           deleted), then all SIGKILLed and the namespace
+#                           deleted: the sockets die without a FIN or RST on the
+#                           wire, and the host's kernel state (the VIP, ARP
+#                           cache, conntrack, sockets) is gone as after a reboot;
+#                           its pid files are removed (/run is a tmpfs). Files
+#                           under LAB_DIR stay (see "Limits" below)
+#   poweron HOST            the host boots: a fresh namespace, address, port
+#                           (with the isolate/split flags it had); no process is
+#                           started: call start-redis, start-keepalived,
+#                           start-witness as a real host's boot would
+#   heal-all                poweron every host that is off, heal every isolated
+#                           one (and `link up` it), heal-split (no process is started)
+#   partition               print the current shape, read from the bridge:
+#                           isolated=h1,w split=on off=h2 ("-" for none)
+# Limits (what differs from a real partition or power loss): a partition drops
+# frames in the bridge, so both ends see silence (no ICMP, no RST), as with a
+# failed switch; a poweroff keeps the page cache, so data Redis wrote but never
+# fsynced survives (a real power loss can lose it), and the clock does not jump.
 #
 # Environment (read by `up`, remembered in $LAB_DIR/lab.env for later commands):
 #   LAB_DIR=/tmp/redis-vip-lab   state: configs, data, logs, pid files, binaries
@@ -40,6 +93,7 @@
 #   LAB_INCLUDE=cmdline|conf     guard include on the command line (as the drop-in
 #                                does) or only as the last line of redis.conf
 #   LAB_LOG_LEVEL=info           redis-vip log level
+#   LAB_WITNESS_PORT=7379        the witness's TCP port on 192.0.2.13
 set -Eeuo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -58,9 +112,10 @@ LAB_PREEMPT=${LAB_PREEMPT:-0}
 LAB_SCRIPT_USER=${LAB_SCRIPT_USER:-redis-vip}
 LAB_INCLUDE=${LAB_INCLUDE:-cmdline}
 LAB_LOG_LEVEL=${LAB_LOG_LEVEL:-info}
+LAB_WITNESS_PORT=${LAB_WITNESS_PORT:-7379}
 
 VIP=192.0.2.10
-declare -A ADDR=([h1]=192.0.2.11 [h2]=192.0.2.12 [client]=192.0.2.100)
+declare -A ADDR=([h1]=192.0.2.11 [h2]=192.0.2.12 [w]=192.0.2.13 [client]=192.0.2.100)
 declare -A PEER=([h1]=h2 [h2]=h1)
 declare -A TEMPLATE=([h1]=host-a [h2]=host-b)
 PORT=6379
@@ -79,6 +134,11 @@ need_root() { [[ $(id -u) -eq 0 ]] || die "run as root (network namespaces, keep
 
 check_host() {
     case $1 in h1 | h2) ;; *) die "host must be h1 or h2, got '$1'" ;; esac
+}
+
+# check_node HOST: a host a partition or a power loss can hit (h1, h2, w).
+check_node() {
+    case $1 in h1 | h2 | w) ;; *) die "host must be h1, h2 or w, got '$1'" ;; esac
 }
 
 # wait_for SECONDS WHAT CMD...: poll CMD every 0.1 s until it succeeds.
@@ -183,6 +243,7 @@ write_env() {
         echo "LAB_SCRIPT_USER=$LAB_SCRIPT_USER"
         echo "LAB_INCLUDE=$LAB_INCLUDE"
         echo "LAB_LOG_LEVEL=$LAB_LOG_LEVEL"
+        echo "LAB_WITNESS_PORT=$LAB_WITNESS_PORT"
     } >"$LAB_DIR/lab.env"
 }
 
@@ -323,22 +384,210 @@ ensure_network() {
         ip -n "$br" link add br0 type bridge stp_state 0 forward_delay 0
         ip -n "$br" link set br0 up
     fi
-    for h in h1 h2 client; do
-        if ! ns_exists "$h"; then
-            ip netns add "$(ns "$h")"
-            ip -n "$(ns "$h")" link set lo up
-        fi
-        if ! ip -n "$br" link show "$h" >/dev/null 2>&1; then
-            ip -n "$br" link add "$h" type veth peer name eth0 netns "$(ns "$h")"
-            ip -n "$br" link set "$h" master br0 up
-            ip -n "$(ns "$h")" addr add "${ADDR[$h]}/24" dev eth0
-            ip -n "$(ns "$h")" link set eth0 up
-        fi
+    for h in h1 h2 w client; do
+        ensure_host_net "$h"
     done
-    for h in h1 h2; do
-        # Redis binds the VIP before keepalived assigns it.
-        nsexec "$h" sysctl -q -w net.ipv4.ip_nonlocal_bind=1
+}
+
+# ensure_host_net HOST: HOST's namespace, its veth pair (eth0 inside, a
+# bridge port named HOST outside) and its address; a host that was powered
+# off gets back the isolate/split flags its port had.
+ensure_host_net() {
+    local h=$1 br saved
+    br=$(ns br)
+    saved=$(hdir "$h")/poweroff.port
+    if ! ns_exists "$h"; then
+        ip netns add "$(ns "$h")"
+        ip -n "$(ns "$h")" link set lo up
+    fi
+    if ! ip -n "$br" link show dev "$h" >/dev/null 2>&1; then
+        ip -n "$br" link add name "$h" type veth peer name eth0 netns "$(ns "$h")"
+        # A host that comes back keeps its NIC's MAC address, so that the
+        # others' ARP caches stay right, as with a real reboot.
+        if [[ -f $saved && -n $(saved_flag "$saved" mac) ]]; then
+            ip -n "$(ns "$h")" link set dev eth0 address "$(saved_flag "$saved" mac)"
+        fi
+        ip -n "$br" link set dev "$h" master br0 up
+        ip -n "$(ns "$h")" addr add "${ADDR[$h]}/24" dev eth0
+        ip -n "$(ns "$h")" link set dev eth0 up
+    fi
+    if [[ -f $saved ]]; then
+        local state isolated
+        state=$(saved_flag "$saved" state)
+        isolated=$(saved_flag "$saved" isolated)
+        rm -f "$saved"
+        if [[ $state == disabled ]]; then port_set "$h" state disabled; fi
+        if [[ $isolated == on ]]; then port_set "$h" isolated on; fi
+    fi
+    case $h in
+    # Redis binds the VIP before keepalived assigns it.
+    h1 | h2) nsexec "$h" sysctl -q -w net.ipv4.ip_nonlocal_bind=1 ;;
+    esac
+}
+
+# ---------------------------------------------------------------- partitions
+
+# A host's bridge port has two flags the partitions use: its STP state
+# (forwarding, or disabled: isolate) and bridge port isolation (on for h1 and
+# h2: split). A powered-off host has no port; poweroff keeps its flags in
+# $LAB_DIR/HOST/poweroff.port (state=..., isolated=...) until poweron.
+
+saved_flag() { sed -n "s/^$2=//p" "$1"; }
+
+# port_flag HOST state|isolated: the flag as the bridge has it (or as the
+# powered-off host left it).
+port_flag() {
+    local h=$1 k=$2 saved
+    saved=$(hdir "$h")/poweroff.port
+    if [[ -f $saved ]]; then
+        saved_flag "$saved" "$k"
+        return 0
+    fi
+    bridge -n "$(ns br)" -d link show dev "$h" 2>/dev/null | tr ' ' '\n' |
+        awk -v k="$k" 'prev == k {print; exit} {prev = $0}'
+}
+
+# port_set HOST state forwarding|disabled, or HOST isolated on|off. On a
+# powered-off host it changes what poweron will restore.
+port_set() {
+    local h=$1 k=$2 v=$3 saved
+    saved=$(hdir "$h")/poweroff.port
+    if [[ -f $saved ]]; then
+        sed -i "s/^$k=.*/$k=$v/" "$saved"
+        return 0
+    fi
+    case $k/$v in
+    state/forwarding) bridge -n "$(ns br)" link set dev "$h" state 3 ;;
+    state/disabled) bridge -n "$(ns br)" link set dev "$h" state 0 ;;
+    isolated/on | isolated/off) bridge -n "$(ns br)" link set dev "$h" isolated "$v" ;;
+    *) die "port_set: $k=$v" ;;
+    esac
+}
+
+is_off() { [[ -f $(hdir "$1")/poweroff.port ]]; }
+
+cmd_isolate() {
+    need_root
+    check_node "${1:-}"
+    port_set "$1" state disabled
+    log "$1: isolated (its bridge port forwards nothing; its link stays up)"
+}
+
+cmd_heal() {
+    need_root
+    check_node "${1:-}"
+    port_set "$1" state forwarding
+    log "$1: back on the bridge"
+}
+
+cmd_split() {
+    need_root
+    port_set h1 isolated on
+    port_set h2 isolated on
+    log "split: h1 and h2 no longer reach each other; the client and w reach both"
+}
+
+cmd_heal_split() {
+    need_root
+    port_set h1 isolated off
+    port_set h2 isolated off
+    log "split healed: h1 and h2 reach each other"
+}
+
+# signal_ns NS SIG: send SIG to every process in NS, again to any that
+# appears meanwhile (a fork), until a pass finds no new one (bounded).
+signal_ns() {
+    local nsn=$1 sig=$2 seen=' ' p new i
+    for ((i = 0; i < 50; i++)); do
+        new=0
+        for p in $(ip netns pids "$nsn" 2>/dev/null); do
+            [[ $seen == *" $p "* ]] && continue
+            kill "-$sig" "$p" 2>/dev/null || true
+            seen+="$p "
+            new=1
+        done
+        ((new)) || return 0
     done
+    log "$nsn: processes kept appearing while sending SIG$sig"
+    return 1
+}
+
+cmd_poweroff() {
+    need_root
+    local h=${1:-} nsn d saved n tries
+    check_node "$h"
+    d=$(hdir "$h")
+    saved=$d/poweroff.port
+    if is_off "$h" || ! ns_exists "$h"; then
+        log "$h: already off"
+        return 0
+    fi
+    nsn=$(ns "$h")
+    n=$(ip netns pids "$nsn" 2>/dev/null | wc -l)
+    # 1. Freeze everything, so no process sees the others die or the link go.
+    signal_ns "$nsn" STOP
+    # 2. Pull the cable: with the veth pair gone nothing the host's kernel
+    #    sends (the FINs and RSTs of the sockets about to close) leaves it.
+    mkdir -p "$d"
+    printf 'state=%s\nisolated=%s\nmac=%s\n' "$(port_flag "$h" state)" "$(port_flag "$h" isolated)" \
+        "$(ip -n "$nsn" -o link show dev eth0 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)" >"$saved.new"
+    mv -f "$saved.new" "$saved"
+    ip -n "$(ns br)" link del dev "$h"
+    # 3. Kill them all, then drop the namespace (the kernel state of the host).
+    signal_ns "$nsn" KILL
+    tries=50
+    while ((tries-- > 0)) && [[ -n $(ip netns pids "$nsn" 2>/dev/null) ]]; do
+        signal_ns "$nsn" KILL
+        sleep 0.1
+    done
+    [[ -z $(ip netns pids "$nsn" 2>/dev/null) ]] || die "$h: processes survived SIGKILL: $(ip netns pids "$nsn" | tr '\n' ' ')"
+    ip netns del "$nsn"
+    rm -f "$d"/run/*.pid
+    log "$h: powered off ($n processes killed at once, cable pulled first)"
+}
+
+cmd_poweron() {
+    need_root
+    local h=${1:-}
+    check_node "$h"
+    if ! is_off "$h" && ns_exists "$h"; then
+        log "$h: already on"
+        return 0
+    fi
+    ns_exists br || die "the lab is not up"
+    ensure_host_net "$h"
+    log "$h: powered on (network only: start its processes)"
+}
+
+cmd_heal_all() {
+    need_root
+    local h
+    for h in h1 h2 w; do
+        if is_off "$h" || ! ns_exists "$h"; then cmd_poweron "$h"; fi
+    done
+    for h in h1 h2 w; do
+        ip -n "$(ns br)" link set dev "$h" up
+        port_set "$h" state forwarding
+    done
+    port_set h1 isolated off
+    port_set h2 isolated off
+    log "healed: every host on, its link up, on the bridge, no split"
+}
+
+# partition_shape: one line, e.g. "isolated=h1,w split=on off=h2".
+partition_shape() {
+    local h iso=() off=() split
+    for h in h1 h2 w; do
+        [[ $(port_flag "$h" state) == disabled ]] && iso+=("$h")
+        if is_off "$h" || ! ns_exists "$h"; then off+=("$h"); fi
+    done
+    case "$(port_flag h1 isolated)/$(port_flag h2 isolated)" in
+    on/on) split=on ;;
+    on/* | */on) split=partial ;;
+    *) split=off ;;
+    esac
+    local IFS=,
+    echo "isolated=${iso[*]:--} split=$split off=${off[*]:--}"
 }
 
 # ---------------------------------------------------------------- processes
@@ -437,6 +686,78 @@ stop_keepalived() {
     log "$h: keepalived stopped"
 }
 
+# ---------------------------------------------------------------- witness
+
+witness_secret() { echo "$LAB_DIR/witness.secret"; }
+
+# ensure_witness_secret: the shared secret of the witness and the nodes,
+# 0600, readable by the script user that runs the hooks (and root).
+ensure_witness_secret() {
+    local f
+    f=$(witness_secret)
+    if [[ ! -s $f ]]; then
+        (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$f.new" && echo >>"$f.new")
+        mv -f "$f.new" "$f"
+    fi
+    chmod 0600 "$f"
+    if [[ $LAB_SCRIPT_USER != root ]]; then chown "$LAB_SCRIPT_USER:" "$f"; fi
+}
+
+# witness_listening: the witness's port accepts a connection from inside w.
+witness_listening() {
+    nsexec w timeout 1 bash -c "exec 3<>/dev/tcp/${ADDR[w]}/$LAB_WITNESS_PORT" 2>/dev/null
+}
+
+# start_witness [CMD...]: the witness (or CMD) in the namespace of host w.
+start_witness() {
+    local d pidf
+    d=$(hdir w)
+    pidf=$d/run/witness.pid
+    if is_off w || ! ns_exists w; then die "w is powered off (poweron w first)"; fi
+    if pid_alive "$pidf"; then
+        log "w: witness already running (pid $(<"$pidf"))"
+        return 0
+    fi
+    mkdir -p "$d/run" "$d/log"
+    local argv=("$@") wait_port=0
+    if ((${#argv[@]} == 0)); then
+        ensure_witness_secret
+        argv=("$LAB_DIR/bin/redis-vip" witness --listen "${ADDR[w]}:$LAB_WITNESS_PORT" --secret-file "$(witness_secret)")
+        wait_port=1
+    fi
+    echo "--- $(date '+%F %T') start: ${argv[*]}" >>"$d/log/witness.log"
+    # ip netns exec execs the command: $! is its pid.
+    ip netns exec "$(ns w)" "${argv[@]}" </dev/null >>"$d/log/witness.log" 2>&1 &
+    echo $! >"$pidf"
+    if ((wait_port)); then
+        local tries=50
+        while ((tries-- > 0)); do
+            pid_alive "$pidf" || break
+            witness_listening && break
+            sleep 0.1
+        done
+        if ! pid_alive "$pidf" || ! witness_listening; then
+            log "w: the witness did not start listening on ${ADDR[w]}:$LAB_WITNESS_PORT; $d/log/witness.log says:"
+            tail -n 5 "$d/log/witness.log" >&2
+            stop_pidfile "$pidf" KILL 2
+            return 1
+        fi
+    fi
+    log "w: started (pid $(<"$pidf")): ${argv[*]}"
+}
+
+# stop_witness [--kill]: SIGTERM (SIGKILL after 5 s), or SIGKILL at once.
+stop_witness() {
+    local mode=${1:---term} pidf
+    pidf=$(hdir w)/run/witness.pid
+    case $mode in
+    --term) stop_pidfile "$pidf" TERM 5 ;;
+    --kill) stop_pidfile "$pidf" KILL 5 ;;
+    *) die "stop-witness: want --term or --kill" ;;
+    esac
+    log "w: witness stopped ($mode)"
+}
+
 vip_holder() {
     local h out=()
     for h in h1 h2; do
@@ -495,6 +816,12 @@ replica_in_sync() {
 
 cmd_up() {
     need_root
+    local net_only=0
+    case ${1:-} in
+    --net-only) net_only=1 ;;
+    '') ;;
+    *) die "up: unknown option $1" ;;
+    esac
     ensure_packages
     ensure_script_user
     mkdir -p "$LAB_DIR"
@@ -515,7 +842,14 @@ cmd_up() {
         write_redis_vip_conf "$h"
         write_keepalived_conf "$h"
     done
+    mkdir -p "$(hdir w)/run" "$(hdir w)/log"
+    ensure_witness_secret
     ensure_network
+    if ((net_only)); then
+        trap - ERR
+        log "up --net-only: namespaces and configs ready, no process started"
+        return 0
+    fi
     if ((fresh)); then
         # h1 first, so that it is the master; h2 joins as its replica.
         start_redis h1
@@ -550,7 +884,9 @@ cmd_down() {
         stop_pidfile "$d/run/redis.pid" KILL 2 2>/dev/null || true
         rm -f "$d/run/vrrp.pid" "$d/run/keepalived.pid"
     done
-    for h in h1 h2 client br; do
+    stop_pidfile "$(hdir w)/run/witness.pid" KILL 2 2>/dev/null || true
+    rm -f "$(hdir h1)/poweroff.port" "$(hdir h2)/poweroff.port" "$(hdir w)/poweroff.port"
+    for h in h1 h2 w client br; do
         if ns_exists "$h"; then
             local pids
             pids=$(ip netns pids "$(ns "$h")" 2>/dev/null || true)
@@ -594,8 +930,12 @@ cmd_status() {
         ka=$(ka_state "$h")
         printf '%-7s %-9s %-22s %-30s %-10s\n' "$h" "$nss" "$redis" "$role" "$ka"
     done
+    local wst=stopped
+    if pid_alive "$(hdir w)/run/witness.pid"; then wst="running (pid $(<"$(hdir w)/run/witness.pid"))"; fi
+    printf 'w       %-9s witness %s\n' "$(ns_exists w && echo up || echo missing)" "$wst"
     printf 'client  %s\n' "$(ns_exists client && echo up || echo missing)"
     echo "VIP $VIP on: $(vip_holder)"
+    if ns_exists br; then echo "partition: $(partition_shape)"; fi
 }
 
 main() {
@@ -625,18 +965,25 @@ main() {
         need_root
         stop_keepalived "$@"
         ;;
-    cut)
-        check_host "${1:-}"
-        ip -n "$(ns br)" link set dev "$1" nomaster
-        log "$1: cut off the bridge (its link stays up)"
+    cut | isolate) cmd_isolate "$@" ;;
+    heal) cmd_heal "$@" ;;
+    split) cmd_split ;;
+    heal-split) cmd_heal_split ;;
+    poweroff) cmd_poweroff "$@" ;;
+    poweron) cmd_poweron "$@" ;;
+    heal-all) cmd_heal_all ;;
+    partition) partition_shape ;;
+    start-witness)
+        need_root
+        [[ ${1:-} == -- ]] && shift
+        start_witness "$@"
         ;;
-    heal)
-        check_host "${1:-}"
-        ip -n "$(ns br)" link set dev "$1" master br0
-        log "$1: back on the bridge"
+    stop-witness)
+        need_root
+        stop_witness "$@"
         ;;
     link)
-        check_host "${1:-}"
+        check_node "${1:-}"
         case ${2:-} in up | down) ;; *) die "link HOST up|down" ;; esac
         ip -n "$(ns br)" link set dev "$1" "$2"
         log "$1: link $2"
@@ -656,7 +1003,7 @@ main() {
         ;;
     exec)
         local h=${1:-}
-        case $h in h1 | h2 | client | br) ;; *) die "exec HOST CMD: HOST is h1, h2, client or br" ;; esac
+        case $h in h1 | h2 | w | client | br) ;; *) die "exec HOST CMD: HOST is h1, h2, w, client or br" ;; esac
         shift
         nsexec "$h" "$@"
         ;;

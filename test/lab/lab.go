@@ -20,8 +20,9 @@ import (
 // Hosts are the two Redis hosts of the lab.
 var Hosts = []string{"h1", "h2"}
 
-// Addr is each host's address on the lab link; VIP is the virtual IP.
-var Addr = map[string]string{"h1": "192.0.2.11", "h2": "192.0.2.12", "client": "192.0.2.100"}
+// Addr is each host's address on the lab link (w: the witness host); VIP
+// is the virtual IP.
+var Addr = map[string]string{"h1": "192.0.2.11", "h2": "192.0.2.12", "w": "192.0.2.13", "client": "192.0.2.100"}
 
 // VIP is the address keepalived moves.
 const VIP = "192.0.2.10"

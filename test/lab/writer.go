@@ -26,6 +26,8 @@ type WriterRun struct {
 	done   chan struct{}
 	// scanned closes when all of stderr has been read.
 	scanned chan struct{}
+	// saveLog is where a local writer saves its acknowledged writes.
+	saveLog string
 
 	mu      sync.Mutex
 	acked   int
