@@ -3,14 +3,17 @@
 // no longer see my peer"; a master that keeps acknowledging writes in a
 // partition while the other side promotes loses them when the pair heals.
 //
-// The fence is Redis's own min-replicas-to-write 1 with min-replicas-max-lag
-// L: a master whose replica has not acknowledged for L seconds refuses writes
-// (-NOREPLICAS) by itself, with no help from redis-vip, so a master whose
-// redis-vip is dead or cut off is fenced too. redis-vip arms it on a master
-// and opens it (min-replicas-to-write 0) only when losing the peer cannot
-// hide a partition: the peer is positively dead, the peer is connected and
-// syncing, the witness lease is held, or this node is the one that promoted
-// itself on unknown evidence and has waited out the old master's fence.
+// The fence has two layers. Armed is Redis's own min-replicas-to-write 1 with
+// min-replicas-max-lag L: a master whose replica has not acknowledged for L
+// seconds refuses writes (-NOREPLICAS) by itself, with no help from
+// redis-vip, so a master whose redis-vip is dead or cut off is fenced within
+// fence_after. Closed is min-replicas-to-write 2: redis-vip closes the fence
+// at once when it sees the peer unknown, so a live redis-vip fences within
+// its detection time, far inside fence_after. The fence is open
+// (min-replicas-to-write 0) only when losing the peer cannot hide a
+// partition: the peer is positively dead, the peer is connected and syncing,
+// the witness lease is held, or this node is the one that promoted itself on
+// unknown evidence and has waited out the old master's fence.
 //
 // Everything here is pure: facts and durations in, a decision out.
 package fence
@@ -106,6 +109,34 @@ func LeaseDuration(fenceAfter time.Duration) time.Duration {
 // RenewEvery is how often a holder renews a lease of duration d.
 func RenewEvery(d time.Duration) time.Duration { return d / 4 }
 
+// Level is how far a master's fence is closed, as min-replicas-to-write.
+type Level int
+
+const (
+	// Open: min-replicas-to-write 0, writes need no replica.
+	Open Level = 0
+	// Armed: min-replicas-to-write 1. While the replica acknowledges,
+	// nothing changes; once it has not for min-replicas-max-lag, Redis
+	// refuses writes by itself, with or without redis-vip.
+	Armed Level = 1
+	// Closed: min-replicas-to-write 2, more replicas than a pair has:
+	// writes are refused at once, until redis-vip opens the fence.
+	Closed Level = 2
+)
+
+func (l Level) String() string {
+	switch l {
+	case Open:
+		return "open"
+	case Armed:
+		return "armed"
+	}
+	return "closed"
+}
+
+// MinReplicas is the min-replicas-to-write value of the level.
+func (l Level) MinReplicas() int { return int(l) }
+
 // Input is what a master knows when its fence is decided.
 type Input struct {
 	// FenceAfter is the bound set by the operator; 0 turns fencing off.
@@ -125,11 +156,9 @@ type Input struct {
 	Since             time.Duration
 }
 
-// Decision says whether the master's fence is open and why.
+// Decision is a master's fence level and why.
 type Decision struct {
-	// Open: min-replicas-to-write 0, writes need no replica. Closed: the
-	// fence is armed, and Redis refuses writes while no replica acknowledges.
-	Open   bool
+	Level  Level
 	Reason string
 	// Recheck, when non-zero, is when the decision changes by itself.
 	Recheck time.Duration
@@ -137,27 +166,30 @@ type Decision struct {
 
 // Decide is the fence of a master.
 func Decide(in Input) Decision {
+	wait := in.FenceAfter + Margin(in.FenceAfter)
 	switch {
 	case in.FenceAfter == 0:
-		return Decision{Open: true, Reason: "fencing off (fence_after 0)"}
+		return Decision{Level: Open, Reason: "fencing off (fence_after 0)"}
 	case in.Peer == Dead:
-		return Decision{Open: true, Reason: "the peer is positively dead"}
+		return Decision{Level: Open, Reason: "the peer is positively dead"}
 	case in.PeerSyncing:
-		return Decision{Open: true, Reason: "the peer is connected and syncing"}
+		return Decision{Level: Open, Reason: "the peer is connected and syncing"}
+	case in.PromotedOnUnknown && in.Since < wait:
+		// Even with the lease: the old master may have lost the lease
+		// long before the partition, and its Redis fence counts from the
+		// last acknowledgement it received, which is before this
+		// promotion.
+		return Decision{Level: Closed, Reason: fmt.Sprintf("promoted on unknown evidence: writes wait %v for the old master's fence", (wait - in.Since).Round(time.Millisecond)), Recheck: wait - in.Since}
 	case in.Witness && in.LeaseHeld:
-		return Decision{Open: true, Reason: "this node holds the witness lease"}
-	case in.Witness:
-		return Decision{Reason: "no witness lease: writes need the replica's acknowledgements"}
-	case in.PromotedOnUnknown:
-		wait := in.FenceAfter + Margin(in.FenceAfter)
-		if in.Since >= wait {
-			return Decision{Open: true, Reason: "promoted on unknown evidence; the old master's fence is up"}
-		}
-		return Decision{Reason: fmt.Sprintf("promoted on unknown evidence: writes wait %v for the old master's fence", (wait - in.Since).Round(time.Millisecond)), Recheck: wait - in.Since}
+		return Decision{Level: Open, Reason: "this node holds the witness lease"}
+	case in.Witness && in.Peer == Unknown:
+		return Decision{Level: Closed, Reason: "peer unknown and no witness lease: writes stop until the peer or the lease returns"}
+	case !in.Witness && in.PromotedOnUnknown:
+		return Decision{Level: Open, Reason: "promoted on unknown evidence; the old master's fence is up"}
 	case in.Peer == Alive:
-		return Decision{Reason: "armed: the replica's acknowledgements keep writes flowing"}
+		return Decision{Level: Armed, Reason: "armed: the replica's acknowledgements keep writes flowing"}
 	}
-	return Decision{Reason: fmt.Sprintf("peer unknown: writes stop within fence_after %v unless it returns", in.FenceAfter)}
+	return Decision{Level: Closed, Reason: "peer unknown: writes stop until it returns or is positively dead (a witness keeps them going)"}
 }
 
 // MayPromoteOnUnknown says whether a replica may become master while its

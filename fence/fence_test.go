@@ -70,30 +70,62 @@ func TestDecide(t *testing.T) {
 	fa := 5 * time.Second
 	wait := fa + Margin(fa)
 	for _, c := range []struct {
-		name string
-		in   Input
-		open bool
-		want string
+		name  string
+		in    Input
+		level Level
+		want  string
 	}{
-		{"off", Input{Peer: Unknown}, true, "fencing off"},
-		{"peer dead", Input{FenceAfter: fa, Peer: Dead}, true, "positively dead"},
-		{"peer syncing", Input{FenceAfter: fa, Peer: Alive, PeerSyncing: true}, true, "syncing"},
-		{"in sync: armed", Input{FenceAfter: fa, Peer: Alive}, false, "armed"},
-		{"peer unknown", Input{FenceAfter: fa, Peer: Unknown}, false, "peer unknown"},
-		{"lease", Input{FenceAfter: fa, Peer: Unknown, Witness: true, LeaseHeld: true}, true, "witness lease"},
-		{"witness, no lease", Input{FenceAfter: fa, Peer: Unknown, Witness: true}, false, "no witness lease"},
-		{"witness, no lease, promoted", Input{FenceAfter: fa, Peer: Unknown, Witness: true, PromotedOnUnknown: true, Since: time.Hour}, false, "no witness lease"},
-		{"promoted, waiting", Input{FenceAfter: fa, Peer: Unknown, PromotedOnUnknown: true, Since: wait - time.Millisecond}, false, "writes wait"},
-		{"promoted, waited", Input{FenceAfter: fa, Peer: Unknown, PromotedOnUnknown: true, Since: wait}, true, "fence is up"},
-		{"dead wins over waiting", Input{FenceAfter: fa, Peer: Dead, PromotedOnUnknown: true}, true, "positively dead"},
+		{"off", Input{Peer: Unknown}, Open, "fencing off"},
+		{"peer dead", Input{FenceAfter: fa, Peer: Dead}, Open, "positively dead"},
+		{"peer syncing", Input{FenceAfter: fa, Peer: Alive, PeerSyncing: true}, Open, "syncing"},
+		{"in sync: armed", Input{FenceAfter: fa, Peer: Alive}, Armed, "armed"},
+		{"peer unknown: closed", Input{FenceAfter: fa, Peer: Unknown}, Closed, "peer unknown"},
+		{"lease", Input{FenceAfter: fa, Peer: Unknown, Witness: true, LeaseHeld: true}, Open, "witness lease"},
+		{"lease, peer in sync", Input{FenceAfter: fa, Peer: Alive, Witness: true, LeaseHeld: true}, Open, "witness lease"},
+		{"witness, no lease, peer unknown", Input{FenceAfter: fa, Peer: Unknown, Witness: true}, Closed, "no witness lease"},
+		{"witness, no lease, peer in sync", Input{FenceAfter: fa, Peer: Alive, Witness: true}, Armed, "armed"},
+		{"witness, promoted, lease lost", Input{FenceAfter: fa, Peer: Unknown, Witness: true, PromotedOnUnknown: true, Since: time.Hour}, Closed, "no witness lease"},
+		{"witness, promoted with lease, waiting", Input{FenceAfter: fa, Peer: Unknown, Witness: true, LeaseHeld: true, PromotedOnUnknown: true, Since: time.Second}, Closed, "writes wait"},
+		{"promoted, waiting", Input{FenceAfter: fa, Peer: Unknown, PromotedOnUnknown: true, Since: wait - time.Millisecond}, Closed, "writes wait"},
+		{"promoted, waited", Input{FenceAfter: fa, Peer: Unknown, PromotedOnUnknown: true, Since: wait}, Open, "fence is up"},
+		{"dead wins over waiting", Input{FenceAfter: fa, Peer: Dead, PromotedOnUnknown: true}, Open, "positively dead"},
 	} {
 		d := Decide(c.in)
-		if d.Open != c.open || !strings.Contains(d.Reason, c.want) {
-			t.Errorf("%s: Decide = %+v, want open %v with %q", c.name, d, c.open, c.want)
+		if d.Level != c.level || !strings.Contains(d.Reason, c.want) {
+			t.Errorf("%s: Decide = %+v, want %v with %q", c.name, d, c.level, c.want)
 		}
 	}
 	if d := Decide(Input{FenceAfter: fa, Peer: Unknown, PromotedOnUnknown: true, Since: time.Second}); d.Recheck != wait-time.Second {
 		t.Errorf("Recheck = %v, want %v", d.Recheck, wait-time.Second)
+	}
+	for l, want := range map[Level]int{Open: 0, Armed: 1, Closed: 2} {
+		if l.MinReplicas() != want {
+			t.Errorf("%v.MinReplicas() = %d, want %d", l, l.MinReplicas(), want)
+		}
+	}
+}
+
+// Two masters are never both open on unknown evidence about each other,
+// whatever each knows: the exhaustive product of inputs for two sides.
+func TestNeverTwoOpenOnUnknown(t *testing.T) {
+	fa := 5 * time.Second
+	wait := fa + Margin(fa)
+	for _, witness := range []bool{false, true} {
+		for mask := 0; mask < 1<<6; mask++ {
+			// Side A is the old master, side B promoted on unknown
+			// evidence; at most one holds the lease (the witness).
+			aLease := mask&1 != 0 && witness
+			bLease := mask&2 != 0 && witness && !aLease
+			bSince := []time.Duration{0, wait - time.Millisecond, wait, time.Hour}[(mask>>2)&3]
+			a := Decide(Input{FenceAfter: fa, Peer: Unknown, Witness: witness, LeaseHeld: aLease})
+			b := Decide(Input{FenceAfter: fa, Peer: Unknown, Witness: witness, LeaseHeld: bLease, PromotedOnUnknown: true, Since: bSince})
+			if a.Level == Open && b.Level == Open {
+				t.Errorf("witness %v, mask %b: both open (%s / %s)", witness, mask, a.Reason, b.Reason)
+			}
+			if a.Level == Armed || b.Level == Armed {
+				t.Errorf("witness %v, mask %b: armed on unknown evidence: a live redis-vip closes it (%s / %s)", witness, mask, a.Reason, b.Reason)
+			}
+		}
 	}
 }
 
