@@ -146,8 +146,11 @@ type Input struct {
 	// PeerSyncing: the peer is connected to this master as a replica and
 	// in a full sync (it answers, and it cannot be promoted, S11).
 	PeerSyncing bool
-	// Witness: a witness is configured; LeaseHeld: this node holds its
-	// lease for at least the margin still.
+	// Witness: a witness is configured. LeaseHeld: this node holds the
+	// lease for at least the margin still, by a renewal sent after the
+	// peer was last seen: a lease renewed before the peer vanished says
+	// nothing about which side of a partition this node is on (an
+	// isolated master keeps its old lease for a while).
 	Witness, LeaseHeld bool
 	// PromotedOnUnknown: this node promoted itself while the peer was
 	// unknown and has not seen it in sync since; Since is the monotonic
