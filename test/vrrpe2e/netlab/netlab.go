@@ -1,15 +1,26 @@
 // Package netlab builds the end-to-end lab of the built-in VRRP mode: two
-// hosts (h1, h2) and a client, each a network namespace on a bridge that
-// lives in a namespace of its own, so nothing touches the host's network.
-// It runs real redis-server, `redis-vip run` and keepalived processes in
-// them, samples who holds the VIP, and cleans everything up in Close, also
-// after a failure. Namespace names start with the prefix the caller gives
-// (tests use rvt-<pid>-<n>), so labs never collide.
+// hosts (h1, h2), a witness host (w) and a client, each a network namespace
+// on a bridge that lives in a namespace of its own, so nothing touches the
+// host's network. It runs real redis-server, `redis-vip run` and keepalived
+// processes in them, samples who holds the VIP, and cleans everything up in
+// Close, also after a failure. Namespace names start with the prefix the
+// caller gives (tests use rvt-<pid>-<n>), so labs never collide.
 //
 //	h1     192.0.2.71/26  redis-server 127.0.0.1:6379 (announced as 192.0.2.71:6379)
 //	h2     192.0.2.72/26  the same, announced as 192.0.2.72:6379
+//	w      192.0.2.73/26  the witness host: `redis-vip witness` on port 7379
 //	client 192.0.2.80/26  the writer
 //	VIP    192.0.2.70/26
+//
+// Bridge ports are v<host> (vh1, vh2, vw) and vc for the client.
+//
+// Partitions (partition.go), with the names and semantics of scripts/lab.sh's
+// commands: Isolate/Heal a host, Split/HealSplit h1 from h2, PowerOff/PowerOn
+// a host, HealAll, and Partition to read the shape; StartWitness,
+// StopWitness, KillWitness run a process in w; StartLocalWriter runs a
+// writer inside h1 or h2 against its own Redis. Cut (the bridge port down:
+// the host's eth0 loses carrier) is not a partition shape: it is the cable
+// pulled with the host noticing, which Heal also undoes.
 package netlab
 
 import (
@@ -37,6 +48,8 @@ var (
 	VIP      = netip.MustParsePrefix("192.0.2.70/26")
 	ClientIP = netip.MustParsePrefix("192.0.2.80/26")
 	HostIPs  = []netip.Prefix{netip.MustParsePrefix("192.0.2.71/26"), netip.MustParsePrefix("192.0.2.72/26")}
+	// WitnessIP is the witness host's address.
+	WitnessIP = netip.MustParsePrefix("192.0.2.73/26")
 )
 
 // RedisPort is the port of both Redis servers.
@@ -60,11 +73,15 @@ type Lab struct {
 	BridgeNS string
 	ClientNS string
 	Hosts    []*Host
+	// W is the witness host (not in Hosts: it runs no Redis).
+	W *Host
 
 	mu      sync.Mutex
 	procs   []*Proc
 	ns      []string
 	handles map[string]*netlink.Handle
+	// off holds the bridge-port flags of each powered-off host, for PowerOn.
+	off map[string]portFlags
 }
 
 // Host is one of the two Redis hosts.
@@ -82,10 +99,12 @@ type Host struct {
 	// health_listen.
 	Extra map[string]any
 
-	redis, run, keepalived *Proc
+	redis, run, keepalived, witness *Proc
+	// addr is the host's address with its prefix length.
+	addr netip.Prefix
 }
 
-// Peer returns the other host.
+// Peer returns the other Redis host (h1 and h2 only).
 func (h *Host) Peer() *Host {
 	if h == h.lab.Hosts[0] {
 		return h.lab.Hosts[1]
@@ -108,7 +127,7 @@ func New(o Options) (l *Lab, err error) {
 	if o.Prefix == "" || o.Dir == "" {
 		return nil, errors.New("netlab: Prefix and Dir are required")
 	}
-	l = &Lab{o: o, BridgeNS: o.Prefix + "-br", ClientNS: o.Prefix + "-c", handles: map[string]*netlink.Handle{}}
+	l = &Lab{o: o, BridgeNS: o.Prefix + "-br", ClientNS: o.Prefix + "-c", handles: map[string]*netlink.Handle{}, off: map[string]portFlags{}}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -124,46 +143,63 @@ func New(o Options) (l *Lab, err error) {
 	if err := ip("-n", l.BridgeNS, "link", "set", "br0", "up"); err != nil {
 		return nil, err
 	}
-	attach := func(ns, port string, addr netip.Prefix) error {
-		if err := l.addNS(ns); err != nil {
-			return err
-		}
-		steps := [][]string{
-			{"-n", l.BridgeNS, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns},
-			{"-n", l.BridgeNS, "link", "set", port, "master", "br0", "up"},
-			{"-n", ns, "addr", "add", addr.String(), "dev", "eth0"},
-			{"-n", ns, "link", "set", "eth0", "up"},
-			{"-n", ns, "link", "set", "lo", "up"},
-		}
-		for _, s := range steps {
-			if err := ip(s...); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := attach(l.ClientNS, "vc", ClientIP); err != nil {
+	if err := l.attach(l.ClientNS, "vc", ClientIP, ""); err != nil {
 		return nil, err
 	}
-	for i, p := range HostIPs {
-		name := fmt.Sprintf("h%d", i+1)
-		h := &Host{lab: l, Name: name, NS: o.Prefix + "-" + name, IP: p.Addr(), Dir: filepath.Join(o.Dir, name)}
+	newHost := func(name string, p netip.Prefix) (*Host, error) {
+		h := &Host{lab: l, Name: name, NS: o.Prefix + "-" + name, IP: p.Addr(), Dir: filepath.Join(o.Dir, name), addr: p}
 		if err := os.MkdirAll(filepath.Join(h.Dir, "data"), 0o755); err != nil {
 			return nil, err
 		}
-		if err := attach(h.NS, "v"+name, p); err != nil {
+		return h, l.attach(h.NS, h.port(), p, "")
+	}
+	for i, p := range HostIPs {
+		h, err := newHost(fmt.Sprintf("h%d", i+1), p)
+		if err != nil {
 			return nil, err
 		}
 		l.Hosts = append(l.Hosts, h)
+	}
+	if l.W, err = newHost("w", WitnessIP); err != nil {
+		return nil, err
 	}
 	for _, ns := range []string{l.ClientNS, l.Hosts[0].NS, l.Hosts[1].NS} {
 		if err := l.openHandle(ns); err != nil {
 			return nil, err
 		}
 	}
-	l.logf("lab %s up: bridge %s, hosts %s %s, client %s", o.Prefix, l.BridgeNS, l.Hosts[0].NS, l.Hosts[1].NS, l.ClientNS)
+	l.logf("lab %s up: bridge %s, hosts %s %s, witness %s, client %s", o.Prefix, l.BridgeNS, l.Hosts[0].NS, l.Hosts[1].NS, l.W.NS, l.ClientNS)
 	return l, nil
 }
+
+// attach makes namespace ns and its veth pair: eth0 inside with addr (and
+// the MAC address mac unless ""), port on the bridge.
+func (l *Lab) attach(ns, port string, addr netip.Prefix, mac string) error {
+	if err := l.addNS(ns); err != nil {
+		return err
+	}
+	steps := [][]string{
+		{"-n", l.BridgeNS, "link", "add", "name", port, "type", "veth", "peer", "name", "eth0", "netns", ns},
+	}
+	if mac != "" {
+		steps = append(steps, []string{"-n", ns, "link", "set", "dev", "eth0", "address", mac})
+	}
+	steps = append(steps,
+		[]string{"-n", l.BridgeNS, "link", "set", "dev", port, "master", "br0", "up"},
+		[]string{"-n", ns, "addr", "add", addr.String(), "dev", "eth0"},
+		[]string{"-n", ns, "link", "set", "dev", "eth0", "up"},
+		[]string{"-n", ns, "link", "set", "dev", "lo", "up"},
+	)
+	for _, s := range steps {
+		if err := ip(s...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// port is the host's bridge port.
+func (h *Host) port() string { return "v" + h.Name }
 
 func ip(args ...string) error {
 	out, err := exec.Command("ip", args...).CombinedOutput()
@@ -179,7 +215,9 @@ func (l *Lab) addNS(name string) error {
 		return err
 	}
 	l.mu.Lock()
-	l.ns = append(l.ns, name)
+	if !slices.Contains(l.ns, name) {
+		l.ns = append(l.ns, name)
+	}
 	l.mu.Unlock()
 	return nil
 }
@@ -233,6 +271,7 @@ type Proc struct {
 	Name string
 	// Log is the file its stdout and stderr go to.
 	Log  string
+	ns   string
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
@@ -253,7 +292,7 @@ func (l *Lab) Start(name, ns, dir string, argv ...string) (*Proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Proc{Name: name, Log: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &Proc{Name: name, Log: logPath, ns: ns, cmd: cmd, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	l.mu.Lock()
 	l.procs = append(l.procs, p)
@@ -377,10 +416,19 @@ func WaitFor(timeout time.Duration, what string, cond func() bool) error {
 
 // Cut takes host's bridge port down (the cable is pulled: the host's own
 // eth0 stays configured, without carrier); Heal puts it back.
-func (l *Lab) Cut(h *Host) error { return ip("-n", l.BridgeNS, "link", "set", "v"+h.Name, "down") }
+func (l *Lab) Cut(h *Host) error { return ip("-n", l.BridgeNS, "link", "set", "dev", h.port(), "down") }
 
-// Heal reattaches a cut host.
-func (l *Lab) Heal(h *Host) error { return ip("-n", l.BridgeNS, "link", "set", "v"+h.Name, "up") }
+// Heal reattaches a cut or isolated host: its port up and forwarding
+// (idempotent; a split or a poweroff stays).
+func (l *Lab) Heal(h *Host) error {
+	if l.isOff(h) {
+		return l.setPort(h, "state", "forwarding")
+	}
+	if err := ip("-n", l.BridgeNS, "link", "set", "dev", h.port(), "up"); err != nil {
+		return err
+	}
+	return l.setPort(h, "state", "forwarding")
+}
 
 // Build compiles redis-vip and rv-writer into dir and returns their paths.
 func Build(dir string) (bin, writerBin string, err error) {

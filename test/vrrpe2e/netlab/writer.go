@@ -3,6 +3,7 @@ package netlab
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,13 +22,15 @@ import (
 // command, 10 ms between retries.
 var WriterFlags = []string{"--interval", "1ms", "--timeout", "100ms", "--retry", "10ms"}
 
-// Writer is rv-writer running in the client namespace, writing through the
-// VIP.
+// Writer is rv-writer running in a lab namespace: the client's, writing
+// through the VIP, or a host's, writing to its own Redis (StartLocalWriter).
 type Writer struct {
-	l      *Lab
-	p      *Proc
-	out    *bytes.Buffer
-	save   string
+	l    *Lab
+	p    *Proc
+	out  *bytes.Buffer
+	save string
+	// Key is the writer's list key when the lab chose it (StartLocalWriter).
+	Key    string
 	Report writer.Report
 	Log    writer.Log
 }
@@ -41,15 +44,44 @@ func (l *Lab) StartWriter(maxDuration time.Duration, extra ...string) (*Writer, 
 // StartWriterAt is StartWriter writing through addr (e.g. a load balancer
 // in the client namespace).
 func (l *Lab) StartWriterAt(addr string, maxDuration time.Duration, extra ...string) (*Writer, error) {
-	w := &Writer{l: l, out: &bytes.Buffer{}, save: filepath.Join(l.o.Dir, fmt.Sprintf("writer-%d.json", time.Now().UnixNano()))}
-	args := []string{"netns", "exec", l.ClientNS, l.o.Writer, "--json", "--save-log", w.save,
+	return l.startWriterIn(l.ClientNS, "writer", addr, maxDuration, extra...)
+}
+
+// StartLocalWriter runs rv-writer inside host h (h1 or h2) against that
+// host's own Redis (127.0.0.1:6379, never the VIP): the client on the
+// master's own host that split-brain writes come from. Its list key is
+// local:<host>:<time> unless extra gives --key, so it never mixes with the
+// writer behind the VIP. Count its lost writes as for that one: Stop, then
+// LostAcks against the final master's List. A PowerOff of h kills it before
+// it saves its acknowledged writes: Stop then returns ErrNoAckLog.
+func (l *Lab) StartLocalWriter(h *Host, maxDuration time.Duration, extra ...string) (*Writer, error) {
+	key := fmt.Sprintf("local:%s:%d", h.Name, time.Now().UnixNano())
+	// In the host itself the VIP check of the writer's own verification
+	// means nothing: it only waits --settle for one master.
+	args := append([]string{"--key", key, "--settle", "1s"}, extra...)
+	w, err := l.startWriterIn(h.NS, "writer-local-"+h.Name, fmt.Sprintf("127.0.0.1:%d", RedisPort), maxDuration, args...)
+	if err != nil {
+		return nil, err
+	}
+	w.Key = key
+	return w, nil
+}
+
+// ErrNoAckLog: the writer ended without saving its acknowledged writes
+// (killed, e.g. by a PowerOff of its host), so they cannot be counted.
+var ErrNoAckLog = errors.New("the writer saved no record of its acknowledged writes")
+
+func (l *Lab) startWriterIn(ns, name, addr string, maxDuration time.Duration, extra ...string) (*Writer, error) {
+	w := &Writer{l: l, out: &bytes.Buffer{}, save: filepath.Join(l.o.Dir, fmt.Sprintf("%s-%d.json", name, time.Now().UnixNano()))}
+	args := []string{"netns", "exec", ns, l.o.Writer, "--json", "--save-log", w.save,
 		"--addr", addr,
 		"--hosts", fmt.Sprintf("%s,%s", l.Hosts[0].Announce(), l.Hosts[1].Announce()),
 		"--duration", maxDuration.String(), "--settle", "15s"}
 	args = append(args, WriterFlags...)
 	args = append(args, extra...)
 	cmd := exec.Command("ip", args...)
-	stderr, err := os.OpenFile(filepath.Join(l.o.Dir, "writer.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logPath := filepath.Join(l.o.Dir, name+".log")
+	stderr, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +91,7 @@ func (l *Lab) StartWriterAt(addr string, maxDuration time.Duration, extra ...str
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start rv-writer: %w", err)
 	}
-	p := &Proc{Name: "writer", Log: filepath.Join(l.o.Dir, "writer.log"), cmd: cmd, done: make(chan struct{})}
+	p := &Proc{Name: name, Log: logPath, ns: ns, cmd: cmd, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	l.mu.Lock()
 	l.procs = append(l.procs, p)
@@ -75,6 +107,9 @@ func (w *Writer) Stop() error {
 	if _, ok := w.p.Wait(60 * time.Second); !ok {
 		w.p.Kill()
 		return fmt.Errorf("rv-writer did not finish within 60s: %s", w.p.Tail(5))
+	}
+	if _, err := os.Stat(w.save); err != nil {
+		return fmt.Errorf("%s: %w (it ended with %v)", w.p.Name, ErrNoAckLog, w.p.err)
 	}
 	line := strings.TrimSpace(w.out.String())
 	if i := strings.LastIndex(line, "\n"); i >= 0 {
