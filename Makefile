@@ -23,17 +23,24 @@ vet:
 
 E2E_PKGS   = $(shell $(GO) list ./test/e2e/... ./test/vrrpe2e/... ./test/packaging/... 2>/dev/null)
 OTHER_PKGS = $(shell $(GO) list ./... | grep -v -e /test/e2e -e /test/vrrpe2e -e /test/packaging -e /test/torture)
+# The end-to-end tier (internal/testtier) runs as root only: network
+# namespaces, keepalived, packages installed on this machine.
+RV_E2E    := $(if $(filter 0,$(shell id -u)),1,)
 
 # Everything: unit and integration tests (real redis-server on loopback) with
-# the race detector, then, as root, the end-to-end tests in network namespaces
-# with real keepalived, one package at a time (they share the machine's CPUs).
+# the race detector, then, as root, the end-to-end tier (RV_E2E=1): the
+# torture slice and the end-to-end packages, one package at a time (they
+# share the machine's CPUs). Not root: the end-to-end tests skip, one line each.
 test: deps fmt-check vet
 	$(GO) test -race -count=1 -timeout 15m $(OTHER_PKGS)
-	$(GO) test -count=1 -timeout 10m -v ./test/torture/
-	$(GO) test -count=1 -p 1 -timeout 20m $(E2E_PKGS)
+	RV_E2E=$(RV_E2E) $(GO) test -count=1 -timeout 20m -v ./test/torture/
+	RV_E2E=$(RV_E2E) $(GO) test -count=1 -p 1 -timeout 30m $(E2E_PKGS)
 
+# The fast tier: unit and integration tests, no root, no flags (what a plain
+# `go test ./...` runs; -short would also skip every test that starts a
+# redis-server).
 test-unit:
-	$(GO) test -short -count=1 $(PKGS)
+	RV_E2E= $(GO) test -count=1 $(PKGS)
 
 # Short fuzz runs of every fuzz target (the seed corpora also run in `make test`).
 fuzz:

@@ -1,6 +1,11 @@
 // Package redistest starts real redis-server processes on loopback ports for
 // tests, and builds the redis-vip binary once per test process. Every server
-// is stopped by t.Cleanup, also when the test fails.
+// is stopped by t.Cleanup, also when the test fails. Under -short, Require
+// (and so Start) skips the test: -short runs no servers.
+//
+// A package that runs the binary calls Main from its TestMain, so that the
+// build (a minute on a busy two-core machine when the cache is cold) is done
+// before any test, and so before any test's deadline, starts.
 package redistest
 
 import (
@@ -19,6 +24,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redis-vip/redis-vip/internal/testtier"
 )
 
 // Server is one redis-server process.
@@ -43,9 +50,11 @@ type Options struct {
 	Port int
 }
 
-// Require skips the test when redis-server is not installed.
+// Require skips the test when redis-server is not installed, and under
+// -short.
 func Require(t testing.TB) {
 	t.Helper()
+	testtier.RequireServers(t)
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server not installed (make test installs it)")
 	}
@@ -192,9 +201,24 @@ var (
 	buildErr  error
 )
 
-// Binary builds cmd/redis-vip once per test process and returns its path.
-func Binary(t testing.TB) string {
-	t.Helper()
+// Main is a TestMain for packages that run the binary: it builds it, runs
+// the tests and removes it. A failed build fails the run before any test
+// starts.
+//
+//	func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+func Main(m *testing.M) int {
+	defer RemoveBinary()
+	if _, err := Build(); err != nil {
+		fmt.Fprintln(os.Stderr, "redistest:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// Build builds cmd/redis-vip once per test process, as `make build` does,
+// and returns its path; for a TestMain. It has no deadline of its own: go
+// test's -timeout bounds the whole process.
+func Build() (string, error) {
 	buildOnce.Do(func() {
 		_, here, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(here), "..", "..")
@@ -212,13 +236,21 @@ func Binary(t testing.TB) string {
 			buildErr = fmt.Errorf("go build: %v: %s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
+	return buildPath, buildErr
 }
 
-// RemoveBinary deletes the binary Binary built; call it from TestMain.
+// Binary returns the path of the redis-vip binary built once per test
+// process (by Main, or here on first use).
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin, err := Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// RemoveBinary deletes the binary Binary built; Main calls it.
 func RemoveBinary() {
 	if buildPath != "" {
 		os.RemoveAll(filepath.Dir(buildPath))

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis-vip/redis-vip/internal/testtier"
 	"github.com/redis-vip/redis-vip/test/lab"
 	"github.com/redis-vip/redis-vip/test/writer"
 )
@@ -35,9 +36,9 @@ func TestMain(m *testing.M) {
 
 func setup(m *testing.M) int {
 	flag.Parse()
+	env.skip = testtier.SkipReason()
 	switch {
-	case testing.Short():
-		env.skip = "-short: the end-to-end scenarios take minutes (make test runs them)"
+	case env.skip != "":
 	case os.Geteuid() != 0:
 		env.skip = "end-to-end scenarios need root (network namespaces, keepalived)"
 	case !haveAll("keepalived", "redis-server", "redis-cli", "ip"):

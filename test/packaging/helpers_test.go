@@ -17,11 +17,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis-vip/redis-vip/internal/testtier"
 )
 
-// Bounds on the commands the tests run.
+// Bounds on the commands the tests run. Builds have none (untimed): they
+// are CPU-bound, a cold one on a busy two-core machine takes minutes, and
+// go test's -timeout bounds the whole run anyway.
 const (
-	buildTimeout   = 4 * time.Minute // first nfpm build compiles it (cached after)
+	untimed        = time.Duration(-1)
 	dpkgTimeout    = 2 * time.Minute
 	commandTimeout = 30 * time.Second
 	aptTimeout     = 3 * time.Minute
@@ -37,11 +41,11 @@ func repoRoot(t *testing.T) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// requireRoot skips a test that installs into this machine: it is of the
+// end-to-end tier, and needs root.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: installs packages (make test runs it)")
-	}
+	testtier.RequireEndToEnd(t)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: installs into this machine")
 	}
@@ -71,7 +75,10 @@ func run(t *testing.T, spec cmdSpec, name string, args ...string) (string, error
 	if spec.timeout == 0 {
 		spec.timeout = commandTimeout
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), spec.timeout)
+	ctx, cancel := context.WithCancel(context.Background())
+	if spec.timeout != untimed {
+		ctx, cancel = context.WithTimeout(context.Background(), spec.timeout)
+	}
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = spec.dir
@@ -111,7 +118,7 @@ func goEnv(t *testing.T) []string {
 func buildBinary(t *testing.T, dir, version string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "redis-vip")
-	mustRun(t, cmdSpec{dir: repoRoot(t), env: append(goEnv(t), "CGO_ENABLED=0"), timeout: buildTimeout},
+	mustRun(t, cmdSpec{dir: repoRoot(t), env: append(goEnv(t), "CGO_ENABLED=0"), timeout: untimed},
 		"go", "build", "-tags", "urfave_cli_no_docs", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", bin, "./cmd/redis-vip")
 	return bin
 }
@@ -119,7 +126,7 @@ func buildBinary(t *testing.T, dir, version string) string {
 // buildDeb runs scripts/build-deb.sh and returns the package's path.
 func buildDeb(t *testing.T, dir, version string, args ...string) string {
 	t.Helper()
-	out := mustRun(t, cmdSpec{dir: repoRoot(t), env: goEnv(t), timeout: buildTimeout},
+	out := mustRun(t, cmdSpec{dir: repoRoot(t), env: goEnv(t), timeout: untimed},
 		"scripts/build-deb.sh", append([]string{"--version", version, "--out", dir}, args...)...)
 	deb := filepath.Join(dir, "redis-vip_"+version+"_amd64.deb")
 	if _, err := os.Stat(deb); err != nil {

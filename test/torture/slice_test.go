@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/redis-vip/redis-vip/internal/redistest"
+	"github.com/redis-vip/redis-vip/internal/testtier"
 )
 
 // sliceCase is one fixed schedule: a seed, its mode and its fault count.
@@ -29,9 +30,7 @@ var slice = []sliceCase{
 // TestTortureSlice runs the fixed slice (make test). Each schedule takes
 // 20-70 s; the convergence bound is 40 s after the last fault is healed.
 func TestTortureSlice(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the torture slice starts real servers for about a minute per seed")
-	}
+	testtier.RequireEndToEnd(t) // about a minute per seed
 	runCases(t, slice)
 }
 
@@ -67,9 +66,7 @@ var regressions = []regression{
 }
 
 func TestTortureRegressions(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short")
-	}
+	testtier.RequireEndToEnd(t) // about a minute per seed
 	for _, r := range regressions {
 		t.Run(r.name, func(t *testing.T) {
 			if r.skip != "" && !*flags.regressions {

@@ -1,6 +1,7 @@
 package vrrpe2e
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis-vip/redis-vip/internal/redistest"
+	"github.com/redis-vip/redis-vip/internal/testtier"
 	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
 )
 
@@ -20,8 +23,17 @@ var (
 	labSeq         atomic.Int32
 )
 
+// TestMain builds the binaries before any test (and any deadline) starts:
+// redis-vip and the writer for the end-to-end tier, only redis-vip (for the
+// command-line tests that need no lab) otherwise.
 func TestMain(m *testing.M) {
 	code := func() int {
+		flag.Parse()
+		if !testtier.EndToEnd() {
+			defer redistest.RemoveBinary()
+			bin, buildErr = redistest.Build()
+			return m.Run()
+		}
 		var err error
 		if binDir, err = os.MkdirTemp("", "rvt-bin-"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -39,9 +51,7 @@ func TestMain(m *testing.M) {
 // a tool is missing.
 func newLab(t *testing.T) *netlab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: end-to-end (make test runs it)")
-	}
+	testtier.RequireEndToEnd(t)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces")
 	}
