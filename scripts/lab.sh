@@ -914,6 +914,7 @@ cmd_status() {
         d=$(hdir "$h")
         local nss=missing redis=down role=- ka
         ns_exists "$h" && nss=up
+        is_off "$h" && nss=off
         if pid_alive "$d/run/redis.pid"; then redis="up (pid $(<"$d/run/redis.pid"))"; fi
         if [[ $nss == up ]]; then
             local info
@@ -932,7 +933,10 @@ cmd_status() {
     done
     local wst=stopped
     if pid_alive "$(hdir w)/run/witness.pid"; then wst="running (pid $(<"$(hdir w)/run/witness.pid"))"; fi
-    printf 'w       %-9s witness %s\n' "$(ns_exists w && echo up || echo missing)" "$wst"
+    local wns=missing
+    ns_exists w && wns=up
+    is_off w && wns=off
+    printf 'w       %-9s witness %s\n' "$wns" "$wst"
     printf 'client  %s\n' "$(ns_exists client && echo up || echo missing)"
     echo "VIP $VIP on: $(vip_holder)"
     if ns_exists br; then echo "partition: $(partition_shape)"; fi

@@ -239,21 +239,6 @@ func redisConn(t *testing.T, l *lab.Lab, addr string) (net.Conn, *bufio.Reader) 
 	return c, r
 }
 
-// silent waits (up to d) for anything on an idle connection and says what
-// came: "silence" when the deadline passed without a byte, a FIN or an RST.
-func silent(c net.Conn, r *bufio.Reader, d time.Duration) string {
-	_ = c.SetReadDeadline(time.Now().Add(d))
-	_, err := r.ReadByte()
-	var ne net.Error
-	switch {
-	case err == nil:
-		return "data"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "silence"
-	}
-	return err.Error()
-}
-
 // PowerOff kills every process in the host at once, and nothing the host's
 // kernel sends afterwards reaches anyone: a connection from the client to a
 // server that died with the host gets neither FIN nor RST, a new connection
@@ -273,7 +258,7 @@ func TestPartitionLabPowerOff(t *testing.T) {
 	cc, cr := redisConn(t, l, addr(7701))
 	_ = ctl.Process.Kill()
 	<-ctlDone
-	if got := silent(cc, cr, 3*time.Second); got == "silence" {
+	if got := labnet.Heard(cc, cr, 3*time.Second); got == "silence" {
 		t.Fatalf("control: the connection to a server killed with -9 stayed silent; the poweroff check would prove nothing")
 	}
 
@@ -313,7 +298,7 @@ func TestPartitionLabPowerOff(t *testing.T) {
 	if _, err := l.VerifyWriter(ctx, w, time.Second); !errors.Is(err, lab.ErrNoAckLog) {
 		t.Errorf("VerifyWriter after a poweroff: %v, want ErrNoAckLog", err)
 	}
-	if got := silent(c, r, 2*time.Second); got != "silence" {
+	if got := labnet.Heard(c, r, 2*time.Second); got != "silence" {
 		t.Errorf("the client's connection to the powered-off host got %q: its kernel still spoke (a FIN or RST left it)", got)
 	}
 	if reach, detail := labnet.Probe(l.NS("client"), addr(7702), probeTimeout); reach != labnet.Cut {

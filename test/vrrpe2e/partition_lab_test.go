@@ -115,21 +115,6 @@ func TestPartitionLabSplitCutsVRRP(t *testing.T) {
 	check(false)
 }
 
-// silence waits (up to d) for anything on an idle connection and says what
-// came: "silence" when the deadline passed without a byte, a FIN or an RST.
-func silence(c net.Conn, r *bufio.Reader, d time.Duration) string {
-	_ = c.SetReadDeadline(time.Now().Add(d))
-	_, err := r.ReadByte()
-	var ne net.Error
-	switch {
-	case err == nil:
-		return "data"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "silence"
-	}
-	return err.Error()
-}
-
 // pinged connects from the client to host's Redis and checks it answers.
 func pinged(t *testing.T, l *netlab.Lab, h *netlab.Host) (net.Conn, *bufio.Reader) {
 	t.Helper()
@@ -161,7 +146,7 @@ func TestPartitionLabPowerOff(t *testing.T) {
 	}
 	cc, cr := pinged(t, l, h2)
 	h2.KillRedis()
-	if got := silence(cc, cr, 3*time.Second); got == "silence" {
+	if got := labnet.Heard(cc, cr, 3*time.Second); got == "silence" {
 		t.Fatalf("control: the connection to a Redis killed with -9 stayed silent; the poweroff check would prove nothing")
 	}
 
@@ -187,7 +172,7 @@ func TestPartitionLabPowerOff(t *testing.T) {
 	if err := wr.Stop(); !errors.Is(err, netlab.ErrNoAckLog) {
 		t.Errorf("the local writer's Stop after a poweroff: %v, want ErrNoAckLog", err)
 	}
-	if got := silence(c, r, 2*time.Second); got != "silence" {
+	if got := labnet.Heard(c, r, 2*time.Second); got != "silence" {
 		t.Errorf("the client's connection to the powered-off host got %q: its kernel still spoke (a FIN or RST left it)", got)
 	}
 	if reach, detail := labnet.Probe(l.ClientNS, h1.Announce(), labnet.ProbeTimeout); reach != labnet.Cut {

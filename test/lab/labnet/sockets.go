@@ -3,6 +3,7 @@ package labnet
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"runtime"
@@ -235,4 +236,26 @@ func ProtoReaches(from, to string, proto int, dst netip.Addr, timeout time.Durat
 	}
 	_, ok := l.Await(tag, timeout)
 	return ok, nil
+}
+
+// Heard waits up to d for anything on an idle connection c (read through r,
+// or c itself when r is nil) and says what came: "silence" when the deadline
+// passed without a byte, a FIN or an RST; "data"; or the error ("EOF" for a
+// FIN, "... connection reset by peer" for an RST).
+func Heard(c net.Conn, r io.Reader, d time.Duration) string {
+	if r == nil {
+		r = c
+	}
+	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return err.Error()
+	}
+	_, err := r.Read(make([]byte, 1))
+	var ne net.Error
+	switch {
+	case err == nil:
+		return "data"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "silence"
+	}
+	return err.Error()
 }
