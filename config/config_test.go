@@ -2,10 +2,10 @@ package config_test
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/redis-vip/redis-vip/config"
+	"github.com/redis-vip/redis-vip/node"
 )
 
 // noEnv is a Getenv that sees an empty environment.
@@ -37,63 +38,6 @@ func writeFile(t *testing.T, name, content string) string {
 // passFile is a readable password file.
 func passFile(t *testing.T) string { return writeFile(t, "redis.pass", "s3cret\n") }
 
-// fieldByKey finds the Instance field a dotted YAML key names.
-func fieldByKey(v reflect.Value, key string) (reflect.Value, bool) {
-	for _, part := range strings.Split(key, ".") {
-		if v.Kind() == reflect.Pointer {
-			v = v.Elem()
-		}
-		if v.Kind() != reflect.Struct {
-			return reflect.Value{}, false
-		}
-		found := false
-		for i := 0; i < v.NumField(); i++ {
-			if yamlName(v.Type().Field(i)) == part {
-				v, found = v.Field(i), true
-				break
-			}
-		}
-		if !found {
-			return reflect.Value{}, false
-		}
-	}
-	return v, true
-}
-
-func yamlName(f reflect.StructField) string {
-	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-	return name
-}
-
-// holds reports whether field v holds the value s as a flag would give it.
-func holds(t *testing.T, v reflect.Value, s string) bool {
-	t.Helper()
-	switch x := v.Interface().(type) {
-	case time.Duration:
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			t.Fatalf("bad duration %q in test: %v", s, err)
-		}
-		return x == d
-	case int:
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("bad int %q in test: %v", s, err)
-		}
-		return x == n
-	case bool:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			t.Fatalf("bad bool %q in test: %v", s, err)
-		}
-		return x == b
-	case string:
-		return x == s
-	}
-	t.Fatalf("field of type %s not handled", v.Type())
-	return false
-}
-
 func settingByKey(t *testing.T, key string) config.Setting {
 	t.Helper()
 	for _, s := range config.Settings {
@@ -111,17 +55,14 @@ func TestLoadFullExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if cfg.Path != path {
-		t.Errorf("Path = %q", cfg.Path)
+	if cfg.Path() != path {
+		t.Errorf("Path = %q", cfg.Path())
 	}
 	if got := cfg.Names(); !reflect.DeepEqual(got, []string{"cache", "sessions"}) {
 		t.Fatalf("Names = %v", got)
 	}
-	if cfg.Log.Level != "info" || cfg.Log.Format != "json" || cfg.Log.File != "/var/log/redis-vip/redis-vip.log" {
-		t.Errorf("Log = %+v", cfg.Log)
-	}
-	if cfg.Log.Stderr == nil || *cfg.Log.Stderr {
-		t.Errorf("Log.Stderr = %v, want the file's false", cfg.Log.Stderr)
+	if l := cfg.Log(); l.Level != "info" || l.Format != "json" || l.File != "/var/log/redis-vip/redis-vip.log" || l.Stderr {
+		t.Errorf("Log = %+v", l)
 	}
 	if n, ok := cfg.ByVRRPInstance("VI_SESSIONS"); !ok || n != "sessions" {
 		t.Errorf("ByVRRPInstance(VI_SESSIONS) = %q, %v", n, ok)
@@ -131,7 +72,11 @@ func TestLoadFullExample(t *testing.T) {
 	}
 
 	pass := passFile(t)
-	cache, err := cfg.Select("cache", config.Source{Path: path, Overrides: map[string]string{"password_file": pass}, Getenv: noEnv})
+	cfg, err = config.Load(config.Source{Path: path, Explicit: true, Overrides: map[string]string{"password_file": pass}, Getenv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := cfg.Instance("cache")
 	if err != nil {
 		t.Fatalf("Select cache: %v", err)
 	}
@@ -143,9 +88,9 @@ func TestLoadFullExample(t *testing.T) {
 	checks := []struct{ name, got, want string }{
 		{"name", cache.Name, "cache"},
 		{"vrrp_instance", cache.VRRPInstance, "VI_CACHE"},
-		{"local", cache.Local, "192.0.2.11:6379"},
-		{"announce (defaults to local)", cache.Announce, "192.0.2.11:6379"},
-		{"peer", cache.Peer, "192.0.2.12:6379"},
+		{"local", cache.Local.String(), "192.0.2.11:6379"},
+		{"announce (defaults to local)", cache.Announce.String(), "192.0.2.11:6379"},
+		{"peer", cache.Peer.String(), "192.0.2.12:6379"},
 		{"username (from defaults)", cache.Username, "redis-vip"},
 		{"password (from the file)", cache.Password, "s3cret"},
 		{"state_dir", cache.StateDir, "/var/lib/redis-vip"},
@@ -161,14 +106,11 @@ func TestLoadFullExample(t *testing.T) {
 			t.Errorf("cache %s = %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	if cache.TLS.Enabled {
-		t.Errorf("cache TLS enabled")
-	}
-	if tc, err := cache.TLSConfig(cache.Peer); tc != nil || err != nil {
-		t.Errorf("TLSConfig with TLS off = %v, %v", tc, err)
+	if cache.TLS.Enabled || cache.HasVRRP() {
+		t.Errorf("cache TLS enabled or a vrrp: section")
 	}
 
-	sessions, err := cfg.Select("sessions", config.Source{Path: path, Overrides: map[string]string{"password_file": pass}, Getenv: noEnv})
+	sessions, err := cfg.Instance("sessions")
 	if err != nil {
 		t.Fatalf("Select sessions: %v", err)
 	}
@@ -178,7 +120,7 @@ func TestLoadFullExample(t *testing.T) {
 	if sessions.Timeouts.Connect != 300*time.Millisecond || sessions.Timeouts.Transition != time.Minute {
 		t.Errorf("sessions lost the default timeouts it did not set: %+v", sessions.Timeouts)
 	}
-	if sessions.Announce != "192.0.2.11:6380" || sessions.Local != "127.0.0.1:6380" {
+	if sessions.Announce.String() != "192.0.2.11:6380" || sessions.Local.String() != "127.0.0.1:6380" {
 		t.Errorf("sessions local/announce = %s/%s", sessions.Local, sessions.Announce)
 	}
 	if sessions.OnDiverged != config.DivergedRefuse || sessions.Handover != config.HandoverPause || sessions.BackupsKeep != 10 {
@@ -192,38 +134,52 @@ func TestLoadFullExample(t *testing.T) {
 
 func TestBuiltInDefaults(t *testing.T) {
 	path := writeFile(t, "c.yml", "instances:\n  a:\n    local: 192.0.2.1:6379\n    peer: 192.0.2.2:6379\n")
-	cfg, err := config.Load(config.Source{Path: path, Explicit: true})
+	cfg, err := config.Load(config.Source{Path: path, Explicit: true, Getenv: noEnv})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst, err := cfg.Select("", config.Source{Path: path, Getenv: noEnv})
+	inst, err := cfg.Instance("")
 	if err != nil {
-		t.Fatalf("Select: %v", err)
+		t.Fatalf("Instance: %v", err)
 	}
 	if inst.Name != "a" || inst.VRRPInstance != "a" {
 		t.Errorf("name %q vrrp_instance %q, want a/a", inst.Name, inst.VRRPInstance)
 	}
-	if cfg.Log.Level != "info" || cfg.Log.Format != "json" || cfg.Log.File != "" {
-		t.Errorf("log defaults = %+v", cfg.Log)
+	if l := cfg.Log(); l.Level != "info" || l.Format != "json" || l.File != "" || l.Stderr {
+		t.Errorf("log defaults = %+v", l)
 	}
+	// Each default is what the instance holds: setting a key to its
+	// default changes nothing.
 	n := 0
 	for _, s := range config.Settings {
-		f, ok := fieldByKey(reflect.ValueOf(inst), s.Key)
-		if !ok {
-			t.Errorf("setting %s has no field", s.Key)
-			continue
-		}
-		if s.Default == "" {
+		if s.Default == "" || s.FileOnly {
 			continue
 		}
 		n++
-		if !holds(t, f, s.Default) {
-			t.Errorf("%s = %v, want the default %s", s.Key, f.Interface(), s.Default)
+		got := loadWith(t, map[string]string{s.Key: s.Default})
+		if !reflect.DeepEqual(got, inst) {
+			t.Errorf("%s: %s is not the default:\n%+v\n%+v", s.Key, s.Default, got, inst)
 		}
 	}
 	if n < 10 {
 		t.Errorf("only %d settings have defaults", n)
 	}
+}
+
+// loadWith loads instance a (192.0.2.1:6379, peer 192.0.2.2:6379) with
+// the given flags and env vars.
+func loadWith(t *testing.T, overrides map[string]string) config.Instance {
+	t.Helper()
+	path := writeFile(t, "c.yml", "instances:\n  a:\n    local: 192.0.2.1:6379\n    peer: 192.0.2.2:6379\n")
+	cfg, err := config.Load(config.Source{Path: path, Explicit: true, Getenv: noEnv, Overrides: overrides})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := cfg.Instance("a")
+	if err != nil {
+		t.Fatalf("Instance: %v", err)
+	}
+	return inst
 }
 
 func TestInstanceOverridesDefaults(t *testing.T) {
@@ -249,11 +205,11 @@ instances:
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := cfg.Select("a", config.Source{Getenv: noEnv})
+	a, err := cfg.Instance("a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := cfg.Select("b", config.Source{Getenv: noEnv})
+	b, err := cfg.Instance("b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,37 +230,60 @@ instances:
 	}
 }
 
-func TestOverridesApplyToSelectedInstanceOnly(t *testing.T) {
+// Flags and env vars win over the file for the instances a command
+// chooses; the file's values still decide which instance keepalived's
+// name means and what the instances must not share.
+func TestOverridesApply(t *testing.T) {
 	pass := passFile(t)
 	const path = "testdata/full.yml"
-	cfg, err := config.Load(config.Source{Path: path, Explicit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := config.Source{Path: path, Getenv: noEnv, Overrides: map[string]string{
+	cfg, err := config.Load(config.Source{Path: path, Explicit: true, Getenv: noEnv, Overrides: map[string]string{
 		"password_file": pass, "timeouts.sync": "5s", "handover": "failover", "peer": "192.0.2.13:6380",
-		"tls.insecure_skip_verify": "false", "backups_keep": "3",
-	}}
-	s, err := cfg.Select("sessions", src)
+		"tls.insecure_skip_verify": "false", "backups_keep": "3", "vrrp_instance": "VI_FLAG", "guard.data_dir": "/srv/one",
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Timeouts.Sync != 5*time.Second || s.Handover != config.HandoverFailover || s.Peer != "192.0.2.13:6380" || s.BackupsKeep != 3 {
-		t.Errorf("overrides not applied: sync=%s handover=%s peer=%s keep=%d", s.Timeouts.Sync, s.Handover, s.Peer, s.BackupsKeep)
+	s, err := cfg.Instance("sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Timeouts.Sync != 5*time.Second || s.Handover != config.HandoverFailover || s.Peer.String() != "192.0.2.13:6380" || s.BackupsKeep != 3 || s.VRRPInstance != "VI_FLAG" {
+		t.Errorf("overrides not applied: sync=%s handover=%s peer=%s keep=%d vrrp_instance=%s", s.Timeouts.Sync, s.Handover, s.Peer, s.BackupsKeep, s.VRRPInstance)
 	}
 	if s.OnDiverged != config.DivergedRefuse || s.Timeouts.Transition != time.Minute {
 		t.Errorf("settings not overridden changed: on_diverged=%s transition=%s", s.OnDiverged, s.Timeouts.Transition)
 	}
-	c := cfg.Instances["cache"]
-	if c.Timeouts.Sync != 30*time.Second || c.Handover != config.HandoverAuto || c.Peer != "192.0.2.12:6379" || c.BackupsKeep != 5 {
-		t.Errorf("overrides leaked to another instance: sync=%s handover=%s peer=%s keep=%d", c.Timeouts.Sync, c.Handover, c.Peer, c.BackupsKeep)
+	if n, ok := cfg.ByVRRPInstance("VI_SESSIONS"); !ok || n != "sessions" {
+		t.Errorf("ByVRRPInstance(VI_SESSIONS) = %q, %v: the file's name is the one keepalived uses", n, ok)
 	}
-	c2, err := cfg.Select("cache", config.Source{Path: path, Getenv: noEnv, Overrides: map[string]string{"password_file": pass}})
+}
+
+// Config hands out copies: what one caller does to its instance no other
+// caller sees, and a per-command bound makes a new value.
+func TestInstancesAreCopies(t *testing.T) {
+	path := writeFile(t, "c.yml", "instances:\n  a:\n    local: 192.0.2.1:6379\n    peer: 192.0.2.2:6379\n    vips: 192.0.2.10, 192.0.2.11\n"+
+		"    timeouts: {check: 200ms}\n    vrrp: {interface: eth0, vrid: 1, vips: [192.0.2.10/24]}\n")
+	cfg, err := config.Load(config.Source{Path: path, Explicit: true, Getenv: noEnv})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c2.Timeouts.Sync != 30*time.Second || c2.Handover != config.HandoverAuto {
-		t.Errorf("cache after selecting it: sync=%s handover=%s", c2.Timeouts.Sync, c2.Handover)
+	first, _ := cfg.Instance("a")
+	first.Timeouts.Sync = time.Hour
+	first.VIPs[0] = netip.MustParseAddr("192.0.2.99")
+	v, _ := first.VRRP()
+	v.VIPs[0] = netip.MustParsePrefix("192.0.2.99/24")
+	bound := first.WithCheckBound()
+	bound.VIPs[1] = netip.MustParseAddr("192.0.2.98")
+
+	second, _ := cfg.Instance("a")
+	if second.Timeouts.Sync != 30*time.Second || second.VIPs[0] != netip.MustParseAddr("192.0.2.10") || second.VIPs[1] != netip.MustParseAddr("192.0.2.11") {
+		t.Errorf("a caller's change leaked: %+v", second)
+	}
+	if v, _ := second.VRRP(); v.VIPs[0] != netip.MustParsePrefix("192.0.2.10/24") {
+		t.Errorf("a caller's change to the vrrp: section leaked: %v", v.VIPs)
+	}
+	if bound.Timeouts.Command != 200*time.Millisecond || bound.Timeouts.Connect != 200*time.Millisecond || first.Timeouts.Command != 500*time.Millisecond {
+		t.Errorf("WithCheckBound: %+v, from %+v", bound.Timeouts, first.Timeouts)
 	}
 }
 
@@ -316,17 +295,17 @@ func TestFlagsOnlyNoFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load without a file: %v", err)
 	}
-	if cfg.Path != "" {
-		t.Errorf("Path = %q, want none", cfg.Path)
+	if cfg.Path() != "" {
+		t.Errorf("Path = %q, want none", cfg.Path())
 	}
-	if cfg.Log.Level != "debug" || cfg.Log.Format != "console" {
-		t.Errorf("log overrides: %+v", cfg.Log)
+	if l := cfg.Log(); l.Level != "debug" || l.Format != "console" {
+		t.Errorf("log overrides: %+v", l)
 	}
-	inst, err := cfg.Select("", src)
+	inst, err := cfg.Instance("")
 	if err != nil {
-		t.Fatalf("Select: %v", err)
+		t.Fatalf("Instance: %v", err)
 	}
-	if inst.Name != "default" || inst.Local != "192.0.2.1:6379" || inst.Timeouts.Check != 700*time.Millisecond || inst.Timeouts.Sync != 30*time.Second {
+	if inst.Name != "default" || inst.Local.String() != "192.0.2.1:6379" || inst.Timeouts.Check != 700*time.Millisecond || inst.Timeouts.Sync != 30*time.Second {
 		t.Errorf("instance = %s local=%s check=%s sync=%s", inst.Name, inst.Local, inst.Timeouts.Check, inst.Timeouts.Sync)
 	}
 }
@@ -338,23 +317,23 @@ func TestLogOverridesBeatFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Log.Level != "error" || cfg.Log.Format != "console" || cfg.Log.File != "/var/log/b.log" || cfg.Log.Stderr == nil || *cfg.Log.Stderr {
-		t.Errorf("log = %+v", cfg.Log)
+	if l := cfg.Log(); l.Level != "error" || l.Format != "console" || l.File != "/var/log/b.log" || l.Stderr {
+		t.Errorf("log = %+v", l)
 	}
 	cfg, err = config.Load(config.Source{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Log.Level != "warn" || cfg.Log.File != "/var/log/a.log" || cfg.Log.Stderr == nil || !*cfg.Log.Stderr {
-		t.Errorf("log without overrides = %+v", cfg.Log)
+	if l := cfg.Log(); l.Level != "warn" || l.File != "/var/log/a.log" || !l.Stderr {
+		t.Errorf("log without overrides = %+v", l)
 	}
 	empty := writeFile(t, "e.yml", "")
 	cfg, err = config.Load(config.Source{Path: empty})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Log.Level != "info" || cfg.Log.Format != "json" || cfg.Log.Stderr == nil {
-		t.Errorf("log defaults = %+v", cfg.Log)
+	if l := cfg.Log(); l.Level != "info" || l.Format != "json" || l.Stderr {
+		t.Errorf("log defaults = %+v", l)
 	}
 }
 
@@ -378,13 +357,9 @@ func TestPassword(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, "c.yml", base)
-			cfg, err := config.Load(config.Source{Path: path})
+			inst, err := loadAndSelect(config.Source{Path: path, Overrides: tc.overrides, Getenv: envOf(tc.env)}, "a")
 			if err != nil {
-				t.Fatal(err)
-			}
-			inst, err := cfg.Select("a", config.Source{Overrides: tc.overrides, Getenv: envOf(tc.env)})
-			if err != nil {
-				t.Fatalf("Select: %v", err)
+				t.Fatalf("Load/Instance: %v", err)
 			}
 			if inst.Password != tc.want {
 				t.Errorf("password = %q, want %q", inst.Password, tc.want)
@@ -393,13 +368,13 @@ func TestPassword(t *testing.T) {
 	}
 }
 
-// loadAndSelect runs Load then Select, returning the first error.
-func loadAndSelect(src config.Source, name string) (*config.Instance, error) {
+// loadAndSelect runs Load then Instance, returning the first error.
+func loadAndSelect(src config.Source, name string) (config.Instance, error) {
 	cfg, err := config.Load(src)
 	if err != nil {
-		return nil, err
+		return config.Instance{}, err
 	}
-	return cfg.Select(name, src)
+	return cfg.Instance(name)
 }
 
 func TestBadConfig(t *testing.T) {
@@ -548,6 +523,12 @@ func TestSettingNames(t *testing.T) {
 		if s.Usage == "" {
 			t.Errorf("%s has no usage", s.Key)
 		}
+		if s.FileOnly {
+			if !strings.HasPrefix(s.Key, "vrrp.") || s.EnvOnly || s.Alias != "" {
+				t.Errorf("%s: file-only settings are the vrrp: section's, with no flag", s.Key)
+			}
+			continue
+		}
 		if !strings.HasPrefix(s.Env(), "REDIS_VIP_") || strings.ContainsAny(s.Env(), ".-") || s.Env() != strings.ToUpper(s.Env()) {
 			t.Errorf("%s: bad env name %q", s.Key, s.Env())
 		}
@@ -578,37 +559,6 @@ func TestSettingNames(t *testing.T) {
 	}
 }
 
-// TestSettingsMatchInstance: Settings and the Instance struct describe the
-// same keys, so no YAML key lacks a flag and no flag lacks a field.
-func TestSettingsMatchInstance(t *testing.T) {
-	var fileKeys []string
-	var walk func(prefix string, typ reflect.Type)
-	walk = func(prefix string, typ reflect.Type) {
-		for i := 0; i < typ.NumField(); i++ {
-			f := typ.Field(i)
-			name := yamlName(f)
-			if name == "" || name == "-" || name == "vrrp" {
-				continue // vrrp is the built-in mode's own section
-			}
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-				walk(prefix+name+".", f.Type)
-				continue
-			}
-			fileKeys = append(fileKeys, prefix+name)
-		}
-	}
-	walk("", reflect.TypeOf(config.Instance{}))
-	var settingKeys []string
-	for _, s := range config.Settings {
-		settingKeys = append(settingKeys, s.Key)
-	}
-	sort.Strings(fileKeys)
-	sort.Strings(settingKeys)
-	if !reflect.DeepEqual(fileKeys, settingKeys) {
-		t.Errorf("Instance keys %v\nSettings keys %v", fileKeys, settingKeys)
-	}
-}
-
 // everyKey gives each setting a valid value that differs from its default.
 func everyKey(t *testing.T) map[string]string {
 	dir := t.TempDir()
@@ -620,9 +570,9 @@ func everyKey(t *testing.T) map[string]string {
 		return p
 	}
 	return map[string]string{
-		"local":                    "192.0.2.1:6379",
+		"local":                    "192.0.2.4:6379",
 		"announce":                 "192.0.2.10:6379",
-		"peer":                     "192.0.2.2:6379",
+		"peer":                     "192.0.2.3:6379",
 		"vrrp_instance":            "VI_EVERY",
 		"username":                 "u",
 		"password_file":            touch("pass", "fromfile\n"),
@@ -658,10 +608,14 @@ func everyKey(t *testing.T) map[string]string {
 }
 
 // TestEverySettingDecodes sets each key once, from a file and from
-// flags/env, and checks it lands in its field.
+// flags/env, and checks it lands in the instance: every key changes it,
+// and together they set every field.
 func TestEverySettingDecodes(t *testing.T) {
 	values := everyKey(t)
 	for _, s := range config.Settings {
+		if s.FileOnly {
+			continue
+		}
 		if _, ok := values[s.Key]; !ok {
 			t.Fatalf("test gives no value for setting %s", s.Key)
 		}
@@ -669,8 +623,47 @@ func TestEverySettingDecodes(t *testing.T) {
 			t.Fatalf("test value for %s equals its default", s.Key)
 		}
 	}
-	// Build the instance mapping as nested YAML, values as the strings a
-	// person would type.
+	env := envOf(map[string]string{"MY_REDIS_PW": "fromenv"})
+	want := config.Instance{
+		Name: "every", VRRPInstance: "VI_EVERY",
+		Local:    node.Addr{Host: "192.0.2.4", Port: 6379},
+		Announce: node.Addr{Host: "192.0.2.10", Port: 6379}, Peer: node.Addr{Host: "192.0.2.3", Port: 6379},
+		Username: "u", PasswordFile: values["password_file"], PasswordEnv: "MY_REDIS_PW",
+		Password: "fromfile", // password_file wins
+		TLS: config.TLS{Enabled: true, CAFile: values["tls.ca_file"], CertFile: values["tls.cert_file"], KeyFile: values["tls.key_file"],
+			ServerName: "redis.test", InsecureSkipVerify: true},
+		Timeouts: config.Timeouts{Connect: 111 * time.Millisecond, Command: 222 * time.Millisecond, Check: 333 * time.Millisecond,
+			Sync: 4 * time.Second, Transition: 9 * time.Second, PeerWait: 6 * time.Second, Holdoff: 7 * time.Second},
+		StateDir: "/srv/redis-vip", BackupDir: "/srv/redis-vip/b", BackupsKeep: 3,
+		MaxLinkDown: 3 * time.Second, ReconcileInterval: 750 * time.Millisecond,
+		OnDiverged: config.DivergedRefuse, Handover: config.HandoverFailover,
+		Guard:        config.Guard{Include: "/srv/redis/inc.conf", RedisConf: "/srv/redis/redis.conf", DataDir: "/srv/redis/data", DBFilename: "x.rdb"},
+		HealthListen: "192.0.2.1:8008",
+		VIPs:         []netip.Addr{netip.MustParseAddr("192.0.2.10")},
+	}
+	// Every field is set: a field no setting fills would stay zero here.
+	for i, f := range reflect.VisibleFields(reflect.TypeOf(want)) {
+		if f.IsExported() && reflect.ValueOf(want).Field(i).IsZero() {
+			t.Errorf("field %s: no setting sets it", f.Name)
+		}
+	}
+	// Every key changes the instance on its own.
+	base := loadWith(t, nil)
+	for _, s := range config.Settings {
+		if s.FileOnly || s.Key == "password" || s.Key == "password_env" {
+			continue // password_env needs the variable, password shows with the file's
+		}
+		o := map[string]string{s.Key: values[s.Key]}
+		switch s.Key {
+		case "timeouts.transition": // longer than sync and peer_wait
+			o["timeouts.sync"], o["timeouts.peer_wait"] = values["timeouts.sync"], values["timeouts.peer_wait"]
+		}
+		if got := loadWith(t, o); reflect.DeepEqual(got, base) {
+			t.Errorf("%s=%s changes nothing", s.Key, values[s.Key])
+		}
+	}
+
+	// The instance mapping as nested YAML, values as a person types them.
 	inst := map[string]any{}
 	for k, v := range values {
 		m := inst
@@ -683,79 +676,34 @@ func TestEverySettingDecodes(t *testing.T) {
 			}
 			m = sub
 		}
-		// A plain scalar, as a person types it: true, 3, 4s.
 		m[parts[len(parts)-1]] = &yaml.Node{Kind: yaml.ScalarNode, Value: v}
 	}
 	raw, err := yaml.Marshal(map[string]any{"instances": map[string]any{"every": inst}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := envOf(map[string]string{"MY_REDIS_PW": "fromenv"})
-
-	check := func(t *testing.T, got *config.Instance) {
-		t.Helper()
-		for _, s := range config.Settings {
-			f, ok := fieldByKey(reflect.ValueOf(got), s.Key)
-			if !ok {
-				t.Errorf("no field for %s", s.Key)
-				continue
-			}
-			want := values[s.Key]
-			if s.Key == "password" {
-				want = "fromfile" // password_file wins when Select resolves it
-			}
-			if !holds(t, f, want) {
-				t.Errorf("%s = %v, want %s", s.Key, f.Interface(), want)
-			}
-		}
-	}
 	t.Run("file", func(t *testing.T) {
 		path := writeFile(t, "every.yml", string(raw))
-		cfg, err := config.Load(config.Source{Path: path, Explicit: true})
+		got, err := loadAndSelect(config.Source{Path: path, Explicit: true, Getenv: env}, "every")
 		if err != nil {
 			t.Fatalf("Load: %v\n%s", err, raw)
 		}
-		if got := cfg.Instances["every"].Password; got != "direct" {
-			t.Errorf("password before Select = %q, want direct", got)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got  %+v\nwant %+v", got, want)
 		}
-		got, err := cfg.Select("every", config.Source{Getenv: env})
-		if err != nil {
-			t.Fatalf("Select: %v", err)
-		}
-		check(t, got)
 	})
 	t.Run("flags and env", func(t *testing.T) {
 		src := config.Source{Path: filepath.Join(t.TempDir(), "none.yml"), Overrides: values, Getenv: env}
 		got, err := loadAndSelect(src, "")
 		if err != nil {
-			t.Fatalf("Load/Select: %v", err)
+			t.Fatalf("Load/Instance: %v", err)
 		}
-		check(t, got)
+		want := want
+		want.Name = "default"
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got  %+v\nwant %+v", got, want)
+		}
 	})
-}
-
-func TestSplitAddr(t *testing.T) {
-	good := map[string]struct {
-		host string
-		port int
-	}{
-		"192.0.2.1:6379":      {"192.0.2.1", 6379},
-		"[2001:db8::1]:6380":  {"2001:db8::1", 6380},
-		"redis-a.test:1":      {"redis-a.test", 1},
-		"192.0.2.1:65535":     {"192.0.2.1", 65535},
-		"redis-b.example:443": {"redis-b.example", 443},
-	}
-	for in, want := range good {
-		h, p, err := config.SplitAddr(in)
-		if err != nil || h != want.host || p != want.port {
-			t.Errorf("SplitAddr(%q) = %q, %d, %v", in, h, p, err)
-		}
-	}
-	for _, in := range []string{"", "192.0.2.1", ":6379", "192.0.2.1:", "192.0.2.1:0", "192.0.2.1:65536", "192.0.2.1:-1", "2001:db8::1:6379", "192.0.2.1:port"} {
-		if _, _, err := config.SplitAddr(in); err == nil {
-			t.Errorf("SplitAddr(%q): want an error", in)
-		}
-	}
 }
 
 // TestErrorLinesAreFileLines: an operator fixing a typo looks for the line
@@ -775,16 +723,84 @@ func TestInstancePasswordEnvUnderDefaultFile(t *testing.T) {
 		"  b:\n    local: 192.0.2.1:6380\n    peer: 192.0.2.2:6380\n    password_env: MY_REDIS_PW\n    password_file: \"\"\n")
 	env := envOf(map[string]string{"MY_REDIS_PW": "fromenv"})
 	for name, want := range map[string]string{"a": "fromfile", "b": "fromenv"} {
-		cfg, err := config.Load(config.Source{Path: path})
+		inst, err := loadAndSelect(config.Source{Path: path, Getenv: env}, name)
 		if err != nil {
-			t.Fatal(err)
-		}
-		inst, err := cfg.Select(name, config.Source{Getenv: env})
-		if err != nil {
-			t.Fatalf("Select %s: %v", name, err)
+			t.Fatalf("instance %s: %v", name, err)
 		}
 		if inst.Password != want {
 			t.Errorf("instance %s password = %q, want %q", name, inst.Password, want)
 		}
+	}
+}
+
+// An instance whose settings are wrong stops the commands about it, not
+// those about another; a value that does not parse, or an unknown key,
+// stops every command (the file itself is broken).
+func TestOneBrokenInstanceStopsOnlyItself(t *testing.T) {
+	path := writeFile(t, "c.yml", `instances:
+  a: {local: "192.0.2.1:6379", peer: "192.0.2.2:6379"}
+  b: {local: "192.0.2.1:6380", peer: "192.0.2.2", password_env: NOPE}
+`)
+	cfg, err := config.Load(config.Source{Path: path, Explicit: true, Getenv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Instance("a"); err != nil {
+		t.Errorf("a: %v", err)
+	}
+	_, err = cfg.Instance("b")
+	for _, want := range []string{"instance b: ", `line 3: peer "192.0.2.2": address 192.0.2.2: missing port in address`, "password_env: environment variable NOPE is empty or unset"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("b: %v\nlacks %q", err, want)
+		}
+	}
+	path = writeFile(t, "d.yml", `instances:
+  a: {local: "192.0.2.1:6379", peer: "192.0.2.2:6379"}
+  b: {local: "192.0.2.1:6380", peer: "192.0.2.2:6380", backups_keep: many}
+`)
+	if _, err := config.Load(config.Source{Path: path, Explicit: true}); err == nil || !strings.Contains(err.Error(), `instance b: line 3: backups_keep "many": want a whole number`) {
+		t.Errorf("a value that does not parse: %v", err)
+	}
+}
+
+// guard refuses when two instances write one include file; the other
+// commands do not care (only guard uses the file).
+func TestGuardIncludeShared(t *testing.T) {
+	path := writeFile(t, "c.yml", `instances:
+  a: {local: "192.0.2.1:6379", peer: "192.0.2.2:6379"}
+  b: {local: "192.0.2.1:6380", peer: "192.0.2.2:6380"}
+  c: {local: "192.0.2.1:6381", peer: "192.0.2.2:6381", guard: {include: /etc/redis/c.conf}}
+`)
+	cfg, err := config.Load(config.Source{Path: path, Explicit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.GuardIncludeShared("a")
+	if !errors.Is(err, config.ErrConfig) || !strings.Contains(err.Error(), "instances a and b: both write guard.include /etc/redis/redis-vip-guard.conf; give each its own") {
+		t.Errorf("a: %v", err)
+	}
+	if err := cfg.GuardIncludeShared("c"); err != nil {
+		t.Errorf("c: %v", err)
+	}
+	// A flag moves this command's instance to its own file.
+	cfg, err = config.Load(config.Source{Path: path, Explicit: true, Overrides: map[string]string{"guard.include": "/etc/redis/x.conf"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.GuardIncludeShared("a"); err != nil {
+		t.Errorf("a with --guard-include: %v", err)
+	}
+}
+
+// YAML anchors and aliases read as the values they stand for.
+func TestAliases(t *testing.T) {
+	path := writeFile(t, "c.yml", `defaults:
+  timeouts: &t {sync: 10s}
+instances:
+  a: {local: &l "192.0.2.1:6379", peer: "192.0.2.2:6379", timeouts: *t}
+`)
+	in, err := loadAndSelect(config.Source{Path: path, Explicit: true}, "a")
+	if err != nil || in.Timeouts.Sync != 10*time.Second || in.Local.String() != "192.0.2.1:6379" {
+		t.Errorf("%+v, %v", in, err)
 	}
 }

@@ -23,7 +23,7 @@ func TestDurationErrorsNameTheSetting(t *testing.T) {
 	}
 	const syntax = "want a duration such as 500ms, 2s or 1m30s (a number and a unit: ns, us, ms, s, m, h)"
 	_, err := config.Load(config.Source{Path: write("    timeouts: {check: 5parsecs, sync: 3}\n    max_link_down: [1]\n"), Explicit: true})
-	for _, want := range []string{`timeouts.check "5parsecs": ` + syntax, `timeouts.sync "3": ` + syntax, "max_link_down: " + syntax} {
+	for _, want := range []string{`line 5: timeouts.check "5parsecs": ` + syntax, `line 5: timeouts.sync "3": ` + syntax, "line 6: max_link_down: " + syntax} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("file: error %v\nlacks %q", err, want)
 		}
@@ -33,19 +33,15 @@ func TestDurationErrorsNameTheSetting(t *testing.T) {
 	}
 
 	p := write("    max_link_down: 0\n    reconcile_interval: 0\n")
-	cfg, err := config.Load(config.Source{Path: p, Explicit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := cfg.Select("r1", config.Source{})
+	in, err := loadAndSelect(config.Source{Path: p, Explicit: true}, "r1")
 	if err != nil || in.MaxLinkDown != 0 || in.ReconcileInterval != 0 {
 		t.Fatalf("plain 0: %+v, %v", in, err)
 	}
-	_, err = cfg.Select("r1", config.Source{Overrides: map[string]string{"timeouts.check": "5parsecs"}})
+	_, err = loadAndSelect(config.Source{Path: p, Explicit: true, Overrides: map[string]string{"timeouts.check": "5parsecs"}}, "r1")
 	if err == nil || !strings.Contains(err.Error(), `flags/env: timeouts.check "5parsecs": `+syntax) {
 		t.Errorf("flag: %v", err)
 	}
-	in, err = cfg.Select("r1", config.Source{Overrides: map[string]string{"timeouts.check": "800ms", "max_link_down": "0"}})
+	in, err = loadAndSelect(config.Source{Path: p, Explicit: true, Overrides: map[string]string{"timeouts.check": "800ms", "max_link_down": "0"}}, "r1")
 	if err != nil || in.Timeouts.Check != 800*time.Millisecond || in.MaxLinkDown != 0 {
 		t.Errorf("good flags: %+v, %v", in, err)
 	}

@@ -19,6 +19,10 @@ type Setting struct {
 	EnvOnly bool
 	// Alias is a shorter flag name ("" for none).
 	Alias string
+	// FileOnly marks a setting of the file alone, with no flag and no
+	// environment variable: the keys of the built-in VRRP mode's `vrrp:`
+	// section (Key "vrrp.interface" is `interface:` under `vrrp:`).
+	FileOnly bool
 }
 
 // Flag is the command-line flag name: the key with dots and underscores as dashes.
@@ -41,7 +45,9 @@ func (s Setting) Env() string {
 	}, s.Key)
 }
 
-// Settings lists every per-instance setting, in the order the README shows them.
+// Settings lists every per-instance setting, in the order the README shows
+// them: it drives the file's keys and their defaults, the flags, the
+// environment variables and the README's reference tables.
 var Settings = []Setting{
 	{Key: "local", Usage: "address redis-vip uses to reach the local Redis (host:port)"},
 	{Key: "announce", Usage: "address the peer uses to reach the local Redis; defaults to local unless local is loopback"},
@@ -77,6 +83,25 @@ var Settings = []Setting{
 	{Key: "guard.redis_conf", Usage: "redis.conf guard reads dir, dbfilename and appendonly from", Default: "/etc/redis/redis.conf"},
 	{Key: "guard.data_dir", Usage: "Redis data directory (overrides redis.conf)"},
 	{Key: "guard.dbfilename", Usage: "RDB file name (overrides redis.conf)"},
+
+	// The built-in VRRP mode's section (redis-vip run), from the file only.
+	// An instance's vrrp: replaces a vrrp: in defaults as a whole.
+	{Key: "vrrp.interface", FileOnly: true, Usage: "network interface for the adverts and the VIPs (required)"},
+	{Key: "vrrp.vrid", FileOnly: true, Usage: "virtual router ID, 1-255, the same on both hosts (required)"},
+	{Key: "vrrp.priority", FileOnly: true, Default: "100", Usage: "1-255; the live node with the higher priority is Master"},
+	{Key: "vrrp.advert_interval", FileOnly: true, Default: "1s", Usage: "how often the Master advertises: v3 10ms-40.95s in steps of 10ms, v2 whole seconds 1-255; a bare number is seconds"},
+	{Key: "vrrp.version", FileOnly: true, Default: "3", Usage: "VRRP version: 3 (RFC 5798) or 2 (RFC 3768, IPv4 only, keepalived's default)"},
+	{Key: "vrrp.vips", FileOnly: true, Usage: "virtual addresses, CIDR (192.0.2.10/24) or bare (then /32 or /128), all of one family (required)"},
+	{Key: "vrrp.unicast_peers", FileOnly: true, Usage: "send adverts to these addresses instead of multicast; adverts from other sources are ignored"},
+	{Key: "vrrp.source", FileOnly: true, Usage: "address to send adverts from (default: the interface's primary address)"},
+	{Key: "vrrp.nopreempt", FileOnly: true, Bool: true, Default: "false", Usage: "do not take over from a live Master of lower priority"},
+	{Key: "vrrp.check_interval", FileOnly: true, Default: "1s", Usage: "period of the in-process health check (the same verdict as redis-vip check)"},
+	{Key: "vrrp.rise", FileOnly: true, Default: "2", Usage: "passing checks in a row before a faulty node may hold the VIP again"},
+	{Key: "vrrp.fall", FileOnly: true, Default: "2", Usage: "failing checks in a row before a node gives the VIP up (FAULT)"},
+	{Key: "vrrp.garp_count", FileOnly: true, Default: "5", Usage: "rounds of gratuitous ARP / unsolicited NA when the VIP is taken (0-100)"},
+	{Key: "vrrp.garp_interval", FileOnly: true, Default: "100ms", Usage: "gap between those rounds"},
+	{Key: "vrrp.garp_master_refresh", FileOnly: true, Default: "0", Usage: "while master, announce the VIPs again this often (keepalived's vrrp_garp_master_refresh), for switches that forget; at least 1s; 0 turns it off"},
+	{Key: "vrrp.garp_master_refresh_repeat", FileOnly: true, Default: "1", Usage: "rounds of each periodic announcement (1-100)"},
 }
 
 // GlobalSetting is a setting that is not per instance.

@@ -18,8 +18,9 @@ func (src Source) warn(format string, args ...any) {
 
 // passwordHolders names the sections of the file that set password:
 // ("defaults" and instance names), sorted.
-func passwordHolders(defaults *yaml.Node, instances map[string]yaml.Node) []string {
+func passwordHolders(defaults *yaml.Node, instances map[string]*yaml.Node) []string {
 	has := func(n *yaml.Node) bool {
+		n = deref(n)
 		if n == nil || n.Kind != yaml.MappingNode {
 			return false
 		}
@@ -32,7 +33,7 @@ func passwordHolders(defaults *yaml.Node, instances map[string]yaml.Node) []stri
 	}
 	var out []string
 	for name, n := range instances {
-		if has(&n) {
+		if has(n) {
 			out = append(out, "instance "+name)
 		}
 	}
@@ -46,7 +47,7 @@ func passwordHolders(defaults *yaml.Node, instances map[string]yaml.Node) []stri
 // warnPasswordInFile warns once when the configuration file holds a
 // password itself: a file read by keepalived's script user, copied between
 // hosts and shown in support requests is no place for it.
-func warnPasswordInFile(src Source, path string, defaults *yaml.Node, instances map[string]yaml.Node) {
+func warnPasswordInFile(src Source, path string, defaults *yaml.Node, instances map[string]*yaml.Node) {
 	holders := passwordHolders(defaults, instances)
 	if len(holders) == 0 {
 		return
@@ -59,9 +60,11 @@ func warnPasswordInFile(src Source, path string, defaults *yaml.Node, instances 
 		path, strings.Join(holders, ", "), readable)
 }
 
-// warnReadablePasswordFile warns when every user may read the password file.
-func warnReadablePasswordFile(warn func(string, ...any), path string) {
+// readablePasswordFile is the warning for a password file every user may
+// read ("" when it is not).
+func readablePasswordFile(path string) string {
 	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o004 != 0 {
-		warn("password_file %s is readable by every user (mode %04o): chmod o-r %s", path, st.Mode().Perm(), path)
+		return fmt.Sprintf("password_file %s is readable by every user (mode %04o): chmod o-r %s", path, st.Mode().Perm(), path)
 	}
+	return ""
 }

@@ -39,7 +39,7 @@ instances:
 		t.Fatalf("load warnings %q", got)
 	}
 	got = nil
-	in, err := cfg.Select("a", src)
+	in, err := cfg.Instance("a")
 	if err != nil || in.Password != "s3cret" {
 		t.Fatalf("select a: %v", err)
 	}
@@ -60,7 +60,7 @@ instances:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cfg.Select("a", src); err != nil {
+	if _, err := cfg.Instance("a"); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || strings.Contains(got[0], "every user") || !strings.Contains(got[0], "move it to a password_file") {

@@ -14,7 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/guard"
 	"github.com/redis-vip/redis-vip/internal/redistest"
 	"github.com/redis-vip/redis-vip/node"
@@ -30,27 +29,41 @@ func TestMain(m *testing.M) {
 // rdbOn makes a test server persist (redistest starts them with save "").
 var rdbOn = []string{"save 3600 1"}
 
+// liveConfig is what the report needs to know of an instance (package
+// wiring builds the same from the configuration).
+type liveConfig struct {
+	Name                  string
+	Local, Announce, Peer string
+	Timeouts              struct{ Connect, Command, Check, PeerWait time.Duration }
+	StateDir, BackupDir   string
+	Guard                 struct{ Include string }
+}
+
 // liveInstance is a configured instance for local guarding peer.
-func liveInstance(t *testing.T, local, peer *redistest.Server, timeout time.Duration) *config.Instance {
+func liveInstance(t *testing.T, local, peer *redistest.Server, timeout time.Duration) *liveConfig {
 	t.Helper()
 	dir := t.TempDir()
-	return &config.Instance{
-		Name: "redis", Local: local.Addr(), Announce: local.Addr(), Peer: peer.Addr(),
-		Timeouts:  config.Timeouts{Connect: 300 * time.Millisecond, Command: 2 * time.Second, Check: timeout, PeerWait: time.Second},
-		StateDir:  filepath.Join(dir, "state"),
-		BackupDir: filepath.Join(dir, "backups"),
-		Guard:     config.Guard{Include: filepath.Join(dir, "guard.conf")},
-	}
+	in := &liveConfig{Name: "redis", Local: local.Addr(), Announce: local.Addr(), Peer: peer.Addr(),
+		StateDir: filepath.Join(dir, "state"), BackupDir: filepath.Join(dir, "backups")}
+	in.Timeouts.Connect, in.Timeouts.Command, in.Timeouts.Check, in.Timeouts.PeerWait = 300*time.Millisecond, 2*time.Second, timeout, time.Second
+	in.Guard.Include = filepath.Join(dir, "guard.conf")
+	return in
 }
 
 // gatherLive reads inst with real clients, like `redis-vip report` does.
-func gatherLive(t *testing.T, inst *config.Instance, th Thresholds, vips ...string) Instance {
+func gatherLive(t *testing.T, inst *liveConfig, th Thresholds, vips ...string) Instance {
 	t.Helper()
-	src, closeAll, err := ForInstance(inst, vips)
-	if err != nil {
-		t.Fatal(err)
+	opts := func(addr string) node.Options {
+		return node.Options{Addr: addr, DialTimeout: inst.Timeouts.Connect, CommandTimeout: inst.Timeouts.Command}
 	}
-	defer closeAll()
+	local, peer := node.Dial(opts(inst.Local)), node.Dial(opts(inst.Peer))
+	defer local.Close()
+	defer peer.Close()
+	src := Sources{Name: inst.Name, Local: local, Peer: peer, LocalAddr: inst.Local, LocalAnnounce: inst.Announce, PeerAddr: inst.Peer,
+		State: transition.StateDir{Dir: inst.StateDir, Instance: inst.Name}, BackupDir: inst.BackupDir, GuardInclude: inst.Guard.Include,
+		GuardWindow: inst.Timeouts.PeerWait + inst.Timeouts.Connect + time.Minute, VIPs: vips,
+		Probe:          ClientProber{Options: func(addr string) (node.Options, error) { return opts(addr), nil }},
+		InterfaceAddrs: net.InterfaceAddrs, Now: time.Now}
 	ctx, cancel := context.WithTimeout(context.Background(), inst.Timeouts.Check)
 	defer cancel()
 	in := Gather(ctx, src, th)

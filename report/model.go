@@ -316,13 +316,6 @@ type Thresholds struct {
 	JournalEntries int
 }
 
-// DefaultThresholds are the limits used unless flags say otherwise.
-func DefaultThresholds() Thresholds {
-	return Thresholds{
-		LagBytesWarn: 1 << 20, LagBytesCrit: 16 << 20,
-		LagSecondsWarn: 30 * time.Second, LagSecondsCrit: 2 * time.Minute,
-		SaveAgeWarn: 2 * time.Hour, SaveAgeCrit: 24 * time.Hour,
-		MemoryWarn: 90, MemoryCrit: 98,
-		JournalWindow: 24 * time.Hour, JournalEntries: 5,
-	}
-}
+// DefaultThresholds are the limits used unless flags say otherwise (the
+// defaults of ThresholdFlags).
+func DefaultThresholds() Thresholds { return defaultThresholds() }

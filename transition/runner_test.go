@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/node"
 )
 
@@ -1588,29 +1585,6 @@ func TestRetryable(t *testing.T) {
 		if got := retryable(c.err); got != c.want {
 			t.Errorf("retryable(%v) = %v, want %v", c.err, got, c.want)
 		}
-	}
-}
-
-// ForInstance maps an instance's configuration onto the Runner.
-func TestForInstance(t *testing.T) {
-	in := &config.Instance{Name: "redis-6380", Announce: addrL, Peer: addrP, StateDir: t.TempDir(), BackupDir: t.TempDir(),
-		BackupsKeep: 3, MaxLinkDown: time.Minute, OnDiverged: config.DivergedBackupAndFollow, Handover: config.HandoverPause,
-		Timeouts: config.Timeouts{Sync: 3 * time.Second, PeerWait: 4 * time.Second, Holdoff: 5 * time.Second}}
-	n := newFakeNet()
-	local, peer := n.add(addrL, histA, 1, 1), n.add(addrP, histA, 1, 1)
-	r := ForInstance(in, local, peer, zap.NewNop(), true)
-	want := Options{Force: true, FollowDiverged: true, Handover: HandoverPause, SyncTimeout: 3 * time.Second,
-		PeerWait: 4 * time.Second, Holdoff: 5 * time.Second, Poll: pollInterval, MaxLinkDown: time.Minute}
-	if r.Opts != want {
-		t.Errorf("options = %+v, want %+v", r.Opts, want)
-	}
-	if r.Instance != "redis-6380" || r.LocalAnnounce != addrL || r.PeerAddr != addrP || r.Local != Server(local) || r.Peer != Server(peer) ||
-		r.State != (StateDir{Dir: in.StateDir, Instance: "redis-6380"}) || r.Now == nil {
-		t.Errorf("runner = %+v", r)
-	}
-	b, ok := r.Backups.(Snapshots)
-	if !ok || b.Writer == nil || b.Writer.Dir != in.BackupDir || b.Writer.Keep != 3 || b.Writer.Instance != "redis-6380" {
-		t.Errorf("backups = %+v", r.Backups)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/redis-vip/redis-vip/check"
 	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/node"
-	"github.com/redis-vip/redis-vip/transition"
+	"github.com/redis-vip/redis-vip/wiring"
 )
 
 func checkCommand() *cli.Command {
@@ -31,8 +31,7 @@ func checkCommand() *cli.Command {
 			}
 			defer e.flush()
 			// No single command may outlast the whole check.
-			e.inst.Timeouts.Command = min(e.inst.Timeouts.Command, e.inst.Timeouts.Check)
-			e.inst.Timeouts.Connect = min(e.inst.Timeouts.Connect, e.inst.Timeouts.Check)
+			e.inst = e.inst.WithCheckBound()
 			local, peer, release, err := e.connect(c.Context)
 			if err != nil {
 				return err
@@ -40,17 +39,16 @@ func checkCommand() *cli.Command {
 			defer release()
 			ctx, cancel := context.WithTimeout(c.Context, e.inst.Timeouts.Check)
 			defer cancel()
-			in, err := check.Gather(ctx, local, peer, transition.StateDir{Dir: e.inst.StateDir, Instance: e.inst.Name}, e.inst.Announce, e.inst.Peer, time.Now())
+			in, err := wiring.CheckInput(ctx, e.inst, local, peer, time.Now())
 			if err != nil {
 				e.log.Warn("check: state dir", zap.Error(err))
 			}
 			if errors.Is(in.LocalErr, node.ErrAuth) {
 				return fmt.Errorf("%w: %w", config.ErrConfig, in.LocalErr)
 			}
-			in.MaxLinkDown = e.inst.MaxLinkDown
-			if vips, _ := e.inst.VIPAddrs(); len(vips) > 0 {
+			if len(e.inst.VIPs) > 0 {
 				if addrs, aerr := net.InterfaceAddrs(); aerr == nil {
-					in.HoldsVIP = check.HoldsAny(vips, addrs)
+					in.HoldsVIP = check.HoldsAny(e.inst.VIPs, addrs)
 				}
 			}
 			res := check.Verdict(in)

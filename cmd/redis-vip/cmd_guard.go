@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/redis-vip/redis-vip/config"
-	"github.com/redis-vip/redis-vip/guard"
+	"github.com/redis-vip/redis-vip/wiring"
 )
 
 func guardCommand() *cli.Command {
@@ -33,10 +29,10 @@ func guardCommand() *cli.Command {
 				return err
 			}
 			defer e.flush()
-			if other := e.cfg.GuardIncludeSharedWith(e.inst.Name); other != "" {
-				return fmt.Errorf("%w: instances %s and %s: both write guard.include %s; give each its own", config.ErrConfig, e.inst.Name, other, e.inst.Guard.Include)
+			if err := e.cfg.GuardIncludeShared(e.inst.Name); err != nil {
+				return err
 			}
-			files, err := dataFiles(e.inst)
+			r, err := wiring.GuardRunner(e.inst, e.log)
 			if err != nil {
 				return err
 			}
@@ -45,9 +41,7 @@ func guardCommand() *cli.Command {
 				return err
 			}
 			defer release()
-			r := &guard.Runner{Log: e.log, Local: local, Peer: peer, PeerAddr: e.inst.Peer, LocalAnnounce: e.inst.Announce,
-				Files: files, Include: e.inst.Guard.Include, RefuseDiverged: e.inst.OnDiverged == config.DivergedRefuse, BackupDir: e.inst.BackupDir, Instance: e.inst.Name,
-				Poll: 100 * time.Millisecond, Now: time.Now, Keep: e.inst.BackupsKeep}
+			r.Local, r.Peer = local, peer
 			ctx, cancel := context.WithTimeout(c.Context, e.inst.Timeouts.PeerWait+e.inst.Timeouts.Connect)
 			defer cancel()
 			d, err := r.Run(ctx)
@@ -65,21 +59,4 @@ func guardCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-// dataFiles finds the local data files: redis.conf, then explicit settings.
-func dataFiles(in *config.Instance) (guard.DataFiles, error) {
-	files, err := guard.ReadRedisConf(in.Guard.RedisConf, in.Guard.Include)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) || in.Guard.DataDir == "" {
-			return files, fmt.Errorf("%w: guard: %w (set guard.redis_conf or guard.data_dir)", config.ErrConfig, err)
-		}
-	}
-	if in.Guard.DataDir != "" {
-		files.Dir = in.Guard.DataDir
-	}
-	if in.Guard.DBFilename != "" {
-		files.DBFilename = in.Guard.DBFilename
-	}
-	return files, nil
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/maintenance"
-	"github.com/redis-vip/redis-vip/transition"
+	"github.com/redis-vip/redis-vip/wiring"
 )
 
 func maintenanceCommand() *cli.Command {
@@ -63,7 +63,7 @@ func maintenanceOn(c *cli.Context) error {
 		return err
 	}
 	defer e.flush()
-	sd := transition.StateDir{Dir: e.inst.StateDir, Instance: e.inst.Name}
+	sd := wiring.StateDir(e.inst)
 	m, _ := sd.Maintenance()
 	if !m.On || m.Since.IsZero() {
 		m.Since = time.Now().UTC()
@@ -117,7 +117,7 @@ func reconcileOnce(ctx context.Context, out io.Writer, e *env) error {
 	defer release()
 	ctx, cancel := context.WithTimeout(ctx, e.inst.Timeouts.Transition)
 	defer cancel()
-	rec, acted, err := transition.ForInstance(e.inst, local, peer, e.log, false).Reconcile(ctx)
+	rec, acted, err := wiring.Runner(e.inst, local, peer, e.log, false).Reconcile(ctx)
 	if !acted && err == nil {
 		fmt.Fprintf(out, "%s reconcile: nothing to do\n", e.inst.Name)
 		return nil
@@ -131,17 +131,17 @@ func reconcileOnce(ctx context.Context, out io.Writer, e *env) error {
 }
 
 func maintenanceStatus(c *cli.Context) error {
-	cfg, src, log, flush, err := loadConfig(c)
+	cfg, log, flush, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
 	defer flush()
 	names := []string{c.String(config.SettingInstance.Flag)}
-	if names[0] == "" && len(cfg.Instances) > 1 {
+	if names[0] == "" && len(cfg.Names()) > 1 {
 		names = cfg.Names()
 	}
 	for _, name := range names {
-		inst, err := cfg.Select(name, src)
+		inst, err := cfg.Instance(name)
 		if err != nil {
 			return err
 		}

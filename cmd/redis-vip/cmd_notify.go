@@ -14,6 +14,7 @@ import (
 	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/keepalived"
 	"github.com/redis-vip/redis-vip/transition"
+	"github.com/redis-vip/redis-vip/wiring"
 )
 
 func forceFlag() cli.Flag {
@@ -73,7 +74,7 @@ func runTransition(ctx context.Context, out io.Writer, e *env, ev transition.Eve
 // is on for the instance (the journal says "maintenance"); paused reports
 // whether it did.
 func recordIfMaintenance(out io.Writer, e *env, ev transition.Event, source string) (paused bool, err error) {
-	sd := transition.StateDir{Dir: e.inst.StateDir, Instance: e.inst.Name}
+	sd := wiring.StateDir(e.inst)
 	m, merr := sd.Maintenance()
 	if !m.On {
 		return false, nil
@@ -95,7 +96,7 @@ func runTransitionNow(ctx context.Context, out io.Writer, e *env, ev transition.
 	}
 	defer release()
 	in := e.inst
-	r := transition.ForInstance(in, local, peer, e.log, force)
+	r := wiring.Runner(in, local, peer, e.log, force)
 	ctx, cancel := context.WithTimeout(ctx, in.Timeouts.Transition)
 	defer cancel()
 	rec, err := r.Run(ctx, ev, source)
@@ -146,7 +147,7 @@ func genericNotifyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cfg, src, log, flush, err := loadConfig(c)
+			cfg, log, flush, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
@@ -155,11 +156,10 @@ func genericNotifyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			inst, err := cfg.Select(name, src)
+			e, err := choose(cfg, log, name)
 			if err != nil {
 				return err
 			}
-			e := &env{cfg: cfg, inst: inst, log: log.With(zap.String("instance", name)), flush: func() {}}
 			return runTransition(c.Context, c.App.Writer, e, eventFor(n.State), "keepalived-notify", c.Bool(config.SettingForce.Flag))
 		},
 	}
@@ -185,7 +185,7 @@ func notifyFIFOCommand() *cli.Command {
 			if c.Args().Len() != 1 {
 				return fmt.Errorf("%w: notify-fifo takes the FIFO path", errBadInput)
 			}
-			cfg, src, log, flush, err := loadConfig(c)
+			cfg, log, flush, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
@@ -196,33 +196,34 @@ func notifyFIFOCommand() *cli.Command {
 			}
 			go func() { <-c.Context.Done(); f.Close() }()
 			// S12: repair the pair on a timer, not only on keepalived's events.
-			insts := selectAll(cfg, src, log)
-			stop := startReconcilers(c.Context, insts, log)
+			insts := chooseAll(cfg, log)
+			stop := wiring.Reconcilers(c.Context, insts, log)
 			defer stop()
 			// The local Redis gone: keepalived's track_file says FAULT at once.
-			stopTrack := startTrackFiles(c.Context, insts, log)
+			stopTrack := wiring.TrackFiles(c.Context, insts, log)
 			defer stopTrack()
-			stopHealth := startHealth(c.Context, keepalivedTargets(insts), log)
+			targets := make([]wiring.HealthTarget, len(insts))
+			for i, in := range insts {
+				targets[i] = wiring.HealthTarget{Instance: in}
+			}
+			stopHealth := wiring.ServeHealth(c.Context, targets, log)
 			defer stopHealth()
-			return serveFIFO(c, cfg, src, log, f)
+			return serveFIFO(c, cfg, log, f)
 		},
 	}
 }
 
 type fifoItem struct {
-	inst *config.Instance
-	ev   transition.Event
+	e  *env
+	ev transition.Event
 }
 
 // serveFIFO reads events as they come and marks each as the newest at once
 // (so a running transition for the same instance stops), while a worker runs
 // them one at a time, keeping only the newest queued event per instance.
-// Instances are selected (validated, password read) once, by the reader;
-// the worker only reads them.
-func serveFIFO(c *cli.Context, cfg *config.Config, src config.Source, log *zap.Logger, r io.Reader) error {
+func serveFIFO(c *cli.Context, cfg *config.Config, log *zap.Logger, r io.Reader) error {
 	var mu sync.Mutex
 	var queue []fifoItem
-	selected := map[string]*config.Instance{}
 	wake := make(chan struct{}, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -232,27 +233,23 @@ func serveFIFO(c *cli.Context, cfg *config.Config, src config.Source, log *zap.L
 				log.Error("notify fifo", zap.Error(err))
 				return
 			}
-			inst, ok := selected[name]
-			if !ok {
-				if inst, err = cfg.Select(name, src); err != nil {
-					log.Error("notify fifo", zap.Error(err))
-					return
-				}
-				selected[name] = inst
+			e, err := choose(cfg, log, name)
+			if err != nil {
+				log.Error("notify fifo", zap.Error(err))
+				return
 			}
 			ev := eventFor(n.State)
-			sd := transition.StateDir{Dir: inst.StateDir, Instance: name}
-			if _, err := sd.Enqueue(ev, time.Now()); err != nil {
+			if _, err := wiring.StateDir(e.inst).Enqueue(ev, time.Now()); err != nil {
 				log.Error("notify fifo: mark newest", zap.Error(err))
 			}
 			mu.Lock()
 			kept := queue[:0]
 			for _, it := range queue {
-				if it.inst.Name != name {
+				if it.e.inst.Name != name {
 					kept = append(kept, it)
 				}
 			}
-			queue = append(kept, fifoItem{inst: inst, ev: ev})
+			queue = append(kept, fifoItem{e: e, ev: ev})
 			mu.Unlock()
 			select {
 			case wake <- struct{}{}:
@@ -273,8 +270,7 @@ func serveFIFO(c *cli.Context, cfg *config.Config, src config.Source, log *zap.L
 			it := queue[0]
 			queue = queue[1:]
 			mu.Unlock()
-			e := &env{cfg: cfg, inst: it.inst, log: log.With(zap.String("instance", it.inst.Name)), flush: func() {}}
-			if err := runTransition(c.Context, c.App.Writer, e, it.ev, "keepalived-fifo", false); err != nil {
+			if err := runTransition(c.Context, c.App.Writer, it.e, it.ev, "keepalived-fifo", false); err != nil {
 				log.Error("notify fifo: transition", zap.Error(err))
 			}
 		}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,50 +15,25 @@ import (
 
 	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/report"
+	"github.com/redis-vip/redis-vip/wiring"
 )
 
-// reportFlag is one report-only flag with its environment variable.
-type reportFlag struct {
-	name, usage, def string
-	isBool, isList   bool
-}
-
-func (f reportFlag) env() string {
-	return "REDIS_VIP_REPORT_" + strings.ToUpper(strings.ReplaceAll(f.name, "-", "_"))
-}
-
-func reportFlagList() []reportFlag {
-	return []reportFlag{
-		{name: "all", usage: "report every configured instance (the default when there are several and no --instance)", isBool: true},
-		{name: "format", usage: "text, json or prometheus", def: "text"},
-		{name: "textfile-dir", usage: "also write the metrics atomically to DIR/" + report.TextfileName + " (node_exporter textfile collector)"},
-		{name: "quiet", usage: "print nothing when every instance is OK (cron mails only on trouble)", isBool: true},
-		{name: "vip", usage: "a VIP to look for, [INSTANCE=]IP[:PORT] (port: the instance's announce port); repeat, or comma-separate in the env var", isList: true},
-		{name: "lag-bytes-warn", usage: "replication lag in bytes (KiB, MiB, GiB), for WARNING (0 off)", def: "1MiB"},
-		{name: "lag-bytes-crit", usage: "replication lag in bytes (KiB, MiB, GiB), for CRITICAL (0 off)", def: "16MiB"},
-		{name: "lag-seconds-warn", usage: "seconds since the replica heard from its master, for WARNING (0 off)", def: "30s"},
-		{name: "lag-seconds-crit", usage: "seconds since the replica heard from its master, for CRITICAL (0 off)", def: "2m"},
-		{name: "save-age-warn", usage: "age of the last RDB save with unsaved changes (RDB-only nodes), for WARNING (0 off)", def: "2h"},
-		{name: "save-age-crit", usage: "age of the last RDB save with unsaved changes (RDB-only nodes), for CRITICAL (0 off)", def: "24h"},
-		{name: "memory-warn", usage: "used memory in percent of maxmemory, for WARNING (0 off)", def: "90%"},
-		{name: "memory-crit", usage: "used memory in percent of maxmemory, for CRITICAL (0 off)", def: "98%"},
-		{name: "journal-window", usage: "failed, refused or timed-out transitions this recent are a WARNING (0: any in the journal)", def: "24h"},
-		{name: "journal-entries", usage: "how many of the newest transitions to show", def: "5"},
-	}
-}
-
+// reportFlags are the report's own flags: what to report and how, then the
+// thresholds (package report's list), each with its
+// REDIS_VIP_REPORT_<NAME> environment variable.
 func reportFlags() []cli.Flag {
-	var flags []cli.Flag
-	for _, f := range reportFlagList() {
-		env := []string{f.env()}
-		switch {
-		case f.isBool:
-			flags = append(flags, &cli.BoolFlag{Name: f.name, EnvVars: env, Usage: f.usage})
-		case f.isList:
-			flags = append(flags, &cli.StringSliceFlag{Name: f.name, EnvVars: env, Usage: f.usage})
-		default:
-			flags = append(flags, &cli.StringFlag{Name: f.name, EnvVars: env, Usage: f.usage, Value: f.def})
-		}
+	env := func(name string) []string {
+		return []string{"REDIS_VIP_REPORT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
+	}
+	flags := []cli.Flag{
+		&cli.BoolFlag{Name: "all", EnvVars: env("all"), Usage: "report every configured instance (the default when there are several and no --instance)"},
+		&cli.StringFlag{Name: "format", EnvVars: env("format"), Usage: "text, json or prometheus", Value: "text"},
+		&cli.StringFlag{Name: "textfile-dir", EnvVars: env("textfile-dir"), Usage: "also write the metrics atomically to DIR/" + report.TextfileName + " (node_exporter textfile collector)"},
+		&cli.BoolFlag{Name: "quiet", EnvVars: env("quiet"), Usage: "print nothing when every instance is OK (cron mails only on trouble)"},
+		&cli.StringSliceFlag{Name: "vip", EnvVars: env("vip"), Usage: "a VIP to look for, [INSTANCE=]IP[:PORT] (port: the instance's announce port); repeat, or comma-separate in the env var"},
+	}
+	for _, f := range report.ThresholdFlags() {
+		flags = append(flags, &cli.StringFlag{Name: f.Name, EnvVars: env(f.Name), Usage: f.Usage, Value: f.Default})
 	}
 	return flags
 }
@@ -90,16 +65,13 @@ type reportOptions struct {
 	format      string
 	textfileDir string
 	quiet, all  bool
-	vips        []vipSpec
+	vips        []report.VIPSpec
 	th          report.Thresholds
 }
 
-// vipSpec is one --vip: for one instance, or for every one ("").
-type vipSpec struct{ instance, addr string }
-
 func parseReportOptions(c *cli.Context) (reportOptions, error) {
 	o := reportOptions{format: c.String("format"), textfileDir: c.String("textfile-dir"), quiet: c.Bool("quiet"), all: c.Bool("all"),
-		th: report.DefaultThresholds()}
+		vips: report.ParseVIPSpecs(c.StringSlice("vip")), th: report.DefaultThresholds()}
 	switch o.format {
 	case "text", "json", "prometheus":
 	default:
@@ -110,58 +82,11 @@ func parseReportOptions(c *cli.Context) (reportOptions, error) {
 			return o, fmt.Errorf("--textfile-dir %s: not a directory", o.textfileDir)
 		}
 	}
-	for _, v := range c.StringSlice("vip") {
-		for _, one := range strings.Split(v, ",") {
-			one = strings.TrimSpace(one)
-			if one == "" {
-				continue
-			}
-			spec := vipSpec{addr: one}
-			if name, addr, ok := strings.Cut(one, "="); ok {
-				spec = vipSpec{instance: name, addr: addr}
-			}
-			o.vips = append(o.vips, spec)
-		}
+	th, err := report.ParseThresholds(c.String)
+	if err != nil {
+		return o, err
 	}
-	var errs []string
-	bytesFlag := func(name string, dst *int64) {
-		n, err := report.ParseBytes(c.String(name))
-		if err != nil {
-			errs = append(errs, "--"+name+": "+err.Error())
-		}
-		*dst = n
-	}
-	secondsFlag := func(name string, dst *time.Duration) {
-		d, err := report.ParseSeconds(c.String(name))
-		if err != nil {
-			errs = append(errs, "--"+name+": "+err.Error())
-		}
-		*dst = d
-	}
-	percentFlag := func(name string, dst *float64) {
-		p, err := report.ParsePercent(c.String(name))
-		if err != nil {
-			errs = append(errs, "--"+name+": "+err.Error())
-		}
-		*dst = p
-	}
-	bytesFlag("lag-bytes-warn", &o.th.LagBytesWarn)
-	bytesFlag("lag-bytes-crit", &o.th.LagBytesCrit)
-	secondsFlag("lag-seconds-warn", &o.th.LagSecondsWarn)
-	secondsFlag("lag-seconds-crit", &o.th.LagSecondsCrit)
-	secondsFlag("save-age-warn", &o.th.SaveAgeWarn)
-	secondsFlag("save-age-crit", &o.th.SaveAgeCrit)
-	percentFlag("memory-warn", &o.th.MemoryWarn)
-	percentFlag("memory-crit", &o.th.MemoryCrit)
-	secondsFlag("journal-window", &o.th.JournalWindow)
-	n, err := strconv.Atoi(c.String("journal-entries"))
-	if err != nil || n < 0 {
-		errs = append(errs, fmt.Sprintf("--journal-entries %q: want a number >= 0", c.String("journal-entries")))
-	}
-	o.th.JournalEntries = n
-	if len(errs) > 0 {
-		return o, fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
+	o.th = th
 	return o, nil
 }
 
@@ -178,72 +103,60 @@ func runReport(c *cli.Context) error {
 		return finishReport(c.App.Writer, c.App.ErrWriter, rep, reportOptions{format: opts.format}, zap.NewNop())
 	}
 	rep.Thresholds = opts.th
-	cfg, src, log, flush, err := loadConfig(c)
+	cfg, log, flush, err := loadConfig(c)
 	if err != nil {
 		rep.Err = "redis-vip report: " + oneLineErr(err)
 		return finishReport(c.App.Writer, c.App.ErrWriter, rep, opts, zap.NewNop())
 	}
 	defer flush()
 	names := []string{c.String(config.SettingInstance.Flag)}
-	if names[0] == "" && (opts.all || len(cfg.Instances) > 1) {
+	if names[0] == "" && (opts.all || len(cfg.Names()) > 1) {
 		names = cfg.Names()
 	}
 	for _, v := range opts.vips {
-		if _, ok := cfg.Instances[v.instance]; v.instance != "" && !ok {
-			rep.Err = fmt.Sprintf("redis-vip report: --vip %s=%s: unknown instance %q (configured: %s)", v.instance, v.addr, v.instance, strings.Join(cfg.Names(), ", "))
+		if v.Instance != "" && !slices.Contains(cfg.Names(), v.Instance) {
+			rep.Err = fmt.Sprintf("redis-vip report: --vip %s=%s: unknown instance %q (configured: %s)", v.Instance, v.Addr, v.Instance, strings.Join(cfg.Names(), ", "))
 			return finishReport(c.App.Writer, c.App.ErrWriter, rep, opts, log)
 		}
 	}
-	// Select (which applies flags and env vars) runs one instance at a time;
-	// the reading runs for all at once, each within its own timeouts.check.
+	// The reading runs for all at once, each within its own timeouts.check.
 	type job struct {
-		inst *config.Instance
+		inst config.Instance
 		vips []string
+		ok   bool
 	}
 	jobs := make([]job, len(names))
 	rep.Instances = make([]report.Instance, len(names))
 	for i, name := range names {
-		inst, err := cfg.Select(name, src)
+		inst, err := cfg.Instance(name)
 		if err != nil {
-			if name == "" && len(cfg.Instances) == 0 {
+			if name == "" && len(cfg.Names()) == 0 {
 				rep.Err = "redis-vip report: " + oneLineErr(err)
 				return finishReport(c.App.Writer, c.App.ErrWriter, rep, opts, log)
 			}
 			rep.Instances[i] = unknownInstance(name, err, opts.th, now)
 			continue
 		}
-		var vips []string
-		for _, v := range opts.vips {
-			if v.instance != "" && v.instance != inst.Name {
-				continue
-			}
-			addr, err := report.VIPAddr(v.addr, inst.Announce)
-			if err != nil {
-				rep.Err = "redis-vip report: --vip: " + err.Error()
-				return finishReport(c.App.Writer, c.App.ErrWriter, rep, opts, log)
-			}
-			vips = append(vips, addr)
+		vips, err := report.VIPsFor(opts.vips, inst.Name, inst.Announce.String())
+		if err != nil {
+			rep.Err = "redis-vip report: --vip: " + err.Error()
+			return finishReport(c.App.Writer, c.App.ErrWriter, rep, opts, log)
 		}
-		jobs[i] = job{inst: inst, vips: vips}
+		jobs[i] = job{inst: inst, vips: vips, ok: true}
 	}
 	var wg sync.WaitGroup
 	for i, j := range jobs {
-		if j.inst == nil {
-			continue
+		if j.ok {
+			wg.Go(func() { rep.Instances[i] = reportOne(c.Context, j.inst, j.vips, opts.th) })
 		}
-		wg.Add(1)
-		go func(i int, j job) {
-			defer wg.Done()
-			rep.Instances[i] = reportOne(c.Context, j.inst, j.vips, opts.th)
-		}(i, j)
 	}
 	wg.Wait()
 	return finishReport(c.App.Writer, c.App.ErrWriter, rep, opts, log)
 }
 
 // reportOne reads one instance within its timeouts.check.
-func reportOne(ctx context.Context, inst *config.Instance, vips []string, th report.Thresholds) report.Instance {
-	src, closeAll, err := report.ForInstance(inst, vips)
+func reportOne(ctx context.Context, inst config.Instance, vips []string, th report.Thresholds) report.Instance {
+	src, closeAll, err := wiring.ReportSources(inst, vips)
 	if err != nil {
 		return unknownInstance(inst.Name, err, th, time.Now())
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -18,7 +17,7 @@ import (
 	"github.com/redis-vip/redis-vip/httpapi"
 	"github.com/redis-vip/redis-vip/report"
 	"github.com/redis-vip/redis-vip/sdnotify"
-	"github.com/redis-vip/redis-vip/vrrp/router"
+	"github.com/redis-vip/redis-vip/wiring"
 )
 
 func runCommand() *cli.Command {
@@ -50,12 +49,12 @@ func runCommand() *cli.Command {
 			if c.Args().Len() > 0 {
 				return fmt.Errorf("%w: run takes no arguments, got %q (use --instance NAME)", errBadInput, c.Args().Slice())
 			}
-			cfg, src, log, flush, err := loadConfig(c)
+			cfg, log, flush, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
 			defer flush()
-			specs, err := runSpecs(c.Context, cfg, src, c.StringSlice(config.SettingInstance.Flag))
+			specs, err := runSpecs(c.Context, cfg, c.StringSlice(config.SettingInstance.Flag))
 			if err != nil {
 				return err
 			}
@@ -64,27 +63,22 @@ func runCommand() *cli.Command {
 	}
 }
 
-// runSpec is one instance to run with its decoded VRRP settings.
+// runSpec is one instance to run with its VRRP settings.
 type runSpec struct {
-	inst *config.Instance
-	set  router.Settings
+	inst config.Instance
+	vrrp config.VRRP
 }
 
-// runSpecs selects, validates and decodes the instances to run, reporting
-// every problem of every instance at once.
-func runSpecs(ctx context.Context, cfg *config.Config, src config.Source, names []string) ([]runSpec, error) {
+// runSpecs chooses and checks the instances to run (every instance with a
+// vrrp: section when names is empty), reporting every problem of every
+// instance at once: the configuration's, what this host lacks (the
+// interface, the peer's name, the health address) and the collisions
+// between them.
+func runSpecs(ctx context.Context, cfg *config.Config, names []string) ([]runSpec, error) {
 	if len(names) == 0 {
-		for _, n := range cfg.Names() {
-			if router.Present(&cfg.Instances[n].VRRP) {
-				names = append(names, n)
-			}
-		}
-		if len(names) == 0 {
-			where := cfg.Path
-			if where == "" {
-				where = src.Path + " (not found)"
-			}
-			return nil, fmt.Errorf("%w: %s: no instance has a vrrp: section; redis-vip run needs one (interface, vrid, vips)", config.ErrConfig, where)
+		var err error
+		if names, err = cfg.VRRPNames(); err != nil {
+			return nil, err
 		}
 	}
 	var problems []string
@@ -97,23 +91,20 @@ func runSpecs(ctx context.Context, cfg *config.Config, src config.Source, names 
 		problems = append(problems, strings.TrimPrefix(msg, errBadInput.Error()+": "))
 	}
 	var specs []runSpec
+	var insts []config.Instance
 	for _, name := range slices.Compact(slices.Sorted(slices.Values(names))) {
-		inst, err := cfg.Select(name, src)
+		inst, err := cfg.Instance(name)
 		if err != nil {
 			add(err)
 			continue
 		}
-		if !router.Present(&inst.VRRP) {
-			add(fmt.Errorf("instance %s: no vrrp: section", name))
-			continue
-		}
-		set, err := router.DecodeSettings(&inst.VRRP)
+		v, err := inst.VRRP()
 		if err != nil {
-			add(fmt.Errorf("instance %s: %s", name, strings.TrimPrefix(err.Error(), config.ErrConfig.Error()+": ")))
+			add(err)
 			continue
 		}
-		if _, err := net.InterfaceByName(set.Interface); err != nil {
-			add(fmt.Errorf("instance %s: vrrp: interface %s: no such interface on this host", name, set.Interface))
+		if _, err := net.InterfaceByName(v.Interface); err != nil {
+			add(fmt.Errorf("instance %s: vrrp: interface %s: no such interface on this host", name, v.Interface))
 		}
 		if err := checkResolvable(ctx, inst.Peer); err != nil {
 			add(fmt.Errorf("instance %s: %w", name, err))
@@ -123,20 +114,10 @@ func runSpecs(ctx context.Context, cfg *config.Config, src config.Source, names 
 				add(fmt.Errorf("instance %s: %w", name, err))
 			}
 		}
-		specs = append(specs, runSpec{inst: inst, set: set})
+		specs = append(specs, runSpec{inst: inst, vrrp: v})
+		insts = append(insts, inst)
 	}
-	for i, a := range specs {
-		for _, b := range specs[i+1:] {
-			if a.set.Interface == b.set.Interface && a.set.VRID == b.set.VRID && a.set.Family() == b.set.Family() {
-				add(fmt.Errorf("instances %s and %s: both use vrid %d on %s; give each its own vrid", a.inst.Name, b.inst.Name, a.set.VRID, a.set.Interface))
-			}
-			for _, v := range a.set.VIPs {
-				if slices.ContainsFunc(b.set.VIPs, func(w netip.Prefix) bool { return w.Addr() == v.Addr() }) {
-					add(fmt.Errorf("instances %s and %s: both hold VIP %s", a.inst.Name, b.inst.Name, v.Addr()))
-				}
-			}
-		}
-	}
+	problems = append(problems, config.VRRPCollisions(insts)...)
 	if len(problems) > 0 {
 		kind := config.ErrConfig
 		if badInput {
@@ -150,7 +131,7 @@ func runSpecs(ctx context.Context, cfg *config.Config, src config.Source, names 
 // runRouters opens every instance's router, runs them until ctx ends (or
 // one of them fails, which stops the others cleanly) and closes them.
 func runRouters(ctx context.Context, specs []runSpec, log *zap.Logger) error {
-	var routers []*router.Router
+	var routers []*wiring.Router
 	defer func() {
 		for _, r := range routers {
 			if err := r.Close(); err != nil {
@@ -160,7 +141,7 @@ func runRouters(ctx context.Context, specs []runSpec, log *zap.Logger) error {
 	}()
 	names := make([]string, 0, len(specs))
 	for _, s := range specs {
-		r, err := router.Open(ctx, s.inst, s.set, log)
+		r, err := wiring.OpenRouter(ctx, s.inst, s.vrrp, log)
 		if err != nil {
 			return err
 		}
@@ -170,18 +151,18 @@ func runRouters(ctx context.Context, specs []runSpec, log *zap.Logger) error {
 	log.Info("redis-vip run: started", zap.String("version", version), zap.Strings("instances", names))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	insts := make([]*config.Instance, 0, len(specs))
+	insts := make([]config.Instance, 0, len(specs))
 	for _, s := range specs {
 		insts = append(insts, s.inst)
 	}
 	// S12: the same repairs notify-fifo makes, on the same lock.
-	stopReconcile := startReconcilers(ctx, insts, log)
+	stopReconcile := wiring.Reconcilers(ctx, insts, log)
 	defer stopReconcile()
-	targets := make([]healthTarget, len(specs))
+	targets := make([]wiring.HealthTarget, len(specs))
 	for i, s := range specs {
 		targets[i] = runTarget(s, routers[i])
 	}
-	stopHealth := startHealth(ctx, targets, log)
+	stopHealth := wiring.ServeHealth(ctx, targets, log)
 	defer stopHealth()
 	errs := make(chan error, len(routers))
 	for _, r := range routers {
@@ -214,18 +195,18 @@ func runRouters(ctx context.Context, specs []runSpec, log *zap.Logger) error {
 
 // runTarget is a run instance's health target: its VIPs and its Router's
 // state.
-func runTarget(s runSpec, r *router.Router) healthTarget {
+func runTarget(s runSpec, r *wiring.Router) wiring.HealthTarget {
 	var vips []string
-	for _, v := range s.set.VIPs {
-		if a, err := report.VIPAddr(v.Addr().String(), s.inst.Announce); err == nil {
+	for _, v := range s.vrrp.VIPs {
+		if a, err := report.VIPAddr(v.Addr().String(), s.inst.Announce.String()); err == nil {
 			vips = append(vips, a)
 		}
 	}
-	prefixes := make([]string, len(s.set.VIPs))
-	for i, v := range s.set.VIPs {
+	prefixes := make([]string, len(s.vrrp.VIPs))
+	for i, v := range s.vrrp.VIPs {
 		prefixes[i] = v.String()
 	}
-	return healthTarget{inst: s.inst, vips: vips, vrrp: func() *httpapi.VRRP {
+	return wiring.HealthTarget{Instance: s.inst, VIPs: vips, VRRP: func() *httpapi.VRRP {
 		st := r.Status()
 		return &httpapi.VRRP{State: st.State.String(), Since: st.Since, Healthy: st.Healthy, HoldsVIP: st.HoldsVIP,
 			VIPs: prefixes, CannotHold: st.CannotHold}

@@ -51,7 +51,7 @@ func switchoverCommand() *cli.Command {
 			}
 			poll := 100 * time.Millisecond
 			r := &switchover.Runner{
-				Log: e.log, Local: local, Peer: peer, LocalAnnounce: e.inst.Announce, PeerAddr: e.inst.Peer,
+				Log: e.log, Local: local, Peer: peer, LocalAnnounce: e.inst.Announce.String(), PeerAddr: e.inst.Peer.String(),
 				TrackFile: track, MaxLag: c.Int64("max-lag"), Now: time.Now,
 				Wait: func(ctx context.Context) error {
 					select {

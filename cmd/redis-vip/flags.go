@@ -15,6 +15,7 @@ import (
 	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/logging"
 	"github.com/redis-vip/redis-vip/node"
+	"github.com/redis-vip/redis-vip/wiring"
 )
 
 // commonFlags are accepted by every command that reads the configuration,
@@ -28,7 +29,7 @@ func commonFlags() []cli.Flag {
 	}
 	flags := []cli.Flag{g(config.SettingConfig), g(config.SettingInstance), g(config.SettingLogLevel), g(config.SettingLogFmt), g(config.SettingLogFile), g(config.SettingLogErr)}
 	for _, s := range config.Settings {
-		if s.EnvOnly {
+		if s.EnvOnly || s.FileOnly {
 			continue
 		}
 		var aliases []string
@@ -79,6 +80,9 @@ func source(c *cli.Context) config.Source {
 		src.LogStderr = &b
 	}
 	for _, s := range config.Settings {
+		if s.FileOnly {
+			continue
+		}
 		if s.EnvOnly {
 			if v := os.Getenv(s.Env()); v != "" {
 				src.Overrides[s.Key] = v
@@ -99,42 +103,49 @@ func source(c *cli.Context) config.Source {
 // env is what a command works with once the configuration is loaded.
 type env struct {
 	cfg   *config.Config
-	inst  *config.Instance
+	inst  config.Instance
 	log   *zap.Logger
 	flush func()
 }
 
 // loadConfig reads the configuration and builds the logger.
-func loadConfig(c *cli.Context) (*config.Config, config.Source, *zap.Logger, func(), error) {
-	src := source(c)
-	cfg, err := config.Load(src)
+func loadConfig(c *cli.Context) (*config.Config, *zap.Logger, func(), error) {
+	cfg, err := config.Load(source(c))
 	if err != nil {
-		return nil, src, nil, nil, err
+		return nil, nil, nil, err
 	}
-	log, flush, err := logging.New(logging.Options{Level: cfg.Log.Level, Format: cfg.Log.Format, File: cfg.Log.File, Stderr: *cfg.Log.Stderr})
+	l := cfg.Log()
+	log, flush, err := logging.New(logging.Options{Level: l.Level, Format: l.Format, File: l.File, Stderr: l.Stderr})
 	if err != nil {
-		return nil, src, nil, nil, fmt.Errorf("%w: %w", config.ErrConfig, err)
+		return nil, nil, nil, fmt.Errorf("%w: %w", config.ErrConfig, err)
 	}
 	redis.SetLogger(node.DriverLogger{Log: log.Named("go-redis")})
-	return cfg, src, log, flush, nil
+	return cfg, log, flush, nil
 }
 
-// load reads the configuration and selects the instance named by --instance.
+// load reads the configuration and chooses the instance named by --instance.
 func load(c *cli.Context) (*env, error) {
-	return loadNamed(c, c.String(config.SettingInstance.Flag))
-}
-
-func loadNamed(c *cli.Context, name string) (*env, error) {
-	cfg, src, log, flush, err := loadConfig(c)
+	cfg, log, flush, err := loadConfig(c)
 	if err != nil {
 		return nil, err
 	}
-	inst, err := cfg.Select(name, src)
+	e, err := choose(cfg, log, c.String(config.SettingInstance.Flag))
 	if err != nil {
 		flush()
 		return nil, err
 	}
-	return &env{cfg: cfg, inst: inst, log: log.With(zap.String("instance", inst.Name)), flush: flush}, nil
+	e.flush = flush
+	return e, nil
+}
+
+// choose is the env of one instance of a loaded configuration; its flush
+// does nothing (the caller's logger is flushed by the caller).
+func choose(cfg *config.Config, log *zap.Logger, name string) (*env, error) {
+	inst, err := cfg.Instance(name)
+	if err != nil {
+		return nil, err
+	}
+	return &env{cfg: cfg, inst: inst, log: log.With(zap.String("instance", inst.Name)), flush: func() {}}, nil
 }
 
 // connect checks that the peer's name resolves (bad input otherwise) and
@@ -143,7 +154,7 @@ func (e *env) connect(ctx context.Context) (local, peer *node.Client, release fu
 	if err := checkResolvable(ctx, e.inst.Peer); err != nil {
 		return nil, nil, nil, err
 	}
-	local, peer, err = e.inst.Dial()
+	local, peer, err = wiring.Dial(e.inst)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -153,14 +164,14 @@ func (e *env) connect(ctx context.Context) (local, peer *node.Client, release fu
 // checkResolvable fails with bad input when the peer's host name does not
 // exist; a slow or failing DNS server is not bad input (the peer is then
 // just unreachable).
-func checkResolvable(ctx context.Context, addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil || net.ParseIP(host) != nil {
+func checkResolvable(ctx context.Context, addr node.Addr) error {
+	host := addr.Host
+	if host == "" || net.ParseIP(host) != nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	_, err = net.DefaultResolver.LookupHost(ctx, host)
+	_, err := net.DefaultResolver.LookupHost(ctx, host)
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
 		return fmt.Errorf("%w: peer %s: host %q not found (check peer in the configuration)", errBadInput, addr, host)

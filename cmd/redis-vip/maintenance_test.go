@@ -13,25 +13,26 @@ import (
 
 	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/transition"
+	"github.com/redis-vip/redis-vip/wiring"
 )
 
 // pairInstance reads instance "pair" of a test configuration.
-func pairInstance(t *testing.T, conf string) *config.Instance {
+func pairInstance(t *testing.T, conf string) config.Instance {
 	t.Helper()
 	cfg, err := config.Load(config.Source{Path: conf, Explicit: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := cfg.Select("pair", config.Source{})
+	in, err := cfg.Instance("pair")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return in
 }
 
-func lastRecord(t *testing.T, in *config.Instance) transition.Record {
+func lastRecord(t *testing.T, in config.Instance) transition.Record {
 	t.Helper()
-	recs, _, err := transition.ReadJournal(transition.StateDir{Dir: in.StateDir, Instance: in.Name}.JournalPath())
+	recs, _, err := transition.ReadJournal(wiring.StateDir(in).JournalPath())
 	if err != nil || len(recs) == 0 {
 		t.Fatalf("journal: %d records, %v", len(recs), err)
 	}
@@ -78,7 +79,7 @@ func TestMaintenanceModeHooks(t *testing.T) {
 	if r := lastRecord(t, in); r.Outcome != transition.OutcomeMaintenance || r.Event != transition.EventBackup || r.Source != "keepalived" {
 		t.Errorf("journal: %+v", r)
 	}
-	if got := role(t, in.Local); got != "master" {
+	if got := role(t, in.Local.String()); got != "master" {
 		t.Fatalf("local is %s after notify-backup in maintenance; want master (nothing changed)", got)
 	}
 
@@ -103,7 +104,7 @@ func TestMaintenanceModeHooks(t *testing.T) {
 	if code != 1 || !strings.HasPrefix(out, "WARNING") || !strings.Contains(out, "MAINTENANCE MODE") {
 		t.Errorf("report in maintenance: exit %d:\n%s", code, out)
 	}
-	if got := role(t, in.Local); got != "master" {
+	if got := role(t, in.Local.String()); got != "master" {
 		t.Fatalf("local is %s after the FIFO line in maintenance", got)
 	}
 

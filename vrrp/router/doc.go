@@ -77,9 +77,10 @@
 // # Maintenance mode
 //
 // The health verdict says whether maintenance mode is on (check.Result).
-// While it is, InstanceTransitions only records each transition (package
-// maintenance), the check keeps the current holder eligible, and a Master
-// whose Redis is not master does not run the master transition again.
+// While it is, the Transitions that package wiring gives it only record
+// each transition (package maintenance), the check keeps the current
+// holder eligible, and a Master whose Redis is not master does not run
+// the master transition again.
 // The VIPs still follow the VRRP state, so two nodes never hold them.
 //
 // # Health
@@ -114,5 +115,6 @@
 //
 // Options takes small interfaces (Wire, Addresses, Transitions, Health),
 // so tests drive a Router with fakes and the fake clock of testing/synctest;
-// Open builds one from a configured instance with the real parts.
+// wiring.OpenRouter builds one from a configured instance with the real
+// parts.
 package router

@@ -1,4 +1,4 @@
-package httpapi
+package wiring
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/redis-vip/redis-vip/config"
+	"github.com/redis-vip/redis-vip/httpapi"
 	"github.com/redis-vip/redis-vip/internal/redistest"
 	"github.com/redis-vip/redis-vip/transition"
 )
 
-// The real source against a real master and replica on loopback: each
-// side answers as itself, within the reading's bound.
-func TestInstanceSourceRealRedis(t *testing.T) {
+// The health endpoints' source against a real master and replica on
+// loopback: each side answers as itself, within the reading's bound.
+func TestHealthSourceRealRedis(t *testing.T) {
 	redistest.Require(t)
 	m := redistest.Start(t, redistest.Options{Args: []string{"save 3600 1"}})
 	r := redistest.Start(t, redistest.Options{Args: []string{"save 3600 1"}})
@@ -35,13 +36,13 @@ func TestInstanceSourceRealRedis(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	mk := func(local, peer string) *config.Instance {
-		return &config.Instance{Name: "pair", Local: local, Announce: local, Peer: peer, StateDir: t.TempDir(), BackupDir: t.TempDir(),
+	mk := func(local, peer string) config.Instance {
+		return config.Instance{Name: "pair", Local: addr(t, local), Announce: addr(t, local), Peer: addr(t, peer), StateDir: t.TempDir(), BackupDir: t.TempDir(),
 			Timeouts: config.Timeouts{Connect: 300 * time.Millisecond, Command: 500 * time.Millisecond, Check: time.Second}}
 	}
 	onMaster, onReplica := mk(m.Addr(), r.Addr()), mk(r.Addr(), m.Addr())
-	read := func(in *config.Instance, vrrp func() *VRRP) Snapshot {
-		src, err := NewInstanceSource(in, nil, vrrp)
+	read := func(in config.Instance, vrrp func() *httpapi.VRRP) httpapi.Snapshot {
+		src, err := NewHealthSource(in, nil, vrrp)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,24 +51,24 @@ func TestInstanceSourceRealRedis(t *testing.T) {
 		defer cancel()
 		return src.Snapshot(ctx)
 	}
-	if ok, why := Primary(read(onMaster, nil)); ok || !strings.Contains(why, "is none, not master") {
+	if ok, why := httpapi.Primary(read(onMaster, nil)); ok || !strings.Contains(why, "is none, not master") {
 		t.Errorf("master without a keepalived event: %v %q", ok, why)
 	}
 	if _, err := (transition.StateDir{Dir: onMaster.StateDir, Instance: "pair"}).Enqueue(transition.EventMaster, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if ok, why := Primary(read(onMaster, nil)); !ok {
+	if ok, why := httpapi.Primary(read(onMaster, nil)); !ok {
 		t.Errorf("master made master by keepalived: %q", why)
 	}
-	holding := func() *VRRP { return &VRRP{State: "MASTER", HoldsVIP: true} }
-	if ok, why := Primary(read(onMaster, holding)); !ok {
+	holding := func() *httpapi.VRRP { return &httpapi.VRRP{State: "MASTER", HoldsVIP: true} }
+	if ok, why := httpapi.Primary(read(onMaster, holding)); !ok {
 		t.Errorf("run master holding the VIP: %q", why)
 	}
-	s := read(onReplica, func() *VRRP { return &VRRP{State: "BACKUP"} })
-	if ok, why := Primary(s); ok || !strings.Contains(why, "replica of") {
+	s := read(onReplica, func() *httpapi.VRRP { return &httpapi.VRRP{State: "BACKUP"} })
+	if ok, why := httpapi.Primary(s); ok || !strings.Contains(why, "replica of") {
 		t.Errorf("replica /primary: %v %q", ok, why)
 	}
-	if ok, why := Replica(s, 1<<20, true); !ok {
+	if ok, why := httpapi.Replica(s, 1<<20, true); !ok {
 		t.Errorf("replica /replica: %q", why)
 	}
 	if s.Report.Local.Facts == nil || s.Report.Peer.Facts == nil || !s.Check.OK {
