@@ -5,12 +5,18 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := bin/redis-vip
 PKGS      := ./...
 
-.PHONY: all build deps test test-unit vet fmt-check fuzz bench-check bench-failover demo lab-up lab-down deb install clean torture
+.PHONY: all build man deps test test-unit vet fmt-check fuzz bench-check bench-failover demo lab-up lab-down deb install clean torture
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -tags urfave_cli_no_docs -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/redis-vip
+
+# The man page, bin/redis-vip.1: urfave/cli's own, from a build with the
+# gendocs tag (the shipped binary carries no generator).
+man:
+	@mkdir -p bin
+	CGO_ENABLED=0 $(GO) run -tags gendocs -trimpath -ldflags '-X main.version=$(VERSION)' ./cmd/redis-vip gen-docs man >bin/redis-vip.1
 
 deps:
 	@scripts/install-deps.sh
@@ -20,6 +26,7 @@ fmt-check:
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags gendocs ./cmd/redis-vip
 
 E2E_PKGS   = $(shell $(GO) list ./test/e2e/... ./test/vrrpe2e/... ./test/packaging/... 2>/dev/null)
 OTHER_PKGS = $(shell $(GO) list ./... | grep -v -e /test/e2e -e /test/vrrpe2e -e /test/packaging -e /test/torture)

@@ -5,9 +5,12 @@
 #   scripts/build-deb.sh [--version V] --print-version    (the Debian version, nothing built)
 #
 # The binary is static (CGO_ENABLED=0, -trimpath), stamped with the version
-# as `make build` does. The man page and the bash and zsh completions are
-# generated from the binary's own commands (`redis-vip gen-docs`), the
-# third-party notices from its module list (internal/tools/notices). The
+# as `make build` does, without urfave/cli's documentation code. The man
+# page is urfave/cli's own, from a build with the gendocs tag that only
+# this script runs (`go run -tags gendocs ./cmd/redis-vip gen-docs man`);
+# the bash and zsh completions are packaging/completion, which ask the
+# installed binary; the third-party notices come from the binary's module
+# list (internal/tools/notices). The
 # package is made by nfpm (packaging/nfpm.yaml), fetched through the Go
 # module proxy at a pinned version and not added to go.mod; set NFPM to an
 # nfpm binary to use that instead (offline builds).
@@ -21,8 +24,8 @@
 # examples name); examples/redis-vip-two-instances.yml is
 # config/testdata/full.yml. --config-example ships another file instead.
 # SOURCE_DATE_EPOCH (default: the last commit's time) dates the changelog
-# and the man page and sets every file's mtime, so two builds of one commit
-# give the same package.
+# and sets every file's mtime, so two builds of one commit give the same
+# package.
 set -euo pipefail
 
 NFPM_MODULE=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.0
@@ -98,18 +101,12 @@ say "building redis-vip $version (Debian $debv, $arch)"
 CGO_ENABLED=0 GOOS=linux GOARCH=$goarch go build -tags urfave_cli_no_docs -trimpath \
     -ldflags "-s -w -X main.version=$version" -o "$stage/redis-vip" ./cmd/redis-vip
 
-# The generators run on this machine: use the target binary when it runs
-# here, else a host build of the same source.
-gen=$stage/redis-vip
-if [[ $goarch != "$(go env GOHOSTARCH)" ]]; then
-    gen=$stage/redis-vip-host
-    CGO_ENABLED=0 go build -tags urfave_cli_no_docs -trimpath -ldflags "-X main.version=$version" -o "$gen" ./cmd/redis-vip
-fi
-"$gen" gen-docs man >"$stage/redis-vip.1"
+# The man page: generated on this machine (go run builds for the host),
+# by a build that carries the generator; the package's binary does not.
+CGO_ENABLED=0 go run -tags gendocs -trimpath -ldflags "-X main.version=$version" ./cmd/redis-vip gen-docs man >"$stage/redis-vip.1"
 gzip -9n "$stage/redis-vip.1"
-"$gen" gen-docs bash >"$stage/redis-vip.bash"
-"$gen" gen-docs zsh >"$stage/_redis-vip"
-rm -f "$stage/redis-vip-host"
+cp packaging/completion/redis-vip.bash "$stage/redis-vip.bash"
+cp packaging/completion/_redis-vip "$stage/_redis-vip"
 
 [[ -f $example ]] || die "no configuration example $example"
 cp "$example" "$stage/redis-vip.yml"

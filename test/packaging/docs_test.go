@@ -1,6 +1,7 @@
 package packaging
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,112 +54,153 @@ func helpFlags(t *testing.T, bin, cmd string) []string {
 	return flags
 }
 
-// TestGeneratedDocs checks what `redis-vip gen-docs` writes: a man page
-// that groff and man render without a warning and that names every command
-// and flag --help shows, and bash and zsh completions that load and
-// complete commands, flags, fixed values, files and instance names.
-func TestGeneratedDocs(t *testing.T) {
-	requireTools(t, "bash")
+// buildGendocs builds redis-vip with the man page generator (the gendocs
+// tag, urfave's documentation code in), stamped with version.
+func buildGendocs(t *testing.T, dir, version string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "redis-vip-gendocs")
+	mustRun(t, cmdSpec{dir: repoRoot(t), env: append(goEnv(t), "CGO_ENABLED=0"), timeout: untimed},
+		"go", "build", "-tags", "gendocs", "-trimpath", "-ldflags", "-X main.version="+version, "-o", bin, "./cmd/redis-vip")
+	return bin
+}
+
+// generatorMarks are what a binary that carries the man page generator
+// holds: the command's name, and urfave's Markdown-to-roff converter.
+var generatorMarks = []string{"gen-docs", "github.com/cpuguy83/go-md2man"}
+
+// TestShippedBinaryHasNoGenerator checks that the binary make build makes
+// carries neither the gen-docs command nor urfave's documentation code,
+// and that the same check finds both in a gendocs build.
+func TestShippedBinaryHasNoGenerator(t *testing.T) {
+	dir := t.TempDir()
+	shipped := buildBinary(t, dir, "0.3.0")
+	gendocs := buildGendocs(t, dir, "0.3.0")
+	for _, b := range []struct {
+		path string
+		want bool
+	}{{shipped, false}, {gendocs, true}} {
+		data := readFile(t, b.path)
+		for _, mark := range generatorMarks {
+			if got := bytes.Contains(data, []byte(mark)); got != b.want {
+				t.Errorf("%s: holds %q: %v, want %v", filepath.Base(b.path), mark, got, b.want)
+			}
+		}
+		info := mustRun(t, cmdSpec{env: goEnv(t)}, "go", "version", "-m", b.path)
+		if got := strings.Contains(info, "github.com/cpuguy83/go-md2man"); got != b.want {
+			t.Errorf("%s: go version -m lists go-md2man: %v, want %v", filepath.Base(b.path), got, b.want)
+		}
+	}
+	if out, err := run(t, cmdSpec{}, shipped, "gen-docs", "man"); err == nil || !strings.Contains(out, "unknown command") {
+		t.Errorf("shipped binary: gen-docs man: %v, %q; want an unknown command", err, out)
+	}
+}
+
+// TestManPage checks the man page a gendocs build writes: the same twice,
+// rendered by man and groff without a warning, naming every command and
+// flag --help shows and not the hidden ones.
+func TestManPage(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildBinary(t, dir, "0.3.0")
+	gen := buildGendocs(t, dir, "0.3.0")
+	page := mustRun(t, cmdSpec{}, gen, "gen-docs", "man")
+	if again := mustRun(t, cmdSpec{}, gen, "gen-docs", "man"); again != page {
+		t.Error("two runs wrote different man pages")
+	}
+	if want := `.TH REDIS-VIP 1 "" "redis-vip 0.3.0" "User Commands"`; !strings.Contains(page, want) {
+		t.Errorf("man page has no %q", want)
+	}
+	for _, section := range []string{"NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "ENVIRONMENT", "FILES", `EXIT STATUS`, `SEE ALSO`} {
+		if !strings.Contains(page, "\n.SH "+section+"\n") {
+			t.Errorf("man page has no %s section", section)
+		}
+	}
+	for _, c := range helpCommands(t, bin) {
+		if !strings.Contains(page, "\n.SH "+c+"\n") {
+			t.Errorf("man page has no section for command %s", c)
+		}
+		for _, f := range helpFlags(t, bin, c) {
+			if !strings.Contains(page, `\fB`+f) {
+				t.Errorf("man page does not describe %s %s", c, f)
+			}
+		}
+	}
+	for _, hidden := range []string{"gen-docs", "__complete", "witness"} {
+		if strings.Contains(page, hidden) {
+			t.Errorf("man page documents the hidden %s command", hidden)
+		}
+	}
+	file := filepath.Join(dir, "redis-vip.1")
+	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	requireTools(t, "man", "groff")
+	// Warnings only: the rendered page goes to /dev/null.
+	if out := mustRun(t, cmdSpec{}, "sh", "-c", `groff -man -Tutf8 -ww -z "$1" 2>&1 >/dev/null`, "sh", file); out != "" {
+		t.Errorf("groff warns:\n%s", out)
+	}
+	// What lintian runs on man pages.
+	env := []string{"LC_ALL=C.UTF-8", "MANWIDTH=80"}
+	if out := mustRun(t, cmdSpec{env: env}, "sh", "-c", `man --warnings -E UTF-8 -l -Tutf8 -Z "$1" 2>&1 >/dev/null`, "sh", file); out != "" {
+		t.Errorf("man --warnings:\n%s", out)
+	}
+	text := mustRun(t, cmdSpec{env: env}, "man", "-l", file)
+	for _, want := range []string{"REDIS-VIP(1)", "redis-vip - keep one virtual IP", "redis-vip check [--instance NAME]", "--timeouts-check, --timeout", "REDIS_VIP_CONFIG"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("man -l shows no %q", want)
+		}
+	}
+}
+
+// TestCompletion checks packaging/completion against the binary make build
+// makes: the bash and zsh scripts load, and complete commands, flags and
+// instance names (read from the configuration the line names); where the
+// binary offers nothing, they leave it to file name completion.
+func TestCompletion(t *testing.T) {
+	requireTools(t, "bash")
+	dir := t.TempDir()
+	binDir := filepath.Join(dir, "bin")
+	bin := buildBinary(t, binDir, "0.3.0")
 	cmds := helpCommands(t, bin)
 	full := filepath.Join(repoRoot(t), "config", "testdata", "full.yml")
-
-	t.Run("man", func(t *testing.T) {
-		page := mustRun(t, cmdSpec{env: []string{"SOURCE_DATE_EPOCH=86400"}}, bin, "gen-docs", "man")
-		if again := mustRun(t, cmdSpec{env: []string{"SOURCE_DATE_EPOCH=86400"}}, bin, "gen-docs", "man"); again != page {
-			t.Error("two runs wrote different man pages")
-		}
-		if want := `.TH REDIS\-VIP 1 "1970-01-02" "redis-vip 0.3.0"`; !strings.Contains(page, want) {
-			t.Errorf("man page has no %q", want)
-		}
-		for _, c := range cmds {
-			if !strings.Contains(page, `.SS "redis\-vip `+strings.ReplaceAll(c, "-", `\-`)+`"`) {
-				t.Errorf("man page has no section for command %s", c)
-			}
-			for _, f := range helpFlags(t, bin, c) {
-				if !strings.Contains(page, `\fB`+strings.ReplaceAll(f, "-", `\-`)+`\fR`) {
-					t.Errorf("man page does not describe %s %s", c, f)
-				}
-			}
-		}
-		if strings.Contains(page, `gen\-docs`) {
-			t.Error("man page documents the hidden gen-docs command")
-		}
-		file := filepath.Join(dir, "redis-vip.1")
-		if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := exec.LookPath("groff"); err == nil {
-			// Warnings only: the rendered page goes to /dev/null.
-			if out := mustRun(t, cmdSpec{}, "sh", "-c", `groff -man -Tutf8 -ww -z "$1" 2>&1 >/dev/null`, "sh", file); out != "" {
-				t.Errorf("groff warns:\n%s", out)
-			}
-		}
-		if _, err := exec.LookPath("man"); err == nil {
-			// What lintian runs on man pages.
-			out := mustRun(t, cmdSpec{env: []string{"LC_ALL=C.UTF-8", "MANWIDTH=80"}}, "sh", "-c",
-				`man --warnings -E UTF-8 -l -Tutf8 -Z "$1" 2>&1 >/dev/null`, "sh", file)
-			if out != "" {
-				t.Errorf("man --warnings:\n%s", out)
-			}
-		}
-	})
+	path := []string{"PATH=" + binDir + string(os.PathListSeparator) + os.Getenv("PATH")}
 
 	t.Run("bash", func(t *testing.T) {
-		script := filepath.Join(dir, "redis-vip.bash")
-		if err := os.Mkdir(filepath.Join(dir, "textfiles"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(script, []byte(mustRun(t, cmdSpec{}, bin, "gen-docs", "bash")), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		script := filepath.Join(repoRoot(t), "packaging", "completion", "redis-vip.bash")
 		got := mustRun(t, cmdSpec{}, "bash", "-c", `source "$1"; complete -p redis-vip`, "bash", script)
-		if strings.TrimSpace(got) != "complete -F _redis_vip redis-vip" {
+		if strings.TrimSpace(got) != "complete -o bashdefault -o default -F _redis_vip redis-vip" {
 			t.Errorf("complete -p redis-vip: %q", got)
 		}
-		// complete LINE prints what completing its last word offers.
+		// complete prints what completing the last word offers.
 		complete := func(t *testing.T, env []string, words ...string) []string {
 			t.Helper()
 			driver := `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _redis_vip; printf '%s\n' "${COMPREPLY[@]}"`
-			out := mustRun(t, cmdSpec{env: env}, "bash", append([]string{"-c", driver, "bash", script}, words...)...)
+			out := mustRun(t, cmdSpec{env: append(slices.Clone(path), env...)}, "bash", append([]string{"-c", driver, "bash", script}, words...)...)
 			return strings.Fields(out)
 		}
-		checkFlags := helpFlags(t, bin, "check")
 		cases := []struct {
 			name  string
 			env   []string
 			words []string
 			want  []string
-			exact bool
 		}{
-			{name: "commands", words: []string{"redis-vip", ""}, want: append(slices.Clone(cmds), "--help", "--version")},
-			{name: "command prefix", words: []string{"redis-vip", "notify-f"}, want: []string{"notify-fault", "notify-fifo"}, exact: true},
-			{name: "flags of check", words: []string{"redis-vip", "check", "--"}, want: checkFlags},
-			{name: "flag prefix", words: []string{"redis-vip", "check", "--log-l"}, want: []string{"--log-level"}, exact: true},
-			{name: "log levels", words: []string{"redis-vip", "check", "--log-level", ""}, want: []string{"debug", "info", "warn", "error"}, exact: true},
-			{name: "report formats", words: []string{"redis-vip", "report", "--format", ""}, want: []string{"text", "json", "prometheus"}, exact: true},
-			{name: "handover", words: []string{"redis-vip", "notify-master", "--handover", "p"}, want: []string{"pause"}, exact: true},
-			{name: "instances from --config", words: []string{"redis-vip", "check", "--config", full, "--instance", ""}, want: []string{"cache", "sessions"}, exact: true},
-			{name: "instances from --config=", words: []string{"redis-vip", "guard", "--config", "=", full, "--instance", "=", "s"}, want: []string{"sessions"}, exact: true},
-			{name: "instances from REDIS_VIP_CONFIG", env: []string{"REDIS_VIP_CONFIG=" + full}, words: []string{"redis-vip", "report", "--instance", ""}, want: []string{"cache", "sessions"}, exact: true},
-			{name: "config file", words: []string{"redis-vip", "check", "--config", filepath.Join(dir, "redis-vip.b")}, want: []string{script}, exact: true},
-			{name: "fifo path", words: []string{"redis-vip", "notify-fifo", filepath.Join(dir, "redis-vip.b")}, want: []string{script}, exact: true},
-			{name: "directory", words: []string{"redis-vip", "report", "--textfile-dir", filepath.Join(dir, "text")}, want: []string{filepath.Join(dir, "textfiles")}, exact: true},
+			{name: "commands", words: []string{"redis-vip", ""}, want: cmds},
+			{name: "command prefix", words: []string{"redis-vip", "notify-f"}, want: []string{"notify-fault", "notify-fifo"}},
+			{name: "global flags", words: []string{"redis-vip", "--"}, want: []string{"--help", "--version"}},
+			{name: "flags of check", words: []string{"redis-vip", "check", "--"}, want: append(helpFlags(t, bin, "check"), "--help")},
+			{name: "flags of report", words: []string{"redis-vip", "report", "--"}, want: append(helpFlags(t, bin, "report"), "--help")},
+			{name: "flag prefix", words: []string{"redis-vip", "check", "--log-l"}, want: []string{"--log-level"}},
+			{name: "instances from --config", words: []string{"redis-vip", "check", "--config", full, "--instance", ""}, want: []string{"cache", "sessions"}},
+			{name: "instances from --config=", words: []string{"redis-vip", "guard", "--config", "=", full, "--instance", "=", "s"}, want: []string{"sessions"}},
+			{name: "instances from REDIS_VIP_CONFIG", env: []string{"REDIS_VIP_CONFIG=" + full}, words: []string{"redis-vip", "report", "--instance", ""}, want: []string{"cache", "sessions"}},
+			{name: "no instances without a file", words: []string{"redis-vip", "check", "--config", filepath.Join(dir, "none.yml"), "--instance", ""}},
+			{name: "config file: left to bash", words: []string{"redis-vip", "check", "--config", ""}},
+			{name: "fifo path: left to bash", words: []string{"redis-vip", "notify-fifo", ""}},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				got := complete(t, tc.env, tc.words...)
-				if tc.exact {
-					if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(tc.want))) {
-						t.Errorf("%q: got %q, want %q", tc.words, got, tc.want)
-					}
-					return
-				}
-				for _, w := range tc.want {
-					if !slices.Contains(got, w) {
-						t.Errorf("%q: %q missing from %q", tc.words, w, got)
-					}
+				if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(tc.want))) {
+					t.Errorf("%q: got %q, want %q", tc.words, got, tc.want)
 				}
 			})
 		}
@@ -166,14 +208,8 @@ func TestGeneratedDocs(t *testing.T) {
 
 	t.Run("zsh", func(t *testing.T) {
 		ensureZsh(t)
-		fpathDir := filepath.Join(dir, "zsh")
-		if err := os.MkdirAll(fpathDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		fpathDir := filepath.Join(repoRoot(t), "packaging", "completion")
 		script := filepath.Join(fpathDir, "_redis-vip")
-		if err := os.WriteFile(script, []byte(mustRun(t, cmdSpec{}, bin, "gen-docs", "zsh")), 0o644); err != nil {
-			t.Fatal(err)
-		}
 		mustRun(t, cmdSpec{}, "zsh", "-n", script)
 		got := mustRun(t, cmdSpec{}, "zsh", "-fc", `autoload -U compinit; compinit -u -D; source "$1"; print -r -- $_comps[redis-vip]`, "zsh", script)
 		if strings.TrimSpace(got) != "_redis-vip" {
@@ -188,14 +224,14 @@ func TestGeneratedDocs(t *testing.T) {
 		}{
 			{name: "commands", line: "redis-vip ", want: cmds},
 			{name: "command prefix", line: "redis-vip rep", want: []string{"report"}},
-			{name: "log levels", line: "redis-vip check --log-level ", want: []string{"debug", "error", "info", "warn"}},
-			{name: "report formats", line: "redis-vip report --format ", want: []string{"json", "prometheus", "text"}},
+			{name: "flag prefix", line: "redis-vip check --log-l", want: []string{"--log-level"}},
 			{name: "instances from --config", line: "redis-vip check --config " + full + " --instance ", want: []string{"cache", "sessions"}},
 			{name: "instances from REDIS_VIP_CONFIG", env: []string{"REDIS_VIP_CONFIG=" + full}, line: "redis-vip notify-master --instance ", want: []string{"cache", "sessions"}},
+			{name: "instance=", env: []string{"REDIS_VIP_CONFIG=" + full}, line: "redis-vip check --instance=s", want: []string{"--instance=sessions"}},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				out := mustRun(t, cmdSpec{env: tc.env}, "zsh", "-f", driver, fpathDir, tc.line)
+				out := mustRun(t, cmdSpec{env: append(slices.Clone(path), tc.env...)}, "zsh", "-f", driver, fpathDir, tc.line)
 				got := strings.Fields(out)
 				if !slices.Equal(got, slices.Sorted(slices.Values(tc.want))) {
 					t.Errorf("%q: got %q, want %q", tc.line, got, tc.want)
@@ -203,6 +239,20 @@ func TestGeneratedDocs(t *testing.T) {
 			})
 		}
 	})
+}
+
+// checkInstalledCompletion checks an installed bash completion script
+// against the installed binary: it registers, and the binary answers it.
+func checkInstalledCompletion(t *testing.T, script, bin string) {
+	t.Helper()
+	if got := mustRun(t, cmdSpec{}, "bash", "-c", `source "$1"; complete -p redis-vip`, "bash", script); strings.TrimSpace(got) != "complete -o bashdefault -o default -F _redis_vip redis-vip" {
+		t.Errorf("bash completion: %q", got)
+	}
+	driver := `source "$1"; COMP_WORDS=(redis-vip repo); COMP_CWORD=1; _redis_vip; printf '%s\n' "${COMPREPLY[@]}"`
+	env := []string{"PATH=" + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH")}
+	if got := mustRun(t, cmdSpec{env: env}, "bash", "-c", driver, "bash", script); strings.TrimSpace(got) != "report" {
+		t.Errorf("bash completion of %q with %s: %q, want report", "redis-vip repo", bin, got)
+	}
 }
 
 // ensureZsh installs zsh from Debian's package when it is missing and this

@@ -2,7 +2,6 @@ package packaging
 
 import (
 	"bytes"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -293,9 +292,7 @@ func checkInstalled(t *testing.T, l installLayout, bin string, guard bool) {
 			break
 		}
 	}
-	if got := mustRun(t, cmdSpec{}, "bash", "-c", fmt.Sprintf("source %s; complete -p redis-vip", l.bash)); strings.TrimSpace(got) != "complete -F _redis_vip redis-vip" {
-		t.Errorf("bash completion: %q", got)
-	}
+	checkInstalledCompletion(t, l.bash, l.bin)
 }
 
 func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
