@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -45,7 +44,6 @@ func runCommand() *cli.Command {
 			g(config.SettingLogLevel), g(config.SettingLogFmt), g(config.SettingLogFile),
 		},
 		Action: func(c *cli.Context) error {
-			debug.SetGCPercent(100) // a daemon: collect as usual (main defers GC for short runs)
 			if c.Args().Len() > 0 {
 				return fmt.Errorf("%w: run takes no arguments, got %q (use --instance NAME)", errBadInput, c.Args().Slice())
 			}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
 
@@ -15,11 +14,6 @@ import (
 var version = "dev"
 
 func main() {
-	// Most runs live for milliseconds (keepalived runs check every second):
-	// collect garbage only if the heap nears 64 MiB. The run daemon turns
-	// the collector back on.
-	debug.SetGCPercent(-1)
-	debug.SetMemoryLimit(64 << 20)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
