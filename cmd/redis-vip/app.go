@@ -14,6 +14,7 @@ import (
 	"github.com/redis-vip/redis-vip/keepalived"
 	"github.com/redis-vip/redis-vip/switchover"
 	"github.com/redis-vip/redis-vip/transition"
+	"github.com/redis-vip/redis-vip/wiring"
 )
 
 // Exit codes shared by every subcommand (check and report add their own
@@ -30,8 +31,9 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
-// errBadInput marks problems with what the operator gave us.
-var errBadInput = errors.New("bad input")
+// errBadInput marks problems with what the operator gave us (wiring's
+// preflight checks use the same one).
+var errBadInput = wiring.ErrBadInput
 
 // run builds the app, runs it and maps its error to an exit code, printing
 // at most one line.

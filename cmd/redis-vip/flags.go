@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
@@ -151,7 +148,7 @@ func choose(cfg *config.Config, log *zap.Logger, name string) (*env, error) {
 // connect checks that the peer's name resolves (bad input otherwise) and
 // makes clients for the local and the peer Redis; release closes both.
 func (e *env) connect(ctx context.Context) (local, peer *node.Client, release func(), err error) {
-	if err := checkResolvable(ctx, e.inst.Peer); err != nil {
+	if err := wiring.PeerResolvable(ctx, e.inst.Peer); err != nil {
 		return nil, nil, nil, err
 	}
 	local, peer, err = wiring.Dial(e.inst)
@@ -159,22 +156,4 @@ func (e *env) connect(ctx context.Context) (local, peer *node.Client, release fu
 		return nil, nil, nil, err
 	}
 	return local, peer, func() { local.Close(); peer.Close() }, nil
-}
-
-// checkResolvable fails with bad input when the peer's host name does not
-// exist; a slow or failing DNS server is not bad input (the peer is then
-// just unreachable).
-func checkResolvable(ctx context.Context, addr node.Addr) error {
-	host := addr.Host
-	if host == "" || net.ParseIP(host) != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel()
-	_, err := net.DefaultResolver.LookupHost(ctx, host)
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-		return fmt.Errorf("%w: peer %s: host %q not found (check peer in the configuration)", errBadInput, addr, host)
-	}
-	return nil
 }
