@@ -8,29 +8,56 @@ import (
 	"github.com/redis-vip/redis-vip/config"
 )
 
-// The README's configuration reference names every setting, its flag and its
-// environment variable, so it cannot silently fall behind the code.
+// The README's configuration reference has a row for every setting with
+// its flag, its environment variable and its default, and a row for every
+// key of the vrrp: section with its default, so it cannot silently fall
+// behind the table that drives the file, the flags and the env vars.
 func TestREADMEListsEverySetting(t *testing.T) {
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(b)
+	_, vrrpTable, ok := strings.Cut(readme, "The `vrrp:` keys")
+	if _, vrrpTable, ok = strings.Cut(vrrpTable, "| key | default | meaning |"); !ok {
+		t.Fatal("README.md has no table of the vrrp: keys")
+	}
+	vrrpTable, _, _ = strings.Cut(vrrpTable, "\n\n")
+	_, mainTable, ok := strings.Cut(readme, "| key | flag | environment | default | meaning |")
+	if !ok {
+		t.Fatal("README.md has no table of the settings")
+	}
+	// row is the table row whose first cell names key.
+	row := func(text, key string) string {
+		for _, l := range strings.Split(text, "\n") {
+			if first, _, ok := strings.Cut(strings.TrimPrefix(l, "| "), " |"); ok && strings.HasPrefix(l, "| ") && strings.Contains(first, "`"+key+"`") {
+				return l
+			}
+		}
+		return ""
+	}
 	for _, s := range config.Settings {
 		if s.FileOnly {
-			// The vrrp: section's own table names the key within it.
-			if k := "`" + strings.TrimPrefix(s.Key, "vrrp.") + "`"; !strings.Contains(readme, k) {
-				t.Errorf("README.md does not mention %s (setting %s)", k, s.Key)
+			key := strings.TrimPrefix(s.Key, "vrrp.")
+			r := row(vrrpTable, key)
+			if r == "" {
+				t.Errorf("README.md's vrrp: table has no row for %s", key)
+			} else if s.Default != "" && !strings.Contains(r, s.Default) {
+				t.Errorf("README.md's row for vrrp: %s does not give its default %s: %s", key, s.Default, r)
 			}
 			continue
 		}
-		want := []string{"`" + s.Key + "`", s.Env()}
+		r := row(mainTable, s.Key)
+		want := []string{s.Env()}
 		if !s.EnvOnly {
 			want = append(want, "--"+s.Flag())
 		}
+		if s.Default != "" {
+			want = append(want, "`"+s.Default+"`")
+		}
 		for _, w := range want {
-			if !strings.Contains(readme, w) {
-				t.Errorf("README.md does not mention %s (setting %s)", w, s.Key)
+			if !strings.Contains(r, w) {
+				t.Errorf("README.md's row for %s does not give %s: %q", s.Key, w, r)
 			}
 		}
 	}
