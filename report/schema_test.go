@@ -3,14 +3,11 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"math/big"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -18,22 +15,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/redis-vip/redis-vip/internal/reporttest"
 	"github.com/redis-vip/redis-vip/transition"
 )
 
 // schemaPath is the published JSON Schema of `report --format json`.
-var schemaPath = filepath.Join("..", "docs", "report.schema.json")
+var schemaPath = reporttest.SchemaPath()
 
-// validator checks a JSON value against the subset of JSON Schema 2020-12
-// that docs/report.schema.json uses. A keyword it does not know is an
-// error, so the schema cannot use one that would be silently ignored.
-type validator struct {
-	root map[string]any
+// loadValidator is the schema compiled by a JSON Schema library
+// (internal/reporttest): the oracle is not ours.
+func loadValidator(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	v, err := reporttest.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
-var annotations = map[string]bool{"$schema": true, "$id": true, "$defs": true, "title": true, "description": true}
-
-func loadValidator(t *testing.T) *validator {
+// loadSchemaDoc is the schema as plain JSON, to read its enums.
+func loadSchemaDoc(t *testing.T) map[string]any {
 	t.Helper()
 	b, err := os.ReadFile(schemaPath)
 	if err != nil {
@@ -43,175 +46,21 @@ func loadValidator(t *testing.T) *validator {
 	if err := decodeJSON(b, &root); err != nil {
 		t.Fatalf("schema: %v", err)
 	}
-	return &validator{root: root}
+	return root
 }
 
-func decodeJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	return dec.Decode(v)
-}
-
-// validate returns every violation found, each with its JSON path.
-func (v *validator) validate(schema map[string]any, val any, path string) []string {
-	var errs []string
-	fail := func(format string, args ...any) { errs = append(errs, path+": "+fmt.Sprintf(format, args...)) }
-	for kw := range schema {
-		switch kw {
-		case "$ref", "type", "enum", "const", "properties", "required", "additionalProperties", "items", "minimum", "pattern", "oneOf":
-		default:
-			if !annotations[kw] {
-				fail("schema keyword %q is not supported by the test validator", kw)
-			}
-		}
-	}
-	if ref, ok := schema["$ref"].(string); ok {
-		name, found := strings.CutPrefix(ref, "#/$defs/")
-		def, ok := v.root["$defs"].(map[string]any)[name].(map[string]any)
-		if !found || !ok {
-			fail("unresolvable $ref %q", ref)
-			return errs
-		}
-		errs = append(errs, v.validate(def, val, path)...)
-	}
-	if t, ok := schema["type"]; ok {
-		var types []string
-		switch tt := t.(type) {
-		case string:
-			types = []string{tt}
-		case []any:
-			for _, x := range tt {
-				types = append(types, x.(string))
-			}
-		}
-		if !slices.ContainsFunc(types, func(ty string) bool { return hasType(val, ty) }) {
-			fail("type %s, want %v", typeName(val), types)
-			return errs
-		}
-	}
-	if enum, ok := schema["enum"].([]any); ok {
-		if !slices.ContainsFunc(enum, func(e any) bool { return jsonEqual(e, val) }) {
-			fail("value %v not in %v", val, enum)
-		}
-	}
-	if c, ok := schema["const"]; ok && !jsonEqual(c, val) {
-		fail("value %v, want %v", val, c)
-	}
-	if one, ok := schema["oneOf"].([]any); ok {
-		matched := 0
-		var sub []string
-		for _, s := range one {
-			e := v.validate(s.(map[string]any), val, path)
-			if len(e) == 0 {
-				matched++
-			}
-			sub = append(sub, e...)
-		}
-		if matched != 1 {
-			fail("matches %d of oneOf, want 1: %v", matched, sub)
-		}
-	}
-	if minimum, ok := schema["minimum"].(json.Number); ok {
-		if n, isNum := val.(json.Number); isNum {
-			a, _ := new(big.Float).SetString(n.String())
-			b, _ := new(big.Float).SetString(minimum.String())
-			if a.Cmp(b) < 0 {
-				fail("%s below minimum %s", n, minimum)
-			}
-		}
-	}
-	if pat, ok := schema["pattern"].(string); ok {
-		if s, isStr := val.(string); isStr && !regexp.MustCompile(pat).MatchString(s) {
-			fail("%q does not match %s", s, pat)
-		}
-	}
-	if obj, isObj := val.(map[string]any); isObj {
-		props, _ := schema["properties"].(map[string]any)
-		for _, r := range asStrings(schema["required"]) {
-			if _, ok := obj[r]; !ok {
-				fail("missing required property %q", r)
-			}
-		}
-		for k, x := range obj {
-			if ps, ok := props[k].(map[string]any); ok {
-				errs = append(errs, v.validate(ps, x, path+"."+k)...)
-			} else if ap, ok := schema["additionalProperties"].(bool); ok && !ap {
-				fail("property %q not allowed", k)
-			}
-		}
-	}
-	if arr, isArr := val.([]any); isArr {
-		if items, ok := schema["items"].(map[string]any); ok {
-			for i, x := range arr {
-				errs = append(errs, v.validate(items, x, path+"["+strconv.Itoa(i)+"]")...)
-			}
-		}
-	}
-	return errs
-}
+var decodeJSON = reporttest.DecodeJSON
 
 func asStrings(v any) []string {
 	var out []string
-	if l, ok := v.([]any); ok {
-		for _, x := range l {
-			out = append(out, x.(string))
-		}
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
 	}
 	return out
 }
 
-func hasType(val any, ty string) bool {
-	switch ty {
-	case "null":
-		return val == nil
-	case "boolean":
-		_, ok := val.(bool)
-		return ok
-	case "string":
-		_, ok := val.(string)
-		return ok
-	case "object":
-		_, ok := val.(map[string]any)
-		return ok
-	case "array":
-		_, ok := val.([]any)
-		return ok
-	case "number":
-		_, ok := val.(json.Number)
-		return ok
-	case "integer":
-		n, ok := val.(json.Number)
-		if !ok {
-			return false
-		}
-		_, err := strconv.ParseInt(n.String(), 10, 64)
-		return err == nil
-	}
-	return false
-}
-
-func typeName(val any) string {
-	for _, ty := range []string{"null", "boolean", "string", "object", "array", "integer", "number"} {
-		if hasType(val, ty) {
-			return ty
-		}
-	}
-	return fmt.Sprintf("%T", val)
-}
-
-func jsonEqual(a, b any) bool {
-	an, aok := a.(json.Number)
-	bn, bok := b.(json.Number)
-	if aok && bok {
-		x, _ := new(big.Float).SetString(an.String())
-		y, _ := new(big.Float).SetString(bn.String())
-		return x.Cmp(y) == 0
-	}
-	return typeName(a) == typeName(b) && fmt.Sprintf("%#v", a) == fmt.Sprintf("%#v", b)
-}
-
 // validateReport renders r as JSON and validates it against the schema.
-func validateReport(t *testing.T, v *validator, r Report) {
+func validateReport(t *testing.T, v *jsonschema.Schema, r Report) {
 	t.Helper()
 	var b bytes.Buffer
 	if err := RenderJSON(&b, r); err != nil {
@@ -220,14 +69,14 @@ func validateReport(t *testing.T, v *validator, r Report) {
 	validateJSON(t, v, b.Bytes())
 }
 
-func validateJSON(t *testing.T, v *validator, b []byte) {
+func validateJSON(t *testing.T, v *jsonschema.Schema, b []byte) {
 	t.Helper()
 	var doc any
 	if err := decodeJSON(b, &doc); err != nil {
 		t.Fatalf("output is not JSON: %v", err)
 	}
-	if errs := v.validate(v.root, doc, "$"); len(errs) > 0 {
-		t.Fatalf("JSON does not match %s:\n%s\n%s", schemaPath, strings.Join(errs, "\n"), b)
+	if err := v.Validate(doc); err != nil {
+		t.Fatalf("JSON does not match %s:\n%v\n%s", schemaPath, err, b)
 	}
 }
 
@@ -289,7 +138,7 @@ func TestSchemaValidatorRejects(t *testing.T) {
 				t.Fatal(err)
 			}
 			mutate(doc)
-			if errs := v.validate(v.root, doc, "$"); len(errs) == 0 {
+			if err := v.Validate(doc); err == nil {
 				t.Fatal("validator accepted an invalid document")
 			}
 		})
@@ -325,8 +174,7 @@ func TestSchemaListsEveryReasonCode(t *testing.T) {
 		codes = append(codes, s)
 		return true
 	})
-	v := loadValidator(t)
-	reason := v.root["$defs"].(map[string]any)["reason"].(map[string]any)
+	reason := loadSchemaDoc(t)["$defs"].(map[string]any)["reason"].(map[string]any)
 	enum := asStrings(reason["properties"].(map[string]any)["code"].(map[string]any)["enum"])
 	sort.Strings(codes)
 	sort.Strings(enum)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis-vip/redis-vip/internal/redistest"
+	"github.com/redis-vip/redis-vip/internal/reporttest"
 	"github.com/redis-vip/redis-vip/report"
 	"github.com/redis-vip/redis-vip/transition"
 )
@@ -77,6 +79,9 @@ type jsonReport struct {
 func (n *node) reportJSON(t *testing.T, extra ...string) (jsonReport, result) {
 	t.Helper()
 	r := n.run(t, "report", append([]string{"--format", "json"}, extra...)...)
+	if err := reporttest.ValidateJSON([]byte(r.stdout)); err != nil {
+		t.Fatalf("report --format json does not match %s: %v\n%s", reporttest.SchemaPath(), err, r.stdout)
+	}
 	var doc jsonReport
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatalf("report --format json: exit %d: %v\nstdout: %s\nstderr: %s", r.code, err, r.stdout, r.stderr)
@@ -143,25 +148,24 @@ func TestReportHealthy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(prom), "redis_vip_report_status{pair=\"redis\"} 0\n") || !strings.Contains(string(prom), "# TYPE redis_vip_node_up gauge\n") {
+	file, err := reporttest.ParseMetrics(string(prom))
+	if err != nil {
+		t.Fatalf("metrics file: %v\n%s", err, prom)
+	}
+	if !slices.ContainsFunc(file.Series, func(s reporttest.Series) bool {
+		return s.Key() == `redis_vip_report_status,pair="redis"` && s.Value == 0
+	}) || file.Types["redis_vip_node_up"] != "gauge" {
 		t.Fatalf("metrics file:\n%s", prom)
 	}
 	s := a.run(t, "report", "--format", "prometheus")
-	if s.code != 0 || promFamilies(s.stdout) != promFamilies(string(prom)) {
-		t.Fatalf("--format prometheus has other metrics than the textfile:\n%s", s.stdout)
+	out, err := reporttest.ParseMetrics(s.stdout)
+	if s.code != 0 || err != nil {
+		t.Fatalf("--format prometheus: exit %d: %v\n%s", s.code, err, s.stdout)
 	}
-}
-
-// promFamilies is the HELP and TYPE lines of an exposition (values and
-// durations differ from run to run).
-func promFamilies(prom string) string {
-	var out []string
-	for _, l := range strings.Split(prom, "\n") {
-		if strings.HasPrefix(l, "# ") {
-			out = append(out, l)
-		}
+	// Values and durations differ from run to run; the families do not.
+	if !maps.Equal(out.Types, file.Types) {
+		t.Fatalf("--format prometheus has other metrics than the textfile: %v, %v", out.Types, file.Types)
 	}
-	return strings.Join(out, "\n")
 }
 
 func TestReportReplicaLinkDown(t *testing.T) {
@@ -320,6 +324,9 @@ func TestReportUnknown(t *testing.T) {
 	}
 	// JSON says the same, in the schema's shape.
 	r := vip(t, "report", "--format", "json", "--config", filepath.Join(t.TempDir(), "none.yml"))
+	if err := reporttest.ValidateJSON([]byte(r.stdout)); err != nil {
+		t.Fatalf("report --format json does not match %s: %v\n%s", reporttest.SchemaPath(), err, r.stdout)
+	}
 	var doc jsonReport
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 3 || doc.Status != "UNKNOWN" || doc.Error == "" {
 		t.Fatalf("exit %d %v %+v", r.code, err, doc)

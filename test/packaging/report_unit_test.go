@@ -8,10 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/redis-vip/redis-vip/internal/redistest"
+	"github.com/redis-vip/redis-vip/internal/reporttest"
 )
 
 // reportEnvFile is the report unit's EnvironmentFile=.
@@ -131,8 +133,12 @@ func checkReportUnit(t *testing.T, unit string) {
 		}
 		prom := filepath.Join(textfile, "redis_vip.prom")
 		wantMeta(t, prom, scriptUser, scriptUser, 0o644)
-		if b := string(readFile(t, prom)); !strings.Contains(b, `redis_vip_report_status{pair="pair"} 0`) {
-			t.Errorf("%s:\n%s", prom, b)
+		b := string(readFile(t, prom))
+		m, err := reporttest.ParseMetrics(b)
+		if err != nil || !slices.ContainsFunc(m.Series, func(s reporttest.Series) bool {
+			return s.Key() == `redis_vip_report_status,pair="pair"` && s.Value == 0
+		}) {
+			t.Errorf("%s: %v\n%s", prom, err, b)
 		}
 	}
 
