@@ -463,20 +463,28 @@ func TestBadConfig(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error; got instance %+v", inst)
 			}
-			if !errors.Is(err, config.ErrConfig) {
-				t.Errorf("error %q is not ErrConfig", err)
-			}
-			msg := err.Error()
-			t.Log(msg)
-			if strings.ContainsAny(msg, "\n\r") {
-				t.Errorf("message is not one line: %q", msg)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("message %q does not contain %q", msg, w)
-				}
-			}
+			oneLineWith(t, err, tc.want...)
 		})
+	}
+}
+
+// oneLineWith checks that err is a configuration error in one line that
+// says every phrase of want.
+func oneLineWith(t *testing.T, err error, want ...string) {
+	t.Helper()
+	if !errors.Is(err, config.ErrConfig) {
+		t.Errorf("error %v is not ErrConfig", err)
+		return
+	}
+	msg := err.Error()
+	t.Log(msg)
+	if strings.ContainsAny(msg, "\n\r") {
+		t.Errorf("message is not one line: %q", msg)
+	}
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("message %q\nlacks %q", msg, w)
+		}
 	}
 }
 

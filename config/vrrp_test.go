@@ -1,7 +1,6 @@
 package config_test
 
 import (
-	"errors"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -131,18 +130,7 @@ func TestVRRPErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := vrrpOf(t, tc.src)
-			if !errors.Is(err, config.ErrConfig) {
-				t.Fatalf("error %v does not wrap ErrConfig", err)
-			}
-			msg := err.Error()
-			if strings.Contains(msg, "\n") {
-				t.Errorf("message not one line: %q", msg)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("message %q\nlacks %q", msg, w)
-				}
-			}
+			oneLineWith(t, err, tc.want...)
 		})
 	}
 }
