@@ -31,7 +31,13 @@ func Dial(addr string, timeout time.Duration) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	return &Conn{c: c, r: bufio.NewReader(c), timeout: timeout}, nil
+	return NewConn(c, timeout), nil
+}
+
+// NewConn speaks RESP2 over a connection already open (one dialled inside
+// a network namespace, say), with the same bound on every command.
+func NewConn(c net.Conn, timeout time.Duration) *Conn {
+	return &Conn{c: c, r: bufio.NewReader(c), timeout: timeout}
 }
 
 // Close closes the connection.

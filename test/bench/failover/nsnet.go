@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -21,6 +18,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/redis-vip/redis-vip/test/writer"
 )
 
 // The driver watches the labs from its own process: a TCP connection opened
@@ -67,30 +66,17 @@ func dialIn(ns, addr string, timeout time.Duration) (net.Conn, error) {
 	return c, err
 }
 
-// errReply is a Redis error reply, as opposed to a network failure.
-var errReply = errors.New("redis error reply")
-
 // redisDo runs one command against addr from inside ns on a fresh
 // connection, bounded by timeout, and returns the reply (string, int64,
-// nil, []any).
+// nil, []any), through test/writer's RESP client.
 func redisDo(ns, addr string, timeout time.Duration, args ...string) (any, error) {
 	c, err := dialIn(ns, addr, timeout)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return nil, err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		return nil, err
-	}
-	return readReply(bufio.NewReader(c))
+	conn := writer.NewConn(c, timeout)
+	defer conn.Close()
+	return conn.Do(args...)
 }
 
 // redisString runs a command whose reply is a string.
@@ -121,51 +107,6 @@ func infoMap(ns, addr string, timeout time.Duration, sections ...string) (map[st
 		}
 	}
 	return m, nil
-}
-
-func readReply(r *bufio.Reader) (any, error) {
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return nil, errors.New("empty reply line")
-	}
-	body := line[1:]
-	switch line[0] {
-	case '+':
-		return body, nil
-	case '-':
-		return nil, fmt.Errorf("%w: %s", errReply, body)
-	case ':':
-		return strconv.ParseInt(body, 10, 64)
-	case '$':
-		n, err := strconv.Atoi(body)
-		if err != nil || n < 0 {
-			return nil, err
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		return string(buf[:n]), nil
-	case '*':
-		n, err := strconv.Atoi(body)
-		if err != nil || n < 0 {
-			return nil, err
-		}
-		out := make([]any, 0, n)
-		for i := 0; i < n; i++ {
-			v, err := readReply(r)
-			if err != nil && !errors.Is(err, errReply) {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unknown reply type %q", line)
 }
 
 // vipWatch tells which namespaces carry an address, through one netlink
