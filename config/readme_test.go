@@ -18,8 +18,9 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		t.Fatal(err)
 	}
 	readme := string(b)
-	_, vrrpTable, ok := strings.Cut(readme, "The `vrrp:` keys")
-	if _, vrrpTable, ok = strings.Cut(vrrpTable, "| key | default | meaning |"); !ok {
+	_, vrrpTable, _ := strings.Cut(readme, "The `vrrp:` keys")
+	_, vrrpTable, ok := strings.Cut(vrrpTable, "| key | default | meaning |")
+	if !ok {
 		t.Fatal("README.md has no table of the vrrp: keys")
 	}
 	vrrpTable, _, _ = strings.Cut(vrrpTable, "\n\n")
