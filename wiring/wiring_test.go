@@ -36,15 +36,7 @@ func addr(t *testing.T, s string) node.Addr {
 // load reads instance a of a configuration file with body.
 func load(t *testing.T, body string) config.Instance {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "c.yml")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(config.Source{Path: p, Explicit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := cfg.Instance("a")
+	in, err := loadConfig(t, body).Instance("a")
 	if err != nil {
 		t.Fatal(err)
 	}
