@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -64,6 +65,36 @@ func buildGendocs(t *testing.T, dir, version string) string {
 	return bin
 }
 
+// docsBins are the two builds the docs tests share, made once per test
+// process: bin/redis-vip as make build makes it, and a gendocs build.
+var docsBins struct {
+	once             sync.Once
+	dir              string
+	shipped, gendocs string
+	failed           bool
+}
+
+// docsBinaries returns the shipped and the gendocs build of version 0.3.0;
+// bin/ holds only the shipped one, named redis-vip, for PATH.
+func docsBinaries(t *testing.T) (shipped, gendocs string) {
+	t.Helper()
+	docsBins.once.Do(func() {
+		docsBins.failed = true
+		dir, err := os.MkdirTemp("", "rvtest-docs-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		docsBins.dir = dir
+		docsBins.shipped = buildBinary(t, filepath.Join(dir, "bin"), "0.3.0")
+		docsBins.gendocs = buildGendocs(t, dir, "0.3.0")
+		docsBins.failed = false
+	})
+	if docsBins.failed {
+		t.Fatal("the docs tests' builds failed (see the first test that made them)")
+	}
+	return docsBins.shipped, docsBins.gendocs
+}
+
 // generatorMarks are what a binary that carries the man page generator
 // holds: the command's name, and urfave's Markdown-to-roff converter.
 var generatorMarks = []string{"gen-docs", "github.com/cpuguy83/go-md2man"}
@@ -72,9 +103,7 @@ var generatorMarks = []string{"gen-docs", "github.com/cpuguy83/go-md2man"}
 // carries neither the gen-docs command nor urfave's documentation code,
 // and that the same check finds both in a gendocs build.
 func TestShippedBinaryHasNoGenerator(t *testing.T) {
-	dir := t.TempDir()
-	shipped := buildBinary(t, dir, "0.3.0")
-	gendocs := buildGendocs(t, dir, "0.3.0")
+	shipped, gendocs := docsBinaries(t)
 	for _, b := range []struct {
 		path string
 		want bool
@@ -100,8 +129,7 @@ func TestShippedBinaryHasNoGenerator(t *testing.T) {
 // flag --help shows and not the hidden ones.
 func TestManPage(t *testing.T) {
 	dir := t.TempDir()
-	bin := buildBinary(t, dir, "0.3.0")
-	gen := buildGendocs(t, dir, "0.3.0")
+	bin, gen := docsBinaries(t)
 	page := mustRun(t, cmdSpec{}, gen, "gen-docs", "man")
 	if again := mustRun(t, cmdSpec{}, gen, "gen-docs", "man"); again != page {
 		t.Error("two runs wrote different man pages")
@@ -158,8 +186,8 @@ func TestManPage(t *testing.T) {
 func TestCompletion(t *testing.T) {
 	requireTools(t, "bash")
 	dir := t.TempDir()
-	binDir := filepath.Join(dir, "bin")
-	bin := buildBinary(t, binDir, "0.3.0")
+	bin, _ := docsBinaries(t)
+	binDir := filepath.Dir(bin)
 	cmds := helpCommands(t, bin)
 	full := filepath.Join(repoRoot(t), "config", "testdata", "full.yml")
 	path := []string{"PATH=" + binDir + string(os.PathListSeparator) + os.Getenv("PATH")}

@@ -31,6 +31,14 @@ const (
 	aptTimeout     = 3 * time.Minute
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if docsBins.dir != "" {
+		os.RemoveAll(docsBins.dir)
+	}
+	os.Exit(code)
+}
+
 // repoRoot is the repository's top directory.
 func repoRoot(t *testing.T) string {
 	t.Helper()
