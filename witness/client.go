@@ -61,11 +61,31 @@ type Lease struct {
 	Until time.Time
 	// Seq is the witness's number for this grant (Release uses it).
 	Seq uint64
+
+	sent time.Time     // when the request was sent
+	life time.Duration // Until - sent
 }
 
-// Valid reports whether the lease is held at now, which must come from
-// time.Now() on this host (it carries the monotonic reading).
-func (l Lease) Valid(now time.Time) bool { return l.Held && now.Before(l.Until) }
+// Remaining is how long the lease still runs at now, which must come from
+// time.Now() on this host; 0 when not Held or over. It is the smaller of
+// what the monotonic clock says (Until - now) and what the wall clock says
+// has passed since the request was sent: the monotonic clock stops while
+// the host is suspended, the wall clock does not, and a wall clock stepped
+// back only leaves the monotonic bound. Carrying a lease to another
+// process, store the boot clock's now + Remaining(time.Now()).
+func (l Lease) Remaining(now time.Time) time.Duration {
+	if !l.Held {
+		return 0
+	}
+	left := l.Until.Sub(now)
+	if !l.sent.IsZero() {
+		left = min(left, l.life-now.Round(0).Sub(l.sent.Round(0)))
+	}
+	return max(left, 0)
+}
+
+// Valid reports whether the lease is held at now (see Remaining).
+func (l Lease) Valid(now time.Time) bool { return l.Remaining(now) > 0 }
 
 // Client talks to one witness for one node of one pair. Safe for
 // concurrent use, but a node should not Acquire and Release at once.
@@ -122,7 +142,8 @@ func (c *Client) Acquire(ctx context.Context, d time.Duration) (Lease, error) {
 		}
 		c.setSeq(resp.Seq)
 		granted := time.Duration(resp.MS) * time.Millisecond
-		return Lease{Held: true, Holder: c.node, Until: sent.Add(granted - Margin(granted)), Seq: resp.Seq}, nil
+		life := granted - Margin(granted)
+		return Lease{Held: true, Holder: c.node, Until: sent.Add(life), Seq: resp.Seq, sent: sent, life: life}, nil
 	case StatusHeld:
 		if resp.Holder == "" || resp.Holder == c.node {
 			return Lease{}, c.garbage("held by %q in answer to acquire", resp.Holder)

@@ -28,8 +28,12 @@
 // Any error from any call means "no lease from this call": it never
 // extends anything. A Lease obtained earlier stays valid until its Until,
 // not a moment longer, whatever later calls return; renew well before
-// Until (say every third of the lease). Call Release only after this node
-// stopped acting as the holder: the lease ends when Release is called.
+// Until (say every quarter of the lease, with a timeout under a quarter).
+// Call Release only after this node stopped acting as the holder: the
+// lease ends when Release is called. Valid and Remaining also end the
+// lease when the wall clock says it is over (a suspended host); to carry
+// a lease to another process, store the boot clock's now plus
+// lease.Remaining(time.Now()).
 // A node that is not Held learns the holder's name; with ErrStarting it
 // also learns how long the witness's restart grace still runs.
 //

@@ -634,3 +634,28 @@ func TestServerStopsGrantingWhenStopping(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A lease ends by whichever clock says so first: a suspended host's
+// monotonic clock stands still, its wall clock does not; a wall clock
+// stepped back leaves the monotonic bound.
+func TestLeaseRemainingTakesTheEarlierClock(t *testing.T) {
+	sent := time.Now()
+	l := Lease{Held: true, Until: sent.Add(time.Hour), sent: sent, life: time.Hour}
+	now := time.Now()
+	if r := l.Remaining(now); r <= 0 || r > time.Hour || !l.Valid(now) {
+		t.Fatalf("fresh lease: %s", r)
+	}
+	suspended := l
+	suspended.sent = sent.Add(-2 * time.Hour).Round(0) // the wall clock says 2 h passed
+	if r := suspended.Remaining(now); r != 0 || suspended.Valid(now) {
+		t.Fatalf("after a 2 h suspend: %s left", r)
+	}
+	steppedBack := l
+	steppedBack.sent = sent.Add(24 * time.Hour).Round(0) // wall clock 1 day behind
+	if r := steppedBack.Remaining(now); r <= 0 || r > time.Hour {
+		t.Fatalf("wall clock stepped back: %s", r)
+	}
+	if r := (Lease{Until: sent.Add(time.Hour)}).Remaining(now); r != 0 {
+		t.Fatalf("not held: %s", r)
+	}
+}
