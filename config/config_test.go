@@ -596,7 +596,7 @@ func everyKey(t *testing.T) map[string]string {
 		"timeouts.command":         "222ms",
 		"timeouts.check":           "333ms",
 		"timeouts.sync":            "4s",
-		"timeouts.transition":      "9s",
+		"timeouts.transition":      "19s",
 		"timeouts.peer_wait":       "6s",
 		"timeouts.holdoff":         "7s",
 		"state_dir":                "/srv/redis-vip",
@@ -612,6 +612,12 @@ func everyKey(t *testing.T) map[string]string {
 		"guard.redis_conf":         "/srv/redis/redis.conf",
 		"guard.data_dir":           "/srv/redis/data",
 		"guard.dbfilename":         "x.rdb",
+		"fence_after":              "4s",
+		"fence_interval":           "200ms",
+		"witness.address":          "192.0.2.20:7480",
+		"witness.secret_file":      touch("witness.secret", "0123456789abcdef0123\n"),
+		"witness.pair":             "pair-every",
+		"witness.timeout":          "250ms",
 	}
 }
 
@@ -641,13 +647,16 @@ func TestEverySettingDecodes(t *testing.T) {
 		TLS: config.TLS{Enabled: true, CAFile: values["tls.ca_file"], CertFile: values["tls.cert_file"], KeyFile: values["tls.key_file"],
 			ServerName: "redis.test", InsecureSkipVerify: true},
 		Timeouts: config.Timeouts{Connect: 111 * time.Millisecond, Command: 222 * time.Millisecond, Check: 333 * time.Millisecond,
-			Sync: 4 * time.Second, Transition: 9 * time.Second, PeerWait: 6 * time.Second, Holdoff: 7 * time.Second},
+			Sync: 4 * time.Second, Transition: 19 * time.Second, PeerWait: 6 * time.Second, Holdoff: 7 * time.Second},
 		StateDir: "/srv/redis-vip", BackupDir: "/srv/redis-vip/b", BackupsKeep: 3,
 		MaxLinkDown: 3 * time.Second, ReconcileInterval: 750 * time.Millisecond,
 		OnDiverged: config.DivergedRefuse, Handover: config.HandoverFailover,
 		Guard:        config.Guard{Include: "/srv/redis/inc.conf", RedisConf: "/srv/redis/redis.conf", DataDir: "/srv/redis/data", DBFilename: "x.rdb"},
 		HealthListen: "192.0.2.1:8008",
 		VIPs:         []netip.Addr{netip.MustParseAddr("192.0.2.10")},
+		FenceAfter:   4 * time.Second, FenceInterval: 200 * time.Millisecond,
+		Witness: config.Witness{Address: "192.0.2.20:7480", SecretFile: values["witness.secret_file"], Pair: "pair-every",
+			Timeout: 250 * time.Millisecond, Secret: config.Secret("0123456789abcdef0123")},
 	}
 	// Every field is set: a field no setting fills would stay zero here.
 	for i, f := range reflect.VisibleFields(reflect.TypeOf(want)) {
@@ -665,6 +674,8 @@ func TestEverySettingDecodes(t *testing.T) {
 		switch s.Key {
 		case "timeouts.transition": // longer than sync and peer_wait
 			o["timeouts.sync"], o["timeouts.peer_wait"] = values["timeouts.sync"], values["timeouts.peer_wait"]
+		case "witness.address": // a witness needs fence_after and its secret
+			o["fence_after"], o["witness.secret_file"] = values["fence_after"], values["witness.secret_file"]
 		}
 		if got := loadWith(t, o); reflect.DeepEqual(got, base) {
 			t.Errorf("%s=%s changes nothing", s.Key, values[s.Key])

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis-vip/redis-vip/fence"
 	"github.com/redis-vip/redis-vip/node"
 )
 
@@ -51,6 +52,13 @@ type Instance struct {
 	// optional): check fails a replica whose host holds one without a
 	// master event, so a lost notify_master cannot leave the VIP on a replica.
 	VIPs []netip.Addr
+	// FenceAfter bounds the writes a split pair can lose (package fence,
+	// docs/partitions.md); 0 turns fencing off. FenceInterval is how often
+	// the long-running process sets the master's fence.
+	FenceAfter    time.Duration
+	FenceInterval time.Duration
+	// Witness is the optional third vote (witness.address "" for none).
+	Witness Witness
 
 	// vrrp is the `vrrp:` section (nil: none); vrrpErr its problems, which
 	// only `run` reports.
@@ -78,6 +86,33 @@ type Timeouts struct {
 	PeerWait   time.Duration
 	Holdoff    time.Duration
 }
+
+// Witness is where the pair's lease is kept (package witness).
+type Witness struct {
+	// Address is host:port ("" when there is no witness).
+	Address    string
+	SecretFile string
+	// Pair names the pair at the witness (default: the instance name).
+	Pair    string
+	Timeout time.Duration
+	// Secret is SecretFile's content, read once at load when Address is set.
+	Secret Secret
+}
+
+// Secret is a shared secret; it prints as "(redacted)".
+type Secret []byte
+
+// String keeps the secret out of logs and messages.
+func (Secret) String() string { return "(redacted)" }
+
+// Fencing reports whether fencing is on (fence_after > 0).
+func (in Instance) Fencing() bool { return in.FenceAfter > 0 }
+
+// HasWitness reports whether a witness is configured.
+func (in Instance) HasWitness() bool { return in.Witness.Address != "" }
+
+// LeaseDuration is the witness lease this instance asks for.
+func (in Instance) LeaseDuration() time.Duration { return fence.LeaseDuration(in.FenceAfter) }
 
 // Guard says where the local Redis keeps its data and its guard include.
 type Guard struct {
@@ -123,6 +158,7 @@ func (in Instance) WithCheckBound() Instance {
 // clone copies what a copy of the struct would share.
 func (in Instance) clone() Instance {
 	in.VIPs = slices.Clone(in.VIPs)
+	in.Witness.Secret = slices.Clone(in.Witness.Secret)
 	if in.vrrp != nil {
 		v := in.vrrp.clone()
 		in.vrrp = &v
@@ -167,6 +203,12 @@ func decodeInstance(name string, v values) (in Instance, bad, invalid []string) 
 	p.str("guard.data_dir", &in.Guard.DataDir)
 	p.str("guard.dbfilename", &in.Guard.DBFilename)
 	p.str("health_listen", &in.HealthListen)
+	p.duration("fence_after", false, &in.FenceAfter)
+	p.duration("fence_interval", false, &in.FenceInterval)
+	p.str("witness.address", &in.Witness.Address)
+	p.str("witness.secret_file", &in.Witness.SecretFile)
+	p.str("witness.pair", &in.Witness.Pair)
+	p.duration("witness.timeout", false, &in.Witness.Timeout)
 	bad, p.problems = p.problems, nil
 
 	addr := func(key string, dst *node.Addr, required bool) (set bool) {
@@ -254,6 +296,7 @@ func (in *Instance) validate(invalid []string, getenv func(string) string) (prob
 		"timeouts.check": in.Timeouts.Check, "timeouts.sync": in.Timeouts.Sync,
 		"timeouts.transition": in.Timeouts.Transition, "timeouts.peer_wait": in.Timeouts.PeerWait,
 		"timeouts.holdoff": in.Timeouts.Holdoff, "max_link_down": in.MaxLinkDown, "reconcile_interval": in.ReconcileInterval,
+		"fence_interval": in.FenceInterval, "witness.timeout": in.Witness.Timeout,
 	} {
 		if d < 0 || (d == 0 && key != "timeouts.peer_wait" && key != "timeouts.holdoff" && key != "max_link_down" && key != "reconcile_interval") {
 			addProblem("%s: must be positive, got %s", key, d)
@@ -284,6 +327,7 @@ func (in *Instance) validate(invalid []string, getenv func(string) string) (prob
 	if in.VRRPInstance == "" {
 		in.VRRPInstance = in.Name
 	}
+	p = append(p, in.validateFence()...)
 	sort.Strings(p)
 	return p, warnings
 }
