@@ -5,27 +5,27 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis-vip/redis-vip/internal/newest"
 	"github.com/redis-vip/redis-vip/transition"
 )
 
 // worker runs transitions one at a time, off the event loop, so a slow
-// sync-then-promote never delays an advert. A newer event marks itself as
-// the newest at once (Transitions.Supersede), so the transition still
-// running stops at its next step; events waiting behind it collapse to the
-// newest. Every event gets a generation number, so the loop can tell the
-// result of the newest transition from stale ones.
+// sync-then-promote never delays an advert. Its queue (package newest, the
+// one the notify FIFO reader uses too) keeps only the newest event waiting;
+// a newer event that arrives while a transition runs marks itself as the
+// newest at once (Transitions.Supersede), so the running one stops at its
+// next step. Every event gets a generation number, so the loop can tell
+// the result of the newest transition from stale ones.
 type worker struct {
 	trans   Transitions
 	timeout time.Duration
 	results chan<- result
-
-	mu      sync.Mutex
-	gen     uint64 // newest generation submitted
-	pending *job
-	busy    bool
 	onError func(error)
+	queue   *newest.Queue[struct{}, job]
 
-	wake chan struct{}
+	mu  sync.Mutex // orders generations as the queue orders their jobs
+	gen uint64     // newest generation submitted
+
 	quit chan struct{}
 	once sync.Once
 }
@@ -36,28 +36,27 @@ type job struct {
 }
 
 func newWorker(t Transitions, timeout time.Duration, results chan<- result) *worker {
-	return &worker{trans: t, timeout: timeout, results: results, wake: make(chan struct{}, 1), quit: make(chan struct{}), onError: func(error) {}}
+	w := &worker{trans: t, timeout: timeout, results: results, quit: make(chan struct{}), onError: func(error) {}}
+	w.queue = newest.New(func(_ struct{}, j job, running bool) {
+		if !running {
+			return
+		}
+		// Under the queue's lock: the worker cannot start this job (whose
+		// own Run enqueues after this mark) before the mark is written.
+		if err := w.trans.Supersede(j.ev); err != nil {
+			w.onError(err)
+		}
+	})
+	return w
 }
 
 // submit queues ev as the newest event and returns its generation.
 func (w *worker) submit(ev transition.Event) uint64 {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.gen++
-	g := w.gen
-	w.pending = &job{gen: g, ev: ev}
-	if w.busy {
-		// Under the lock: the worker cannot start the pending job (whose
-		// own Run enqueues after this mark) before the mark is written.
-		if err := w.trans.Supersede(ev); err != nil {
-			w.onError(err)
-		}
-	}
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-	return g
+	w.queue.Put(struct{}{}, job{gen: w.gen, ev: ev})
+	return w.gen
 }
 
 // latest returns the newest generation submitted.
@@ -67,7 +66,8 @@ func (w *worker) latest() uint64 {
 	return w.gen
 }
 
-// stop makes run return; a transition in progress is cancelled.
+// stop makes run return; a transition in progress is cancelled, and one
+// waiting is not started.
 func (w *worker) stop() { w.once.Do(func() { close(w.quit) }) }
 
 // run executes queued jobs until stop.
@@ -82,32 +82,19 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}()
 	for {
+		_, j, ok := w.queue.Take(ctx)
+		if !ok {
+			return
+		}
+		began := time.Now()
+		rctx, rcancel := context.WithTimeout(ctx, w.timeout)
+		rec, err := w.trans.Run(rctx, j.ev, EventSource)
+		rcancel()
+		w.queue.Done(struct{}{})
 		select {
+		case w.results <- result{gen: j.gen, ev: j.ev, rec: rec, err: err, took: time.Since(began)}:
 		case <-w.quit:
 			return
-		case <-w.wake:
-		}
-		for {
-			w.mu.Lock()
-			j := w.pending
-			w.pending = nil
-			w.busy = j != nil
-			w.mu.Unlock()
-			if j == nil {
-				break
-			}
-			began := time.Now()
-			rctx, rcancel := context.WithTimeout(ctx, w.timeout)
-			rec, err := w.trans.Run(rctx, j.ev, EventSource)
-			rcancel()
-			w.mu.Lock()
-			w.busy = false
-			w.mu.Unlock()
-			select {
-			case w.results <- result{gen: j.gen, ev: j.ev, rec: rec, err: err, took: time.Since(began)}:
-			case <-w.quit:
-				return
-			}
 		}
 	}
 }
