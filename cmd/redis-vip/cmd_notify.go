@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -108,18 +107,6 @@ func runTransitionNow(ctx context.Context, out io.Writer, e *env, ev transition.
 	return err
 }
 
-func eventFor(s keepalived.State) transition.Event {
-	switch s {
-	case keepalived.StateMaster:
-		return transition.EventMaster
-	case keepalived.StateBackup:
-		return transition.EventBackup
-	case keepalived.StateFault:
-		return transition.EventFault
-	}
-	return transition.EventStop
-}
-
 // instanceFor finds the redis-vip instance for keepalived's NAME, unless
 // --instance says it.
 func instanceFor(c *cli.Context, cfg *config.Config, n keepalived.Notify) (string, error) {
@@ -160,7 +147,7 @@ func genericNotifyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return runTransition(c.Context, c.App.Writer, e, eventFor(n.State), "keepalived-notify", c.Bool(config.SettingForce.Flag))
+			return runTransition(c.Context, c.App.Writer, e, n.State.Event(), "keepalived-notify", c.Bool(config.SettingForce.Flag))
 		},
 	}
 }
@@ -213,67 +200,34 @@ func notifyFIFOCommand() *cli.Command {
 	}
 }
 
-type fifoItem struct {
-	e  *env
-	ev transition.Event
+// serveFIFO runs keepalived.ServeFIFO on the instances of cfg: each
+// notification marks its instance's newest event in the state dir at once,
+// and its transition runs as the hooks' do.
+func serveFIFO(c *cli.Context, cfg *config.Config, log *zap.Logger, r io.Reader) error {
+	return keepalived.ServeFIFO(c.Context, r, func(n keepalived.Notify) (string, keepalived.Target, error) {
+		name, err := instanceFor(c, cfg, n)
+		if err != nil {
+			return "", nil, err
+		}
+		e, err := choose(cfg, log, name)
+		if err != nil {
+			return "", nil, err
+		}
+		return name, fifoTarget{out: c.App.Writer, e: e}, nil
+	}, log)
 }
 
-// serveFIFO reads events as they come and marks each as the newest at once
-// (so a running transition for the same instance stops), while a worker runs
-// them one at a time, keeping only the newest queued event per instance.
-func serveFIFO(c *cli.Context, cfg *config.Config, log *zap.Logger, r io.Reader) error {
-	var mu sync.Mutex
-	var queue []fifoItem
-	wake := make(chan struct{}, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- keepalived.ReadFIFO(c.Context, r, func(n keepalived.Notify) {
-			name, err := instanceFor(c, cfg, n)
-			if err != nil {
-				log.Error("notify fifo", zap.Error(err))
-				return
-			}
-			e, err := choose(cfg, log, name)
-			if err != nil {
-				log.Error("notify fifo", zap.Error(err))
-				return
-			}
-			ev := eventFor(n.State)
-			if _, err := wiring.StateDir(e.inst).Enqueue(ev, time.Now()); err != nil {
-				log.Error("notify fifo: mark newest", zap.Error(err))
-			}
-			mu.Lock()
-			kept := queue[:0]
-			for _, it := range queue {
-				if it.e.inst.Name != name {
-					kept = append(kept, it)
-				}
-			}
-			queue = append(kept, fifoItem{e: e, ev: ev})
-			mu.Unlock()
-			select {
-			case wake <- struct{}{}:
-			default:
-			}
-		}, func(line string, err error) {
-			log.Error("notify fifo: bad line", zap.String("line", line), zap.Error(err))
-		})
-		close(wake)
-	}()
-	for range wake {
-		for {
-			mu.Lock()
-			if len(queue) == 0 {
-				mu.Unlock()
-				break
-			}
-			it := queue[0]
-			queue = queue[1:]
-			mu.Unlock()
-			if err := runTransition(c.Context, c.App.Writer, it.e, it.ev, "keepalived-fifo", false); err != nil {
-				log.Error("notify fifo: transition", zap.Error(err))
-			}
-		}
-	}
-	return <-done
+// fifoTarget is an instance the notify FIFO drives.
+type fifoTarget struct {
+	out io.Writer
+	e   *env
+}
+
+func (t fifoTarget) Supersede(ev transition.Event) error {
+	_, err := wiring.StateDir(t.e.inst).Enqueue(ev, time.Now())
+	return err
+}
+
+func (t fifoTarget) Run(ctx context.Context, ev transition.Event) error {
+	return runTransition(ctx, t.out, t.e, ev, "keepalived-fifo", false)
 }
