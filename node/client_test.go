@@ -7,149 +7,30 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redis-vip/redis-vip/internal/redistest"
 )
 
-// Integration tests: real redis-server processes on free loopback ports, one
-// temp dir each, started from a redis.conf (so CONFIG REWRITE works), logging
-// to a pipe the test reads. Waits are on log lines or on the server (WAIT),
+// Integration tests: real redis-server processes on free loopback ports
+// (internal/redistest), one temp dir each, started from a redis.conf (so
+// CONFIG REWRITE works). Waits are on log lines or on the server (WAIT),
 // each bounded by a timeout; nothing sleeps.
 
 const waitLimit = 15 * time.Second
 
-// testServer is one redis-server started by startServer.
-type testServer struct {
-	port int
-	dir  string
-	conf string
-	log  *logWatch
-}
-
-func (s *testServer) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
-
-// startServer runs redis-server with the base config plus extra conf lines
-// and returns once it logs that it accepts connections; t.Cleanup kills it.
-func startServer(t *testing.T, extra ...string) *testServer {
+// startServer runs redis-server with redistest's base config plus extra
+// conf lines; t.Cleanup kills it.
+func startServer(t *testing.T, extra ...string) *redistest.Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not on PATH")
-	}
-	s := &testServer{port: freePort(t), dir: t.TempDir(), log: newLogWatch()}
-	s.conf = filepath.Join(s.dir, "redis.conf")
-	conf := append([]string{
-		"port " + strconv.Itoa(s.port),
-		"bind 127.0.0.1",
-		"dir " + s.dir,
-		`save ""`,
-		"appendonly no",
-		"daemonize no",
-		`logfile ""`,
-		"protected-mode no",
-		"repl-diskless-sync no",
-	}, extra...)
-	if err := os.WriteFile(s.conf, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, s.conf)
-	cmd.Dir = s.dir
-	cmd.Stdout = &lineWriter{w: s.log}
-	cmd.Stderr = cmd.Stdout
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // BGSAVE children die with it
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	s.log.waitFor(t, 0, "Ready to accept connections")
-	return s
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// logWatch keeps a server's log lines and wakes waiters on each new one.
-type logWatch struct {
-	mu    sync.Mutex
-	lines []string
-	grew  chan struct{}
-}
-
-func newLogWatch() *logWatch { return &logWatch{grew: make(chan struct{})} }
-
-func (w *logWatch) add(line string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.lines = append(w.lines, line)
-	close(w.grew)
-	w.grew = make(chan struct{})
-}
-
-// mark is the position after the last line so far.
-func (w *logWatch) mark() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.lines)
-}
-
-// waitFor blocks until a line at or after from contains substr.
-func (w *logWatch) waitFor(t *testing.T, from int, substr string) {
-	t.Helper()
-	timer := time.NewTimer(waitLimit)
-	defer timer.Stop()
-	for {
-		w.mu.Lock()
-		for ; from < len(w.lines); from++ {
-			if strings.Contains(w.lines[from], substr) {
-				w.mu.Unlock()
-				return
-			}
-		}
-		grew, tail := w.grew, w.lines[max(0, len(w.lines)-8):]
-		w.mu.Unlock()
-		select {
-		case <-grew:
-		case <-timer.C:
-			t.Fatalf("no log line %q within %v; last lines:\n%s", substr, waitLimit, strings.Join(tail, "\n"))
-		}
-	}
-}
-
-// lineWriter splits the server's output into log lines.
-type lineWriter struct {
-	w   *logWatch
-	buf []byte
-}
-
-func (l *lineWriter) Write(p []byte) (int, error) {
-	l.buf = append(l.buf, p...)
-	for {
-		i := strings.IndexByte(string(l.buf), '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		l.w.add(string(l.buf[:i]))
-		l.buf = l.buf[i+1:]
-	}
+	return redistest.Start(t, redistest.Options{Args: extra})
 }
 
 // rawClient is a plain go-redis client for setting up and checking state.
@@ -212,30 +93,30 @@ func TestClientFactsMasterReplica(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	m := startServer(t)
-	conn := fill(t, ctx, m.addr(), 5, 2)
-	r := startServer(t, "replicaof 127.0.0.1 "+strconv.Itoa(m.port))
+	conn := fill(t, ctx, m.Addr(), 5, 2)
+	r := startServer(t, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port))
 	waitReplicas(t, ctx, conn, 1)
 
-	mf, err := dialTest(t, m.addr(), "").Facts(ctx)
+	mf, err := dialTest(t, m.Addr(), "").Facts(ctx)
 	if err != nil {
 		t.Fatalf("master Facts: %v", err)
 	}
-	rf, err := dialTest(t, r.addr(), "").Facts(ctx)
+	rf, err := dialTest(t, r.Addr(), "").Facts(ctx)
 	if err != nil {
 		t.Fatalf("replica Facts: %v", err)
 	}
 
-	if mf.Addr != m.addr() || mf.ServerName != "redis" || !mf.Version.AtLeast(5, 0) || mf.ConfigFile != m.conf {
+	if mf.Addr != m.Addr() || mf.ServerName != "redis" || !mf.Version.AtLeast(5, 0) || mf.ConfigFile != m.ConfigFile {
 		t.Errorf("master server facts: addr=%q name=%q version=%v config=%q", mf.Addr, mf.ServerName, mf.Version, mf.ConfigFile)
 	}
 	if mf.Role != RoleMaster || mf.Keys != 7 || mf.Loading || mf.Empty() || mf.ReplID == "" || mf.MasterAddr() != "" {
 		t.Errorf("master: %s", mf.Summary())
 	}
-	if len(mf.Replicas) != 1 || mf.Replicas[0].Port != r.port || mf.Replicas[0].IP != "127.0.0.1" || mf.Replicas[0].State != "online" {
-		t.Errorf("master's replicas = %+v, want one online at port %d", mf.Replicas, r.port)
+	if len(mf.Replicas) != 1 || mf.Replicas[0].Port != r.Port || mf.Replicas[0].IP != "127.0.0.1" || mf.Replicas[0].State != "online" {
+		t.Errorf("master's replicas = %+v, want one online at port %d", mf.Replicas, r.Port)
 	}
 
-	if rf.Role != RoleReplica || !rf.InSync() || rf.Keys != 7 || !SameAddr(rf.MasterAddr(), m.addr()) {
+	if rf.Role != RoleReplica || !rf.InSync() || rf.Keys != 7 || !SameAddr(rf.MasterAddr(), m.Addr()) {
 		t.Errorf("replica: %s", rf.Summary())
 	}
 	if rf.ReplID != mf.ReplID || !AtLeastAsFresh(mf, rf) {
@@ -250,15 +131,15 @@ func TestClientReplicaOfPromoteAndRewrite(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	a := startServer(t)
-	conn := fill(t, ctx, a.addr(), 3, 0)
+	conn := fill(t, ctx, a.Addr(), 3, 0)
 	b := startServer(t)
-	cb := dialTest(t, b.addr(), "")
+	cb := dialTest(t, b.Addr(), "")
 
-	if err := cb.ReplicaOf(ctx, "127.0.0.1", a.port); err != nil {
+	if err := cb.ReplicaOf(ctx, "127.0.0.1", a.Port); err != nil {
 		t.Fatalf("ReplicaOf: %v", err)
 	}
 	waitReplicas(t, ctx, conn, 1)
-	af, err := dialTest(t, a.addr(), "").Facts(ctx)
+	af, err := dialTest(t, a.Addr(), "").Facts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +147,7 @@ func TestClientReplicaOfPromoteAndRewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bf.Role != RoleReplica || bf.MasterPort != a.port || !bf.MasterLinkUp || bf.Keys != 3 || bf.ReplID != af.ReplID {
+	if bf.Role != RoleReplica || bf.MasterPort != a.Port || !bf.MasterLinkUp || bf.Keys != 3 || bf.ReplID != af.ReplID {
 		t.Fatalf("after ReplicaOf: %s", bf.Summary())
 	}
 
@@ -274,8 +155,8 @@ func TestClientReplicaOfPromoteAndRewrite(t *testing.T) {
 	if err := cb.ConfigRewrite(ctx); err != nil {
 		t.Fatalf("ConfigRewrite: %v", err)
 	}
-	conf, err := os.ReadFile(b.conf)
-	if err != nil || !strings.Contains(string(conf), "replicaof 127.0.0.1 "+strconv.Itoa(a.port)) {
+	conf, err := os.ReadFile(b.ConfigFile)
+	if err != nil || !strings.Contains(string(conf), "replicaof 127.0.0.1 "+strconv.Itoa(a.Port)) {
 		t.Errorf("rewritten config lacks the replicaof line (%v):\n%s", err, conf)
 	}
 
@@ -298,15 +179,15 @@ func TestClientReplicaOfFallsBackToSlaveOf(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	a := startServer(t)
-	conn := fill(t, ctx, a.addr(), 4, 0)
+	conn := fill(t, ctx, a.Addr(), 4, 0)
 	b := startServer(t, `rename-command REPLICAOF ""`)
-	cb := dialTest(t, b.addr(), "")
+	cb := dialTest(t, b.Addr(), "")
 
 	// The command is really gone.
 	if err := cb.do(ctx, "REPLICAOF", "NO", "ONE"); !errors.Is(err, ErrUnknownCommand) {
 		t.Fatalf("REPLICAOF on a server without it: %v, want ErrUnknownCommand", err)
 	}
-	if err := cb.ReplicaOf(ctx, "127.0.0.1", a.port); err != nil {
+	if err := cb.ReplicaOf(ctx, "127.0.0.1", a.Port); err != nil {
 		t.Fatalf("ReplicaOf with REPLICAOF renamed away: %v", err)
 	}
 	waitReplicas(t, ctx, conn, 1)
@@ -314,7 +195,7 @@ func TestClientReplicaOfFallsBackToSlaveOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bf.Role != RoleReplica || bf.MasterPort != a.port || !bf.InSync() || bf.Keys != 4 {
+	if bf.Role != RoleReplica || bf.MasterPort != a.Port || !bf.InSync() || bf.Keys != 4 {
 		t.Fatalf("after SLAVEOF fallback: %s", bf.Summary())
 	}
 	if err := cb.PromoteNoOne(ctx); err != nil {
@@ -330,12 +211,12 @@ func TestClientErrorNamesTheCommand(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	b := startServer(t, `rename-command REPLICAOF ""`, `rename-command SLAVEOF ""`)
-	err := dialTest(t, b.addr(), "").PromoteNoOne(ctx)
+	err := dialTest(t, b.Addr(), "").PromoteNoOne(ctx)
 	if !errors.Is(err, ErrUnknownCommand) {
 		t.Fatalf("PromoteNoOne with both commands renamed: %v, want ErrUnknownCommand", err)
 	}
-	if !strings.HasPrefix(err.Error(), "SLAVEOF NO ONE "+b.addr()) {
-		t.Errorf("error = %q, want it to start with %q", err, "SLAVEOF NO ONE "+b.addr())
+	if !strings.HasPrefix(err.Error(), "SLAVEOF NO ONE "+b.Addr()) {
+		t.Errorf("error = %q, want it to start with %q", err, "SLAVEOF NO ONE "+b.Addr())
 	}
 }
 
@@ -348,8 +229,8 @@ func TestClientAuth(t *testing.T) {
 	for _, tc := range []struct {
 		name, addr, password string
 	}{
-		{"wrong password", locked.addr(), "wrong"},
-		{"no password", locked.addr(), ""},
+		{"wrong password", locked.Addr(), "wrong"},
+		{"no password", locked.Addr(), ""},
 	} {
 		_, err := dialTest(t, tc.addr, tc.password).Facts(ctx)
 		if !errors.Is(err, ErrAuth) {
@@ -358,12 +239,12 @@ func TestClientAuth(t *testing.T) {
 			t.Errorf("%s: err = %v: want ErrAuth only, naming %s", tc.name, err, tc.addr)
 		}
 	}
-	if _, err := dialTest(t, locked.addr(), "s3cret").Facts(ctx); err != nil {
+	if _, err := dialTest(t, locked.Addr(), "s3cret").Facts(ctx); err != nil {
 		t.Errorf("right password: %v", err)
 	}
 	// go-redis authenticates with HELLO 2 AUTH default <password>, which a
 	// server without requirepass accepts (its default user is nopass).
-	if _, err := dialTest(t, open.addr(), "s3cret").Facts(ctx); err != nil {
+	if _, err := dialTest(t, open.Addr(), "s3cret").Facts(ctx); err != nil {
 		t.Errorf("password to a server without one: %v", err)
 	}
 }
@@ -373,7 +254,7 @@ func TestClientUnreachable(t *testing.T) {
 	ctx := testCtx(t)
 
 	// Nothing listens: refused at once, well inside the dial timeout.
-	closed := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	closed := net.JoinHostPort("127.0.0.1", strconv.Itoa(redistest.FreePort(t)))
 	c := Dial(Options{Addr: closed, DialTimeout: 5 * time.Second, CommandTimeout: 5 * time.Second})
 	defer c.Close()
 	start := time.Now()
@@ -425,8 +306,8 @@ func TestClientPauseWritesAndUnpause(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	s := startServer(t)
-	c := dialTest(t, s.addr(), "")
-	other := rawClient(t, s.addr(), "", 0)
+	c := dialTest(t, s.Addr(), "")
+	other := rawClient(t, s.Addr(), "", 0)
 	if err := other.Set(ctx, "before", 1, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -457,11 +338,11 @@ func TestClientKillNormalClients(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	m := startServer(t)
-	conn := fill(t, ctx, m.addr(), 1, 0)
-	startServer(t, "replicaof 127.0.0.1 "+strconv.Itoa(m.port))
+	conn := fill(t, ctx, m.Addr(), 1, 0)
+	startServer(t, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port))
 	waitReplicas(t, ctx, conn, 1)
 
-	victim, err := net.Dial("tcp", m.addr())
+	victim, err := net.Dial("tcp", m.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +358,7 @@ func TestClientKillNormalClients(t *testing.T) {
 		t.Fatalf("victim PING: %q %v", line, err)
 	}
 
-	c := dialTest(t, m.addr(), "")
+	c := dialTest(t, m.Addr(), "")
 	n, err := c.KillNormalClients(ctx)
 	if err != nil {
 		t.Fatalf("KillNormalClients: %v", err)
@@ -502,11 +383,11 @@ func TestClientConfigGet(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	s := startServer(t, "maxmemory-policy allkeys-lru")
-	c := dialTest(t, s.addr(), "")
+	c := dialTest(t, s.Addr(), "")
 	for name, want := range map[string]string{
-		"port":             strconv.Itoa(s.port),
+		"port":             strconv.Itoa(s.Port),
 		"maxmemory-policy": "allkeys-lru",
-		"dir":              s.dir,
+		"dir":              s.Dir,
 		"appendonly":       "no",
 	} {
 		if got, err := c.ConfigGet(ctx, name); err != nil || got != want {
@@ -522,18 +403,18 @@ func TestClientBGSaveAndLastSave(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	s := startServer(t)
-	fill(t, ctx, s.addr(), 10, 0)
-	c := dialTest(t, s.addr(), "")
+	fill(t, ctx, s.Addr(), 10, 0)
+	c := dialTest(t, s.Addr(), "")
 
 	before, err := c.LastSave(ctx)
 	if err != nil {
 		t.Fatalf("LastSave: %v", err)
 	}
-	mark := s.log.mark()
+	mark := s.LogMark()
 	if err := c.BGSave(ctx); err != nil {
 		t.Fatalf("BGSave: %v", err)
 	}
-	s.log.waitFor(t, mark, "Background saving terminated with success")
+	s.WaitLog(t, mark, "Background saving terminated with success")
 
 	after, err := c.LastSave(ctx)
 	if err != nil {
@@ -550,7 +431,7 @@ func TestClientBGSaveAndLastSave(t *testing.T) {
 		t.Errorf("facts after BGSAVE: last save %v (LASTSAVE %v), changes %d, in progress %v, ok %v",
 			f.RDBLastSave, after, f.RDBChangesSinceSave, f.RDBBgsaveInProgress, f.RDBLastBgsaveOK)
 	}
-	if st, err := os.Stat(filepath.Join(s.dir, "dump.rdb")); err != nil || st.Size() == 0 {
+	if st, err := os.Stat(filepath.Join(s.Dir, "dump.rdb")); err != nil || st.Size() == 0 {
 		t.Errorf("dump.rdb after BGSAVE: %v", err)
 	}
 }

@@ -1,292 +1,105 @@
 package rdbfile
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redis-vip/redis-vip/internal/redistest"
 )
 
-// Integration tests against real redis-server processes on loopback.
+// Integration tests against real redis-server processes on loopback
+// (internal/redistest); waits are on their log lines, never sleeps.
 
-const (
-	redisBin     = "redis-server"
-	startTimeout = 10 * time.Second
-	cmdTimeout   = 10 * time.Second
-)
+const cmdTimeout = 10 * time.Second
 
-// redisProc is one redis-server started by a test; its log (stdout) is
-// kept so that tests wait for events instead of sleeping.
+// redisProc is one redis-server started by a test, with a client whose
+// read timeout covers SAVE and WAIT.
 type redisProc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	port int
-	dir  string
-
-	mu      sync.Mutex
-	lines   []string
-	changed chan struct{} // closed and replaced when a line arrives
-	exited  chan struct{} // closed when the log ends
+	*redistest.Server
+	t *testing.T
+	c *redis.Client
 }
 
 func needRedis(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath(redisBin); err != nil {
-		t.Skip("redis-server not installed")
-	}
-	if testing.Short() {
-		t.Skip("starts redis-server; skipped with -short")
-	}
+	redistest.Require(t)
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startRedis starts redis-server with its data in dir and waits until it
-// accepts connections. The port race (another process taking the port
-// between freePort and redis-server's bind) is retried a bounded number of
-// times.
+// startRedis starts redis-server with its data in dir; extra are
+// command-line style options ("--appendonly", "yes", ...), written to its
+// redis.conf. Replicas ping every 10 s, Redis's default, so that offsets
+// hold still between a SAVE and the INFO that checks it.
 func startRedis(t *testing.T, dir string, extra ...string) *redisProc {
 	t.Helper()
-	for attempt := range 3 {
-		p := tryStartRedis(t, dir, extra)
-		idx, ok := p.waitAny(0, "Ready to accept connections", "Address already in use")
-		if ok && strings.Contains(p.line(idx), "Ready to accept") {
-			return p
-		}
-		p.stop()
-		if !ok || attempt == 2 {
-			t.Fatalf("redis-server did not start; log:\n%s", p.log())
+	args := []string{"repl-ping-replica-period 10"}
+	for _, a := range extra {
+		if k, ok := strings.CutPrefix(a, "--"); ok {
+			args = append(args, k)
+		} else {
+			args[len(args)-1] += " " + a
 		}
 	}
-	panic("unreachable")
+	s := redistest.Start(t, redistest.Options{Dir: dir, Args: args})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), DialTimeout: cmdTimeout, ReadTimeout: cmdTimeout, WriteTimeout: cmdTimeout,
+		MaxRetries: -1, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { c.Close() })
+	return &redisProc{Server: s, t: t, c: c}
 }
 
-func tryStartRedis(t *testing.T, dir string, extra []string) *redisProc {
-	t.Helper()
-	p := &redisProc{t: t, port: freePort(t), dir: dir, changed: make(chan struct{}), exited: make(chan struct{})}
-	args := append([]string{
-		"--port", strconv.Itoa(p.port), "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "",
-		"--protected-mode", "no",
-	}, extra...)
-	p.cmd = exec.Command(redisBin, args...)
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Stderr = p.cmd.Stdout
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go p.readLog(out)
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *redisProc) readLog(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		p.mu.Lock()
-		p.lines = append(p.lines, sc.Text())
-		close(p.changed)
-		p.changed = make(chan struct{})
-		p.mu.Unlock()
-	}
-	close(p.exited)
-}
-
-// stop kills the server (idempotent) and waits for it.
-func (p *redisProc) stop() {
-	if p.cmd.ProcessState != nil {
-		return
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.exited
-	_ = p.cmd.Wait()
-}
-
-func (p *redisProc) mark() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.lines)
-}
-
-func (p *redisProc) line(i int) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.lines[i]
-}
-
-func (p *redisProc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Join(p.lines, "\n")
-}
-
-// waitAny waits until a log line from index from on contains one of subs,
-// and returns its index. It gives up when the log ends or after
-// startTimeout.
-func (p *redisProc) waitAny(from int, subs ...string) (int, bool) {
-	deadline := time.NewTimer(startTimeout)
-	defer deadline.Stop()
-	for {
-		p.mu.Lock()
-		for ; from < len(p.lines); from++ {
-			for _, s := range subs {
-				if strings.Contains(p.lines[from], s) {
-					p.mu.Unlock()
-					return from, true
-				}
-			}
-		}
-		changed := p.changed
-		p.mu.Unlock()
-		select {
-		case <-changed:
-		case <-p.exited:
-			p.mu.Lock()
-			n := len(p.lines)
-			p.mu.Unlock()
-			if from >= n {
-				return 0, false
-			}
-		case <-deadline.C:
-			return 0, false
-		}
-	}
-}
+func (p *redisProc) stop()     { p.Kill() }
+func (p *redisProc) mark() int { return p.LogMark() }
 
 // waitLog waits for a log line containing sub after mark.
 func (p *redisProc) waitLog(mark int, sub string) {
 	p.t.Helper()
-	if _, ok := p.waitAny(mark, sub); !ok {
-		p.t.Fatalf("redis on port %d: no %q in the log:\n%s", p.port, sub, p.log())
-	}
+	p.WaitLog(p.t, mark, sub)
 }
 
-// session is one RESP connection to a test server.
-type session struct {
-	t *testing.T
-	c net.Conn
-	r *bufio.Reader
-}
-
-// session opens a connection, closed when the test ends.
-func (p *redisProc) session() *session {
-	p.t.Helper()
-	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)), cmdTimeout)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.t.Cleanup(func() { c.Close() })
-	return &session{t: p.t, c: c, r: bufio.NewReader(c)}
-}
-
-// do sends one command and reads its reply.
-func (s *session) do(args ...string) any {
-	s.t.Helper()
-	_ = s.c.SetDeadline(time.Now().Add(cmdTimeout))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(s.c, b.String()); err != nil {
-		s.t.Fatal(err)
-	}
-	v, err := readReply(s.r, 0)
-	if err != nil {
-		s.t.Fatalf("%v: %v", args, err)
-	}
-	return v
-}
-
-// do sends one command over a fresh connection.
+// do sends one command and returns its reply: string, int64, []any or nil.
 func (p *redisProc) do(args ...string) any {
 	p.t.Helper()
-	s := p.session()
-	defer s.c.Close()
-	return s.do(args...)
+	return doOn(p.t, p.c, args...)
+}
+
+// doOn runs one command on c (a client or one connection of it).
+func doOn(t *testing.T, c interface {
+	Do(context.Context, ...any) *redis.Cmd
+}, args ...string) any {
+	t.Helper()
+	a := make([]any, len(args))
+	for i, x := range args {
+		a[i] = x
+	}
+	v, err := c.Do(context.Background(), a...).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	return v
 }
 
 // writeAndWait runs a write and WAITs (on the same connection, as WAIT
 // requires) until one replica has acknowledged it.
 func (p *redisProc) writeAndWait(args ...string) {
 	p.t.Helper()
-	s := p.session()
-	defer s.c.Close()
-	s.do(args...)
-	if n := s.do("WAIT", "1", "5000").(int64); n != 1 {
+	conn := p.c.Conn()
+	defer conn.Close()
+	doOn(p.t, conn, args...)
+	if n := doOn(p.t, conn, "WAIT", "1", "5000").(int64); n != 1 {
 		p.t.Fatalf("WAIT: %d replicas acknowledged", n)
 	}
-}
-
-// readReply reads one RESP2 reply; depth bounds nesting.
-func readReply(r *bufio.Reader, depth int) (any, error) {
-	if depth > 8 {
-		return nil, errors.New("reply nested too deep")
-	}
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	if line == "" {
-		return nil, errors.New("empty reply line")
-	}
-	body := line[1:]
-	switch line[0] {
-	case '+':
-		return body, nil
-	case '-':
-		return nil, errors.New(body)
-	case ':':
-		return strconv.ParseInt(body, 10, 64)
-	case '$':
-		n, err := strconv.Atoi(body)
-		if err != nil || n < 0 {
-			return nil, err
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		return string(buf[:n]), nil
-	case '*':
-		n, err := strconv.Atoi(body)
-		if err != nil || n < 0 {
-			return nil, err
-		}
-		out := make([]any, 0, n)
-		for range n {
-			v, err := readReply(r, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unknown reply %q", line)
 }
 
 // info returns the fields of INFO section as a map.
@@ -302,7 +115,7 @@ func (p *redisProc) info(section string) map[string]string {
 	return m
 }
 
-func (p *redisProc) rdbPath() string { return filepath.Join(p.dir, "dump.rdb") }
+func (p *redisProc) rdbPath() string { return filepath.Join(p.Dir, "dump.rdb") }
 
 func auxKeys(s Summary) []string { return slices.Sorted(mapKeys(s.Aux)) }
 
@@ -384,7 +197,7 @@ func TestRealStandalone(t *testing.T) {
 func startPair(t *testing.T) (master, replica *redisProc) {
 	t.Helper()
 	master = startRedis(t, t.TempDir(), "--repl-diskless-sync-delay", "0")
-	replica = startRedis(t, t.TempDir(), "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
+	replica = startRedis(t, t.TempDir(), "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
 	replica.waitLog(0, "MASTER <-> REPLICA sync: Finished with success")
 	return master, replica
 }
@@ -462,7 +275,7 @@ func TestRealMasterRestartReplID(t *testing.T) {
 	}
 	master.stop()
 
-	restarted := startRedis(t, master.dir)
+	restarted := startRedis(t, master.Dir)
 	now := restarted.repl()
 	t.Logf("before restart: %+v; RDB: %s@%d; after restart: %+v", old, s.ReplID, s.ReplOffset, now)
 	if now.id == old.id || now.id2 != s.ReplID || now.offset != s.ReplOffset || now.second != s.ReplOffset+1 {
@@ -484,7 +297,7 @@ func TestRealMasterRestartReplID(t *testing.T) {
 	solo.do("SET", "k", "v")
 	solo.do("SAVE")
 	solo.stop()
-	again := startRedis(t, solo.dir).repl()
+	again := startRedis(t, solo.Dir).repl()
 	if again.offset != 0 || again.id2 != strings.Repeat("0", 40) {
 		t.Errorf("standalone restart: %+v", again)
 	}

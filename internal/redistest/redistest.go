@@ -9,7 +9,7 @@
 package redistest
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,16 +29,29 @@ import (
 	"github.com/redis-vip/redis-vip/internal/testtier"
 )
 
-// Server is one redis-server process.
+// Bounds on waiting for a server. They catch a server that will never
+// get there, not a slow machine: generous, and no test asserts on them.
+const (
+	startBound = 30 * time.Second
+	logBound   = 30 * time.Second
+	exitBound  = 10 * time.Second
+)
+
+// Server is one redis-server process. Its log (stdout) is kept, so that a
+// test waits for an event in it (WaitLog) instead of sleeping.
 type Server struct {
 	Port int
 	Dir  string
 	// ConfigFile is the redis.conf the server was started from.
 	ConfigFile string
 	args       []string
-	cmd        *exec.Cmd
+	fixedPort  bool
 	t          testing.TB
-	mu         sync.Mutex
+	log        logLines
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
 }
 
 // Options tune Start.
@@ -72,24 +86,45 @@ func FreePort(t testing.TB) int {
 }
 
 // Start runs redis-server from a redis.conf in its own directory (so
-// CONFIG REWRITE works) and waits until it answers PING.
+// CONFIG REWRITE works) and returns once its log says it accepts
+// connections. A port another process took meanwhile is retried with
+// another (when Options.Port is 0). t.Cleanup kills it.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
 	Require(t)
-	s := &Server{Port: o.Port, Dir: o.Dir, args: o.Args, t: t}
+	s := &Server{Port: o.Port, Dir: o.Dir, args: o.Args, fixedPort: o.Port != 0, t: t}
+	s.log.grew = make(chan struct{})
 	if s.Dir == "" {
 		s.Dir = t.TempDir()
 	}
-	if s.Port == 0 {
-		s.Port = FreePort(t)
-	}
 	s.ConfigFile = filepath.Join(s.Dir, "redis.conf")
-	s.start()
 	t.Cleanup(s.Kill)
+	s.start()
 	return s
 }
 
 func (s *Server) start() {
+	s.t.Helper()
+	for attempt := 1; ; attempt++ {
+		if !s.fixedPort {
+			s.Port = FreePort(s.t)
+		}
+		mark := s.LogMark()
+		s.launch()
+		i, ok := s.waitLog(mark, startBound, "Ready to accept connections", "Address already in use")
+		if ok && strings.Contains(s.log.line(i), "Ready to accept") {
+			s.fixedPort = true // a restart keeps the port
+			return
+		}
+		s.Kill()
+		if !ok || s.fixedPort || attempt == 3 {
+			s.t.Fatalf("redis-server on %d did not start; log:\n%s", s.Port, s.log.tail(15))
+		}
+	}
+}
+
+// launch writes redis.conf and starts the process, its output into the log.
+func (s *Server) launch() {
 	s.t.Helper()
 	conf := []string{
 		"bind 127.0.0.1",
@@ -98,7 +133,7 @@ func (s *Server) start() {
 		"dbfilename dump.rdb",
 		"save \"\"",
 		"appendonly no",
-		"logfile " + filepath.Join(s.Dir, "redis.log"),
+		"logfile \"\"",
 		"daemonize no",
 		"protected-mode no",
 		"repl-diskless-sync no",
@@ -110,24 +145,27 @@ func (s *Server) start() {
 	}
 	cmd := exec.Command("redis-server", s.ConfigFile)
 	cmd.Dir = s.Dir
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a BGSAVE child dies with it
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
+	exited := make(chan struct{})
 	s.mu.Lock()
-	s.cmd = cmd
+	s.cmd, s.exited = cmd, exited
 	s.mu.Unlock()
-	go func() { _ = cmd.Wait() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", s.Addr(), 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			s.log.add(sc.Text())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	log, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
-	s.t.Fatalf("redis-server on %d did not start: %s", s.Port, lastLines(log, 10))
+		_ = cmd.Wait()
+		close(exited)
+	}()
 }
 
 // Addr is 127.0.0.1:port.
@@ -144,25 +182,119 @@ func (s *Server) Client(password ...string) *redis.Client {
 	return c
 }
 
-// Kill stops the server with SIGKILL (no save) and waits for its port to close.
+// Kill stops the server and its children with SIGKILL (no save) and waits
+// until it has exited, so its port is free. It does nothing when the
+// server is not running.
 func (s *Server) Kill() {
 	s.mu.Lock()
-	cmd := s.cmd
+	cmd, exited := s.cmd, s.exited
 	s.cmd = nil
 	s.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	_ = cmd.Process.Kill()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", s.Addr(), 50*time.Millisecond)
-		if err != nil {
-			return
-		}
-		c.Close()
-		time.Sleep(20 * time.Millisecond)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-exited:
+	case <-time.After(exitBound):
+		s.t.Errorf("redis-server on %d did not exit within %s of SIGKILL", s.Port, exitBound)
 	}
+}
+
+// LogMark is the position after the server's last log line so far: what
+// WaitLog looks after.
+func (s *Server) LogMark() int { return s.log.mark() }
+
+// WaitLog waits until a log line after from contains one of subs and
+// returns its index; the test fails when none comes within a generous
+// bound or the server exits first.
+func (s *Server) WaitLog(t testing.TB, from int, subs ...string) int {
+	t.Helper()
+	i, ok := s.waitLog(from, logBound, subs...)
+	if !ok {
+		t.Fatalf("redis-server on %d: no %q in its log; last lines:\n%s", s.Port, subs, s.log.tail(15))
+	}
+	return i
+}
+
+func (s *Server) waitLog(from int, bound time.Duration, subs ...string) (int, bool) {
+	s.mu.Lock()
+	exited := s.exited
+	s.mu.Unlock()
+	timer := time.NewTimer(bound)
+	defer timer.Stop()
+	for {
+		i, grew := s.log.find(from, subs)
+		if i >= 0 {
+			return i, true
+		}
+		select {
+		case <-grew:
+		case <-exited:
+			if i, _ := s.log.find(from, subs); i >= 0 {
+				return i, true
+			}
+			return 0, false
+		case <-timer.C:
+			return 0, false
+		}
+	}
+}
+
+// Log is the server's log so far.
+func (s *Server) Log() string { return s.log.tail(-1) }
+
+// logLines keeps a server's log lines and wakes waiters on each new one.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+	grew  chan struct{} // closed and replaced when a line arrives
+}
+
+func (l *logLines) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+	close(l.grew)
+	l.grew = make(chan struct{})
+}
+
+func (l *logLines) mark() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+func (l *logLines) line(i int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lines[i]
+}
+
+// find returns the first line at or after from holding one of subs (-1:
+// none yet) and the channel closed when the next line arrives.
+func (l *logLines) find(from int, subs []string) (int, chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := max(from, 0); i < len(l.lines); i++ {
+		for _, sub := range subs {
+			if strings.Contains(l.lines[i], sub) {
+				return i, l.grew
+			}
+		}
+	}
+	return -1, l.grew
+}
+
+// tail is the last n lines (every line for n < 0).
+func (l *logLines) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := l.lines
+	if n >= 0 && len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Restart starts the server again from the same directory and config file,
@@ -185,14 +317,6 @@ func (s *Server) Role(ctx context.Context) string {
 		}
 	}
 	return ""
-}
-
-func lastLines(b []byte, n int) string {
-	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
 }
 
 var (
