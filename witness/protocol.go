@@ -114,13 +114,8 @@ func checkName(what, s string) error {
 	return nil
 }
 
-func appendNum(b []byte, v uint64) []byte { return strconv.AppendUint(b, v, 10) }
-
 // helloLine is the witness's greeting.
-func helloLine(snonce [nonceLen]byte) []byte {
-	b := append([]byte(protoTag+" hello "), hex.EncodeToString(snonce[:])...)
-	return append(b, '\n')
-}
+func helloLine(snonce [nonceLen]byte) []byte { return append(joinFields("hello", snonce), '\n') }
 
 // decodeHello reads the greeting's nonce.
 func decodeHello(line []byte) ([nonceLen]byte, error) {
@@ -132,25 +127,9 @@ func decodeHello(line []byte) ([nonceLen]byte, error) {
 	return n, nil
 }
 
-// requestBody is the part of the request line the MAC covers.
+// body is the part of the request line the MAC covers.
 func (r *Request) body() []byte {
-	b := make([]byte, 0, MaxLine)
-	b = append(b, protoTag...)
-	b = append(b, ' ')
-	b = append(b, r.Op...)
-	b = append(b, ' ')
-	b = append(b, r.Pair...)
-	b = append(b, ' ')
-	b = append(b, r.Node...)
-	b = append(b, ' ')
-	b = appendNum(b, uint64(r.MS))
-	b = append(b, ' ')
-	b = appendNum(b, r.Seq)
-	b = append(b, ' ')
-	b = hex.AppendEncode(b, r.CNonce[:])
-	b = append(b, ' ')
-	b = hex.AppendEncode(b, r.SNonce[:])
-	return b
+	return joinFields(string(r.Op), r.Pair, r.Node, uint64(r.MS), r.Seq, r.CNonce, r.SNonce)
 }
 
 // Sign sets r.MAC for secret.
@@ -163,11 +142,7 @@ func (r *Request) Verify(secret []byte) bool {
 }
 
 // Encode returns the request line, "\n" included.
-func (r *Request) Encode() []byte {
-	b := append(r.body(), ' ')
-	b = hex.AppendEncode(b, r.MAC[:])
-	return append(b, '\n')
-}
+func (r *Request) Encode() []byte { return withMAC(r.body(), &r.MAC) }
 
 // DecodeRequest parses one request line (with or without its "\n"). It
 // checks the form only: the caller verifies the MAC and the nonce.
@@ -184,37 +159,20 @@ func DecodeRequest(line []byte) (Request, error) {
 		return r, errMalformed
 	}
 	r.Pair, r.Node = string(f[2]), string(f[3])
-	ms, ok1 := parseNum(f[4], maxMS)
-	seq, ok2 := parseNum(f[5], 1<<64-1)
-	if !validName(r.Pair) || !validName(r.Node) || !ok1 || !ok2 ||
-		!decodeHex(r.CNonce[:], f[6]) || !decodeHex(r.SNonce[:], f[7]) || !decodeHex(r.MAC[:], f[8]) {
+	if !validName(r.Pair) || !validName(r.Node) || !decodeTail(f[4:8], &r.MS, &r.Seq, &r.CNonce, &r.SNonce) ||
+		!decodeHex(r.MAC[:], f[8]) {
 		return Request{}, errMalformed
 	}
-	r.MS, r.Seq = uint32(ms), seq
 	return r, nil
 }
 
 // body is the part of the response line the MAC covers.
 func (r *Response) body() []byte {
-	b := make([]byte, 0, MaxLine)
-	b = append(b, protoTag...)
-	b = append(b, ' ')
-	b = append(b, r.Status...)
-	b = append(b, ' ')
-	if r.Holder == "" {
-		b = append(b, noName...)
-	} else {
-		b = append(b, r.Holder...)
+	holder := r.Holder
+	if holder == "" {
+		holder = noName
 	}
-	b = append(b, ' ')
-	b = appendNum(b, uint64(r.MS))
-	b = append(b, ' ')
-	b = appendNum(b, r.Seq)
-	b = append(b, ' ')
-	b = hex.AppendEncode(b, r.CNonce[:])
-	b = append(b, ' ')
-	b = hex.AppendEncode(b, r.SNonce[:])
-	return b
+	return joinFields(string(r.Status), holder, uint64(r.MS), r.Seq, r.CNonce, r.SNonce)
 }
 
 // authenticated reports whether a status must carry a MAC.
@@ -232,13 +190,10 @@ func (r *Response) Verify(secret []byte) bool {
 // Encode returns the response line, "\n" included; the unauthenticated
 // statuses carry "-" for the MAC.
 func (r *Response) Encode() []byte {
-	b := append(r.body(), ' ')
-	if r.Status.authenticated() {
-		b = hex.AppendEncode(b, r.MAC[:])
-	} else {
-		b = append(b, noName...)
+	if !r.Status.authenticated() {
+		return append(append(r.body(), " "+noName...), '\n')
 	}
-	return append(b, '\n')
+	return withMAC(r.body(), &r.MAC)
 }
 
 // DecodeResponse parses one response line (with or without its "\n"). It
@@ -261,12 +216,9 @@ func DecodeResponse(line []byte) (Response, error) {
 		}
 		r.Holder = h
 	}
-	ms, ok1 := parseNum(f[3], maxMS)
-	seq, ok2 := parseNum(f[4], 1<<64-1)
-	if !ok1 || !ok2 || !decodeHex(r.CNonce[:], f[5]) || !decodeHex(r.SNonce[:], f[6]) {
+	if !decodeTail(f[3:7], &r.MS, &r.Seq, &r.CNonce, &r.SNonce) {
 		return Response{}, errMalformed
 	}
-	r.MS, r.Seq = uint32(ms), seq
 	if r.Status.authenticated() {
 		if !decodeHex(r.MAC[:], f[7]) {
 			return Response{}, errMalformed
@@ -275,6 +227,45 @@ func DecodeResponse(line []byte) (Response, error) {
 		return Response{}, errMalformed
 	}
 	return r, nil
+}
+
+// joinFields renders a line without its MAC: the tag, then each field
+// (string, number, nonce) after one space.
+func joinFields(fields ...any) []byte {
+	b := make([]byte, 0, MaxLine)
+	b = append(b, protoTag...)
+	for _, f := range fields {
+		b = append(b, ' ')
+		switch v := f.(type) {
+		case string:
+			b = append(b, v...)
+		case uint64:
+			b = strconv.AppendUint(b, v, 10)
+		case [nonceLen]byte:
+			b = hex.AppendEncode(b, v[:])
+		default:
+			panic(fmt.Sprintf("witness: field of type %T", f))
+		}
+	}
+	return b
+}
+
+// withMAC ends a line with its MAC and "\n".
+func withMAC(body []byte, m *[macLen]byte) []byte {
+	b := append(body, ' ')
+	b = hex.AppendEncode(b, m[:])
+	return append(b, '\n')
+}
+
+// decodeTail parses the fields MS SEQ CNONCE SNONCE both lines carry.
+func decodeTail(f [][]byte, ms *uint32, seq *uint64, cn, sn *[nonceLen]byte) bool {
+	m, ok1 := parseNum(f[0], maxMS)
+	q, ok2 := parseNum(f[1], 1<<64-1)
+	if !ok1 || !ok2 || !decodeHex(cn[:], f[2]) || !decodeHex(sn[:], f[3]) {
+		return false
+	}
+	*ms, *seq = uint32(m), q
+	return true
 }
 
 func mac(secret []byte, domain string, body []byte) [macLen]byte {

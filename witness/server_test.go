@@ -14,13 +14,23 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/redis-vip/redis-vip/witness/witnesstest"
 )
 
 var testSecret = []byte("0123456789abcdef-test-secret")
 
+// testServer is a witness serving on a loopback port.
+type testServer struct {
+	*Server
+	addr string
+	logs *observer.ObservedLogs
+	stop func() error // ends Serve and returns what it returned; idempotent
+}
+
 // startServer serves a witness on a loopback port; noGrace skips the
-// restart grace (the tests of the grace do not).
-func startServer(t *testing.T, maxLease time.Duration, noGrace bool, tune func(*Server)) (*Server, string, *observer.ObservedLogs) {
+// restart grace (the tests of the grace do not). The test's end stops it.
+func startServer(t *testing.T, maxLease time.Duration, noGrace bool, tune func(*Server)) *testServer {
 	t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	s, err := NewServer(testSecret, maxLease, 0, zap.New(core))
@@ -40,13 +50,18 @@ func startServer(t *testing.T, maxLease time.Duration, noGrace bool, tune func(*
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
+	var once sync.Once
+	var serveErr error
+	ts := &testServer{Server: s, addr: ln.Addr().String(), logs: logs, stop: func() error {
+		once.Do(func() { cancel(); serveErr = <-done })
+		return serveErr
+	}}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := ts.stop(); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return s, ln.Addr().String(), logs
+	return ts
 }
 
 func newClient(t *testing.T, addr, pair, node string, secret []byte) *Client {
@@ -59,7 +74,8 @@ func newClient(t *testing.T, addr, pair, node string, secret []byte) *Client {
 }
 
 func TestAcquireRenewReleaseStatus(t *testing.T) {
-	_, addr, logs := startServer(t, 10*time.Second, true, nil)
+	ts := startServer(t, 10*time.Second, true, nil)
+	addr, logs := ts.addr, ts.logs
 	ctx := context.Background()
 	a := newClient(t, addr, "redis/pair1", "a", testSecret)
 	b := newClient(t, addr, "redis/pair1", "b", testSecret)
@@ -111,7 +127,7 @@ func TestAcquireRenewReleaseStatus(t *testing.T) {
 // node renewed) still releases: the witness names the grant, the client
 // names it back.
 func TestReleaseFromAnotherClientOfTheNode(t *testing.T) {
-	_, addr, _ := startServer(t, 10*time.Second, true, nil)
+	addr := startServer(t, 10*time.Second, true, nil).addr
 	ctx := context.Background()
 	a1 := newClient(t, addr, "p", "a", testSecret)
 	if l, err := a1.Acquire(ctx, time.Second); err != nil || !l.Held {
@@ -129,7 +145,8 @@ func TestReleaseFromAnotherClientOfTheNode(t *testing.T) {
 // The lease moves only after the holder's view of it ended: the same
 // host's monotonic clock orders the two.
 func TestExpiryMovesTheLease(t *testing.T) {
-	_, addr, logs := startServer(t, 10*time.Second, true, nil)
+	ts := startServer(t, 10*time.Second, true, nil)
+	addr, logs := ts.addr, ts.logs
 	ctx := context.Background()
 	a := newClient(t, addr, "p", "a", testSecret)
 	b := newClient(t, addr, "p", "b", testSecret)
@@ -157,7 +174,8 @@ func TestExpiryMovesTheLease(t *testing.T) {
 func TestRestartGrace(t *testing.T) {
 	grace := 400 * time.Millisecond
 	t0 := time.Now()
-	s, addr, _ := startServer(t, grace, false, nil)
+	s := startServer(t, grace, false, nil)
+	addr := s.addr
 	a := newClient(t, addr, "p", "a", testSecret)
 	var se *StartingError
 	_, err := a.Acquire(context.Background(), grace)
@@ -193,7 +211,8 @@ func TestRestartGrace(t *testing.T) {
 }
 
 func TestWrongSecret(t *testing.T) {
-	_, addr, logs := startServer(t, time.Second, true, nil)
+	ts := startServer(t, time.Second, true, nil)
+	addr, logs := ts.addr, ts.logs
 	other := []byte("another-secret-of-some-length")
 	c := newClient(t, addr, "p", "a", other)
 	_, err := c.Acquire(context.Background(), time.Second)
@@ -218,35 +237,6 @@ func TestWrongSecret(t *testing.T) {
 	if l, err := newClient(t, addr, "p", "a", testSecret).Acquire(context.Background(), time.Second); err != nil || !l.Held {
 		t.Fatal(l, err)
 	}
-}
-
-// fakeWitness serves each connection with fn on a loopback port.
-func fakeWitness(t *testing.T, fn func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				fn(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 // answerWith greets like a witness, reads the request and answers with
@@ -305,7 +295,7 @@ func TestClientClassifiesBadWitnesses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClient(t, fakeWitness(t, tc.fn), "p", "a", testSecret)
+			c := newClient(t, witnesstest.Serve(t, tc.fn), "p", "a", testSecret)
 			l, err := c.Acquire(context.Background(), time.Second)
 			if !errors.Is(err, tc.want) || l.Held {
 				t.Fatalf("got %+v, %v; want %v", l, err, tc.want)
@@ -324,9 +314,9 @@ func TestClientClassifiesBadWitnesses(t *testing.T) {
 
 func TestClientTimeoutBoundsEveryCall(t *testing.T) {
 	block := make(chan struct{})
-	silent := fakeWitness(t, func(net.Conn) { <-block })
-	greetsOnly := fakeWitness(t, func(c net.Conn) { _, _ = c.Write(helloLine([nonceLen]byte{})); <-block })
-	t.Cleanup(func() { close(block) }) // before fakeWitness's cleanups (last in, first out)
+	silent := witnesstest.Serve(t, func(net.Conn) { <-block })
+	greetsOnly := witnesstest.Serve(t, func(c net.Conn) { _, _ = c.Write(helloLine([nonceLen]byte{})); <-block })
+	t.Cleanup(func() { close(block) }) // before Serve's cleanups (last in, first out)
 	timeout := 300 * time.Millisecond
 	for _, addr := range []string{silent, greetsOnly} {
 		c, err := NewClient(addr, "p", "a", testSecret, timeout)
@@ -360,13 +350,7 @@ func TestClientTimeoutBoundsEveryCall(t *testing.T) {
 }
 
 func TestClientClosedPort(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	c := newClient(t, addr, "p", "a", testSecret)
+	c := newClient(t, witnesstest.ClosedPort(t), "p", "a", testSecret)
 	if _, err := c.Acquire(context.Background(), time.Second); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("got %v", err)
 	}
@@ -428,7 +412,8 @@ func rawCall(t *testing.T, addr string, send func(c net.Conn, snonce [nonceLen]b
 }
 
 func TestServerSurvivesBadClients(t *testing.T) {
-	_, addr, logs := startServer(t, 10*time.Second, true, func(s *Server) { s.IOTimeout = 300 * time.Millisecond })
+	ts := startServer(t, 10*time.Second, true, func(s *Server) { s.IOTimeout = 300 * time.Millisecond })
+	addr, logs := ts.addr, ts.logs
 	write := func(b []byte) func(net.Conn, [nonceLen]byte) {
 		return func(c net.Conn, _ [nonceLen]byte) { _, _ = c.Write(b) }
 	}
@@ -513,7 +498,7 @@ func TestServerSurvivesBadClients(t *testing.T) {
 // One host cannot take every slot: beyond MaxConnsPerHost its connections
 // are closed at once, and slots come back when its connections end.
 func TestServerLimitsConnectionsPerHost(t *testing.T) {
-	_, addr, _ := startServer(t, 10*time.Second, true, func(s *Server) { s.MaxConnsPerHost = 4; s.IOTimeout = 5 * time.Second })
+	addr := startServer(t, 10*time.Second, true, func(s *Server) { s.MaxConnsPerHost = 4; s.IOTimeout = 5 * time.Second }).addr
 	var held []net.Conn
 	defer func() {
 		for _, c := range held {
@@ -551,7 +536,7 @@ func TestServerLimitsConnectionsPerHost(t *testing.T) {
 }
 
 func TestServerManyPairs(t *testing.T) {
-	_, addr, _ := startServer(t, 10*time.Second, true, func(s *Server) { s.MaxConns, s.MaxConnsPerHost = 1000, 1000 })
+	addr := startServer(t, 10*time.Second, true, func(s *Server) { s.MaxConns, s.MaxConnsPerHost = 1000, 1000 }).addr
 	var wg sync.WaitGroup
 	errs := make(chan error, 400)
 	for i := range 200 {
@@ -583,19 +568,8 @@ func TestServerManyPairs(t *testing.T) {
 // accepted before: a successor on the same address may be starting its
 // grace.
 func TestServerStopsGrantingWhenStopping(t *testing.T) {
-	s, err := NewServer(testSecret, time.Second, 0, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.grace, s.table.grace = 0, 0
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	ts := startServer(t, time.Second, true, nil)
+	c, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -606,10 +580,11 @@ func TestServerStopsGrantingWhenStopping(t *testing.T) {
 		t.Fatal(err)
 	}
 	sn, _ := decodeHello(hello)
-	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- ts.stop() }()
 	// Serve is waiting for this connection; the listener is closed.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if x, err := net.Dial("tcp", ln.Addr().String()); err != nil {
+		if x, err := net.Dial("tcp", ts.addr); err != nil {
 			break
 		} else {
 			x.Close()
@@ -630,7 +605,7 @@ func TestServerStopsGrantingWhenStopping(t *testing.T) {
 	if resp, err := DecodeResponse(line); err != nil || resp.Status != StatusBusy {
 		t.Fatalf("while stopping: %q %v", line, err)
 	}
-	if err := <-done; err != nil {
+	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis-vip/redis-vip/internal/redistest"
 	"github.com/redis-vip/redis-vip/witness"
+	"github.com/redis-vip/redis-vip/witness/witnesstest"
 )
 
 // The witness command against package witness's client: a real
@@ -241,27 +242,6 @@ func TestWitnessWrongSecret(t *testing.T) {
 
 // A "witness" that is not one: junk, silence, a closed port.
 func TestWitnessClientAgainstBadWitnesses(t *testing.T) {
-	listen := func(t *testing.T, serve func(net.Conn)) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		t.Cleanup(func() { ln.Close(); wg.Wait() })
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				wg.Add(1)
-				go func() { defer wg.Done(); defer c.Close(); serve(c) }()
-			}
-		}()
-		return ln.Addr().String()
-	}
 	timeout := 500 * time.Millisecond
 	call := func(t *testing.T, addr string) (time.Duration, error) {
 		c, err := witness.NewClient(addr, "redis/pair-1", "a", []byte(witnessSecret), timeout)
@@ -278,14 +258,14 @@ func TestWitnessClientAgainstBadWitnesses(t *testing.T) {
 	}
 
 	t.Run("junk", func(t *testing.T) {
-		addr := listen(t, func(c net.Conn) { _, _ = c.Write([]byte("+OK redis here\r\n-ERR junk\r\n")) })
+		addr := witnesstest.Serve(t, func(c net.Conn) { _, _ = c.Write([]byte("+OK redis here\r\n-ERR junk\r\n")) })
 		if _, err := call(t, addr); !errors.Is(err, witness.ErrGarbage) {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("accepts and never answers", func(t *testing.T) {
 		release := make(chan struct{})
-		addr := listen(t, func(net.Conn) { <-release })
+		addr := witnesstest.Serve(t, func(net.Conn) { <-release })
 		t.Cleanup(func() { close(release) }) // runs before the listener's cleanup
 		el, err := call(t, addr)
 		if !errors.Is(err, witness.ErrUnreachable) {
@@ -296,13 +276,7 @@ func TestWitnessClientAgainstBadWitnesses(t *testing.T) {
 		}
 	})
 	t.Run("closed port", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		if _, err := call(t, addr); !errors.Is(err, witness.ErrUnreachable) {
+		if _, err := call(t, witnesstest.ClosedPort(t)); !errors.Is(err, witness.ErrUnreachable) {
 			t.Fatalf("got %v", err)
 		}
 	})
