@@ -125,9 +125,15 @@ func goEnv(t *testing.T) []string {
 // buildBinary builds redis-vip as `make build` does, stamped with version.
 func buildBinary(t *testing.T, dir, version string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "redis-vip")
+	return goBuild(t, filepath.Join(dir, "redis-vip"), "urfave_cli_no_docs", "-s -w -X main.version="+version)
+}
+
+// goBuild builds cmd/redis-vip into bin with build tags and linker flags,
+// static and -trimpath, with no deadline.
+func goBuild(t *testing.T, bin, tags, ldflags string) string {
+	t.Helper()
 	mustRun(t, cmdSpec{dir: repoRoot(t), env: append(goEnv(t), "CGO_ENABLED=0"), timeout: untimed},
-		"go", "build", "-tags", "urfave_cli_no_docs", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", bin, "./cmd/redis-vip")
+		"go", "build", "-tags", tags, "-trimpath", "-ldflags", ldflags, "-o", bin, "./cmd/redis-vip")
 	return bin
 }
 
