@@ -2,9 +2,7 @@ package report
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -161,54 +159,15 @@ func readState(sd transition.StateDir) State {
 	return st
 }
 
-// readJournal reads the journal's last journalTailBytes; a line cut by
-// that bound is skipped, other unparsable lines are counted.
+// readJournal reads the newest journalTailBytes of the journal (and of its
+// rotated file) with transition's reader.
 func readJournal(path string) Journal {
 	j := Journal{Path: path}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return j
-	}
+	recs, bad, err := transition.ReadJournalTail(path, journalTailBytes)
 	if err != nil {
 		j.Err = oneLine(err)
-		return j
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		j.Err = oneLine(err)
-		return j
-	}
-	off := max(0, st.Size()-journalTailBytes)
-	b, err := io.ReadAll(io.NewSectionReader(f, off, st.Size()-off))
-	if err != nil {
-		j.Err = oneLine(err)
-		return j
-	}
-	if off > 0 {
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		} else {
-			b = nil
-		}
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 64<<10), journalTailBytes)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var r transition.Record
-		if err := json.Unmarshal(line, &r); err != nil {
-			j.Unreadable++
-			continue
-		}
-		j.Records = append(j.Records, r)
-	}
-	if err := sc.Err(); err != nil {
-		j.Err = oneLine(err)
-	}
+	j.Records, j.Unreadable = recs, bad
 	return j
 }
 

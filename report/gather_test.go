@@ -208,4 +208,18 @@ func TestReadJournalTail(t *testing.T) {
 	if j := readJournal(filepath.Join(dir, "none")); j.Err != "" || len(j.Records) != 0 {
 		t.Fatalf("missing journal: %+v", j)
 	}
+	// A rotated journal: the older records are in the .1 file, read first.
+	sd := transition.StateDir{Dir: dir, Instance: "rotated", JournalMax: 600}
+	for i := range int64(6) {
+		if err := sd.Append(transition.Record{Seq: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(transition.RotatedJournalPath(sd.JournalPath())); err != nil {
+		t.Fatalf("no rotation: %v", err)
+	}
+	j = readJournal(sd.JournalPath())
+	if j.Err != "" || len(j.Records) < 2 || j.Records[len(j.Records)-1].Seq != 5 || j.Records[0].Seq != 6-int64(len(j.Records)) {
+		t.Fatalf("rotated journal: %+v", j)
+	}
 }

@@ -26,11 +26,16 @@ var ErrLockTimeout = errors.New("timed out waiting for the instance lock")
 type StateDir struct {
 	Dir      string
 	Instance string
+	// JournalMax bounds the journal file before it rotates (see
+	// MaxJournalBytes, the bound when zero).
+	JournalMax int64
 }
 
 func (s StateDir) path(ext string) string { return filepath.Join(s.Dir, s.Instance+"."+ext) }
 
-// JournalPath is the file of JSON lines, one per transition (S8).
+// JournalPath is the file of JSON lines, one per transition (S8); the
+// older lines are in RotatedJournalPath(JournalPath()). Read it with
+// ReadJournal or ReadJournalTail.
 func (s StateDir) JournalPath() string { return s.path("journal") }
 
 // Ticket is an event's place in the order of arrival.
@@ -248,52 +253,6 @@ func (s StateDir) ClearHoldoff() error {
 		return nil
 	}
 	return err
-}
-
-// Append adds one record to the journal as a JSON line.
-func (s StateDir) Append(r Record) error {
-	if err := os.MkdirAll(s.Dir, 0o750); err != nil {
-		return fmt.Errorf("state dir: %w", err)
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	f, err := os.OpenFile(s.JournalPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("journal %s: %w", s.JournalPath(), err)
-	}
-	return f.Close()
-}
-
-// ReadJournal returns the journal's records, oldest first; unreadable lines
-// are skipped and counted.
-func ReadJournal(path string) ([]Record, int, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("journal: %w", err)
-	}
-	var out []Record
-	bad := 0
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		var r Record
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			bad++
-			continue
-		}
-		out = append(out, r)
-	}
-	return out, bad, nil
 }
 
 func writeFileAtomic(path string, v any) error {

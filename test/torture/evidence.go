@@ -2,13 +2,14 @@ package torture
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/redis-vip/redis-vip/transition"
 )
 
 // flushTimes are the moments the server's log says a full sync flushed its
@@ -40,19 +41,6 @@ func flushTimes(s *redisServer) []time.Time {
 	return out
 }
 
-// journalLine is the part of a journal record the evidence shows.
-type journalLine struct {
-	Time    time.Time `json:"time"`
-	Event   string    `json:"event"`
-	Source  string    `json:"source"`
-	Outcome string    `json:"outcome"`
-	Error   string    `json:"error"`
-	Plan    *struct {
-		Decision string `json:"decision"`
-		Reason   string `json:"reason"`
-	} `json:"plan"`
-}
-
 // tlEntry is one timeline line and when it happened.
 type tlEntry struct {
 	at time.Time
@@ -74,20 +62,15 @@ func (r *run) journalTail(i, n int) []string {
 
 func (r *run) journal(i int) []tlEntry {
 	h := r.c.hosts[i]
-	b, err := os.ReadFile(h.journal())
+	recs, bad, err := transition.ReadJournal(h.journal())
 	if err != nil {
 		return []tlEntry{{at: r.start, s: h.name + " journal: " + err.Error()}}
 	}
 	var out []tlEntry
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if l == "" {
-			continue
-		}
-		var j journalLine
-		if err := json.Unmarshal([]byte(l), &j); err != nil {
-			out = append(out, tlEntry{at: r.start, s: h.name + " journal: bad line: " + trunc(l, 120)})
-			continue
-		}
+	if bad > 0 {
+		out = append(out, tlEntry{at: r.start, s: fmt.Sprintf("%s journal: %d bad lines", h.name, bad)})
+	}
+	for _, j := range recs {
 		s := fmt.Sprintf("%s journal %s %s: %s", h.name, j.Event, j.Source, j.Outcome)
 		if j.Plan != nil {
 			s += ": " + j.Plan.Decision + ": " + trunc(j.Plan.Reason, 200)
