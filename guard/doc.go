@@ -4,5 +4,8 @@
 // files say about themselves (without loading them), reads the live peer,
 // decides (purely), and writes one directive into a small file that
 // redis.conf includes on its last line: `replicaof <peer>`, `replicaof no
-// one`, or nothing.
+// one`, or nothing. Local data that starting as a replica would discard is
+// first backed up (S6) by package backup's writer, the one the transitions
+// use: a verified copy, strictly named, pruned by the same per-instance
+// retention (backups_keep counts both kinds together).
 package guard

@@ -138,6 +138,45 @@ func TestRunnerBackupCopiesWholeAOFDir(t *testing.T) {
 	}
 }
 
+// guard's backups and the transitions' (BGSAVE) backups are one set per
+// instance under one rule (S6, package backup's retention): a guard backup
+// counts toward backups_keep with the BGSAVE ones and prunes the oldest of
+// either origin, and never touches another instance's backups or files that
+// are not backups.
+func TestRunnerBackupPrunedWithTransitionBackups(t *testing.T) {
+	d := DataFiles{Dir: t.TempDir(), DBFilename: "dump.rdb", AppendDirName: "appendonlydir", AppendFilename: "appendonly.aof"}
+	writeFile(t, filepath.Join(d.Dir, "dump.rdb"), readFixture(t, fixtureRepl))
+	bdir := t.TempDir()
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	// What the transitions' writer (Writer.Snapshot) left: two BGSAVE
+	// backups of cache, older than guard's; another instance's; a stranger.
+	name := func(inst string, ago time.Duration, o backup.Origin) string {
+		return backup.Name{Instance: inst, Time: at.Add(-ago), ReplID: "d5c8cdec1d2c", Offset: 100, Origin: o, Kind: backup.KindRDB}.String()
+	}
+	oldest, older := name("cache", 3*time.Hour, backup.OriginBGSave), name("cache", 2*time.Hour, backup.OriginBGSave)
+	others := []string{name("cache-eu", 4*time.Hour, backup.OriginBGSave), name("cache@eu", 4*time.Hour, backup.OriginGuard), "cache.rdb"}
+	for _, n := range append([]string{oldest, older}, others...) {
+		writeFile(t, filepath.Join(bdir, n), readFixture(t, fixtureRepl))
+	}
+	r := &Runner{Files: d, BackupDir: bdir, Instance: "cache", Keep: 2, Now: func() time.Time { return at }}
+	p, err := r.backup(InspectLocal(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := backup.List(bdir, "cache")
+	if err != nil || len(list) != 2 || filepath.Base(list[0].Path) != older || list[1].Path != p {
+		t.Fatalf("kept %+v %v: want the newer BGSAVE backup and guard's", list, err)
+	}
+	if list[1].Name.Origin != backup.OriginGuard || list[1].Name.ReplID != "d5c8cdec1d2c" || list[1].Name.Offset != 106 {
+		t.Fatalf("guard's backup is named %+v", list[1].Name)
+	}
+	for _, n := range others {
+		if _, err := os.Stat(filepath.Join(bdir, n)); err != nil {
+			t.Errorf("%s: %v (not cache's backup: must stay)", n, err)
+		}
+	}
+}
+
 // What a real Redis 7.0.15 leaves: neither a master with a replica (so a
 // backlog) nor the replica records a history in its AOF, so guard treats
 // both as having none.
