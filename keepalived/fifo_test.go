@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/redis-vip/redis-vip/transition"
+	"github.com/redis-vip/redis-vip/vrrp/fsm"
 )
 
 // fifoTarget records, on channels, when it is marked and when it runs;
@@ -124,6 +125,14 @@ func TestStateEvent(t *testing.T) {
 	} {
 		if got := s.Event(); got != want {
 			t.Errorf("%s: %s, want %s", s, got, want)
+		}
+	}
+	// The built-in router's states print as keepalived's, and map so.
+	for s, want := range map[fsm.State]transition.Event{
+		fsm.Init: transition.EventStop, fsm.Backup: transition.EventBackup, fsm.Master: transition.EventMaster, fsm.Fault: transition.EventFault,
+	} {
+		if got := State(s.String()).Event(); got != want {
+			t.Errorf("router state %s: %s, want %s", s, got, want)
 		}
 	}
 }
