@@ -26,11 +26,8 @@ func (e witnessBadInput) Is(target error) bool { return target == errBadInput }
 // 10): package witness, docs/witness.md.
 func witnessCommand() *cli.Command {
 	return &cli.Command{
-		Name: "witness",
-		// Hidden until test/packaging/docs_test.go stops listing witness
-		// among the hidden commands (TestManPage); then delete this line.
-		Hidden: true,
-		Usage:  "the lease service on a third host that keeps a split pair to one master (systemd redis-vip-witness.service)",
+		Name:  "witness",
+		Usage: "the lease service on a third host that keeps a split pair to one master (systemd redis-vip-witness.service)",
 		UsageText: "redis-vip witness --listen ADDR [--secret-file FILE] [--max-lease DURATION]\n\n" +
 			"Holds one lease per pair of redis-vip nodes: at most one node holds it, it expires unless\n" +
 			"renewed, its holder may give it back. Nothing is kept on disk: after a start it grants\n" +
