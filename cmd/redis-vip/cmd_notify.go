@@ -223,11 +223,13 @@ type fifoTarget struct {
 	e   *env
 }
 
+// Supersede marks ev as the instance's newest event in its state dir.
 func (t fifoTarget) Supersede(ev transition.Event) error {
 	_, err := wiring.StateDir(t.e.inst).Enqueue(ev, time.Now())
 	return err
 }
 
+// Run runs the transition as notify-master and friends do, and prints its line.
 func (t fifoTarget) Run(ctx context.Context, ev transition.Event) error {
 	return runTransition(ctx, t.out, t.e, ev, "keepalived-fifo", false)
 }
