@@ -86,6 +86,8 @@ type fakeRedis struct {
 	abortFailover int // how many FAILOVERs this node ends without handing over
 
 	clients int64
+	// config holds the min-replicas-* settings (the fence), as set.
+	config map[string]string
 
 	stream    node.Stream
 	streamErr error
@@ -408,6 +410,12 @@ func (f *fakeRedis) ConfigGet(_ context.Context, name string) (string, error) {
 	}
 	f.net.mu.Lock()
 	defer f.net.mu.Unlock()
+	if strings.HasPrefix(name, "min-replicas-") {
+		if v, ok := f.config[name]; ok {
+			return v, nil
+		}
+		return map[string]string{"min-replicas-to-write": "0", "min-replicas-max-lag": "10"}[name], nil
+	}
 	if name != "replica-read-only" {
 		return "", fmt.Errorf("ERR unknown parameter %q", name)
 	}
@@ -423,6 +431,13 @@ func (f *fakeRedis) ConfigSet(_ context.Context, name, value string) error {
 	}
 	f.net.mu.Lock()
 	defer f.net.mu.Unlock()
+	if name == "min-replicas-to-write" || name == "min-replicas-max-lag" {
+		if f.config == nil {
+			f.config = map[string]string{}
+		}
+		f.config[name] = value
+		return nil
+	}
 	if name != "replica-read-only" {
 		return fmt.Errorf("ERR unknown parameter %q", name)
 	}

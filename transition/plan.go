@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/redis-vip/redis-vip/fence"
 	"github.com/redis-vip/redis-vip/node"
 )
 
@@ -79,6 +80,20 @@ const (
 	// StepRewrite: CONFIG REWRITE on local; planned only when local runs
 	// from a config file (S7).
 	StepRewrite Step = "config-rewrite"
+	// StepFenceClose: CONFIG SET min-replicas-to-write 2 on local, before
+	// a promotion on unknown evidence (issue 10): the new master
+	// acknowledges no write before the old master's fence is up.
+	StepFenceClose Step = "fence-close"
+	// StepFenceOpen: CONFIG SET min-replicas-to-write 0 on local, before a
+	// promotion where no partition can hide (the peer positively dead, or
+	// alive): a level left from an earlier term as master must not refuse
+	// its writes. The fence keeper arms it once the peer is in sync.
+	StepFenceOpen Step = "fence-open"
+	// StepFenceWait: after a promotion on unknown evidence, wait until
+	// fence.Decide opens the fence (fence_after + margin after the
+	// promotion, at once if the peer turns out dead or syncing from
+	// local), then set that level.
+	StepFenceWait Step = "fence-wait"
 )
 
 // Handover modes, as in the handover setting.
@@ -122,6 +137,17 @@ type Input struct {
 	// PeerWaitOver is true on the last decision after waiting for the peer:
 	// a node that has waited its turn stops waiting.
 	PeerWaitOver bool
+	// Fencing is fence_after > 0 (issue 10, package fence): promotions
+	// set the fence, and one on unknown evidence waits for the old
+	// master's fence.
+	Fencing bool
+	// PeerEvidence is what the failed peer read says (fence.Classify):
+	// dead (refused) or unknown (timeouts, no route). Read only when Peer
+	// is nil and PeerAnswered is false.
+	PeerEvidence fence.Evidence
+	// Witness: a witness is configured. LeaseHeld: this node holds its
+	// lease, granted by a request sent after the peer read failed.
+	Witness, LeaseHeld bool
 }
 
 // Plan is Decide's answer.
@@ -166,8 +192,20 @@ func Decide(in Input) Plan {
 		p.Reason += "; local is a replica that accepts writes (replica-read-only no): made read-only after a backup of what clients wrote to it (S6)"
 	}
 	p.Steps = resolve(in, p.Steps)
+	if in.Fencing && in.Event == EventMaster && promotesLocal(p.Steps) && !slices.Contains(p.Steps, StepFenceClose) && !slices.Contains(p.Steps, StepFenceOpen) {
+		// The peer is alive or dead, not unknown: nothing hides. Open
+		// just before the promotion: local is a replica then (a master
+		// about to follow must not take writes it then discards).
+		i := slices.IndexFunc(p.Steps, isPromotion)
+		p.Steps = slices.Insert(p.Steps, i, StepFenceOpen)
+	}
 	return p
 }
+
+// promotesLocal reports whether steps make local a master.
+func promotesLocal(steps []Step) bool { return slices.ContainsFunc(steps, isPromotion) }
+
+func isPromotion(s Step) bool { return s == StepPromote || s == StepPauseHandover || s == StepFailover }
 
 // writableReplica reports whether local is a replica holding data that
 // clients may write to directly.
@@ -285,13 +323,19 @@ func decideMaster(in Input) Plan {
 		if l.MasterSyncInProgress {
 			return Plan{Decision: "wait-local-sync", Reason: "local is in a full sync: its dataset is not finished (S11)", Wait: true}
 		}
+		var p Plan
 		if why, stale := StaleBy(l, in.MaxLinkDown); stale {
 			if !in.Force {
 				return Plan{Decision: "refuse-stale", Reason: fmt.Sprintf("peer unreachable but local is a stale replica: %s, beyond max_link_down %s (S10); promote with --force to accept the loss", why, in.MaxLinkDown), Refused: true}
 			}
-			return promote("promote-alone-forced", "peer unreachable; local is a stale replica ("+why+") promoted because --force was given (S10, W2)", "")
+			p = promote("promote-alone-forced", "peer unreachable; local is a stale replica ("+why+") promoted because --force was given (S10, W2)", "")
+		} else {
+			p = promote("promote-alone", "peer unreachable: promote at once (S3)", "")
 		}
-		return promote("promote-alone", "peer unreachable: promote at once (S3)", "")
+		if in.Fencing && l.Role == node.RoleReplica {
+			return fencePromotion(in, p)
+		}
+		return p
 	}
 	p := *in.Peer
 	rel := relation(in)
@@ -368,6 +412,34 @@ func decideMaster(in Input) Plan {
 	}
 	steps = append(steps, StepWaitInSync, StepPromote, StepRewrite)
 	return Plan{Decision: "sync-from-replica-then-promote", Reason: "peer is a replica with data local lacks: copy it, then promote", Relation: rel.String(), Steps: steps}
+}
+
+// fencePromotion adds the fence to a promotion of local while the peer
+// cannot be read (issue 10). A peer that refused the connection is
+// positively dead: promote at once with the fence open. An unknown peer
+// may be a partition: with a witness, only the lease holder promotes; the
+// fence is closed before the promotion and opens only once the old
+// master's own fence is certain to be up (fence-wait).
+func fencePromotion(in Input, p Plan) Plan {
+	if in.PeerEvidence == fence.Dead {
+		p.Reason += "; the peer's host refused the connection (positively dead): fence open"
+		p.Steps = append([]Step{StepFenceOpen}, p.Steps...)
+		return p
+	}
+	ok, why := fence.MayPromoteOnUnknown(in.Witness, in.LeaseHeld)
+	if !ok && !in.Force {
+		return Plan{Decision: "wait-lease", Reason: "peer unknown (no answer: a partition may hide there) and " + why + ": not promoted on unknown evidence (issue 10)", Wait: true}
+	}
+	if !ok {
+		why = "the witness lease is not held, but --force was given"
+	}
+	p.Decision = "promote-fenced"
+	if p.Reason == "peer unreachable: promote at once (S3)" {
+		p.Reason = "peer unknown (no answer: a partition may hide there)"
+	}
+	p.Reason += "; " + why + ": promote with the fence closed, writes wait fence_after + margin for the old master's fence (issue 10)"
+	p.Steps = []Step{StepFenceClose, StepPromote, StepRewrite, StepFenceWait}
+	return p
 }
 
 // useFailover reports whether a handover uses FAILOVER TO rather than the

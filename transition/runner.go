@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/redis-vip/redis-vip/fence"
 	"github.com/redis-vip/redis-vip/internal/pollwait"
 	"github.com/redis-vip/redis-vip/node"
+	"github.com/redis-vip/redis-vip/witness"
 )
 
 // Errors a transition ends with; main maps them to exit codes.
@@ -74,6 +77,17 @@ type Options struct {
 	// MaxLinkDown bounds a replica's link-down time for promoting it alone
 	// (S10); 0 means no bound.
 	MaxLinkDown time.Duration
+	// FenceAfter is fence_after (issue 10, package fence); 0 turns
+	// fencing off: then no transition touches min-replicas-*.
+	FenceAfter time.Duration
+	// LeaseDuration is the witness lease asked for (with Runner.Witness).
+	LeaseDuration time.Duration
+}
+
+// Witness is the pair's lease service; *witness.Client has it.
+type Witness interface {
+	Acquire(ctx context.Context, d time.Duration) (witness.Lease, error)
+	Release(ctx context.Context) error
 }
 
 // Runner executes transitions for one instance.
@@ -87,6 +101,15 @@ type Runner struct {
 	Backups       Backupper
 	Opts          Options
 	Now           func() time.Time
+	// Witness, when not nil, is asked for the lease before a promotion on
+	// unknown evidence (with Opts.FenceAfter > 0).
+	Witness Witness
+
+	// lease keeps what the witness said (created on first use).
+	lease *leaseView
+	// promotedAt is when this transition promoted local on unknown
+	// evidence (the boot clock), for fence-wait.
+	promotedAt *fence.Stamp
 
 	// localPaused is set while the backup step holds local writes paused,
 	// until localPausedUntil (Now's clock).
@@ -147,6 +170,12 @@ type Snapshot struct {
 	PeerError string      `json:"peer_error,omitempty"`
 	// PeerAnswered: the peer answered with an error, so it is alive (S9).
 	PeerAnswered bool `json:"peer_answered,omitempty"`
+	// PeerEvidence is what the peer read says (fence.Classify): alive,
+	// dead or unknown (issue 10).
+	PeerEvidence string `json:"peer_evidence,omitempty"`
+	// Lease is what the witness said when asked for the lease before a
+	// promotion on unknown evidence.
+	Lease string `json:"lease,omitempty"`
 	// LocalStream and PeerStream are what each side's replication stream
 	// since their fork holds, read when one continued the other's history.
 	LocalStream *node.Stream `json:"local_stream,omitempty"`
@@ -410,10 +439,14 @@ func (r *Runner) plan(ctx context.Context, t Ticket, rec *Record, once bool) (Pl
 		}
 		snap := Snapshot{Local: &local}
 		var peer *node.Facts
+		evidence := fence.Alive
 		if pf, perr := r.Peer.Facts(ctx); perr == nil {
 			peer = &pf
 			snap.Peer = peer
+			snap.PeerEvidence = evidence.String()
 		} else {
+			evidence = fence.Classify(perr)
+			snap.PeerEvidence = evidence.String()
 			snap.PeerError = perr.Error()
 			snap.PeerAnswered = node.Answered(perr)
 			if errors.Is(perr, node.ErrAuth) {
@@ -436,6 +469,10 @@ func (r *Runner) plan(ctx context.Context, t Ticket, rec *Record, once bool) (Pl
 			v, werr := r.Local.ConfigGet(ctx, "replica-read-only")
 			writable = werr != nil || v == "no"
 		}
+		leaseHeld := false
+		if ev == EventMaster && evidence == fence.Unknown && r.fencing() && r.Witness != nil && local.Role == node.RoleReplica {
+			leaseHeld, snap.Lease = r.askLease(ctx)
+		}
 		rec.Before = snap
 		// One reading of the clock for the decision and the exit: a plan
 		// decided with the wait not over must not end the wait (the last
@@ -448,7 +485,7 @@ func (r *Runner) plan(ctx context.Context, t Ticket, rec *Record, once bool) (Pl
 				LocalStream: snap.LocalStream.Class(), PeerStream: snap.PeerStream.Class(),
 				LocalAnnounce: r.LocalAnnounce, PeerAddr: r.PeerAddr, MaxLinkDown: r.Opts.MaxLinkDown, LocalWritable: writable,
 				Force: r.Opts.Force, FollowDiverged: r.Opts.FollowDiverged, Handover: r.Opts.Handover,
-				PeerWaitOver: over})
+				PeerWaitOver: over, Fencing: r.fencing(), PeerEvidence: evidence, Witness: r.Witness != nil, LeaseHeld: leaseHeld})
 			rec.Plan = &plan
 			wait = plan.Wait
 		}
@@ -570,7 +607,19 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 	case StepPauseHandOverToPeer:
 		return r.pauseHandover(ctx, syncCtx, t, r.localSide(), r.peerSide())
 	case StepPromote:
-		return "replicaof no one", r.Local.PromoteNoOne(ctx)
+		if err := r.Local.PromoteNoOne(ctx); err != nil {
+			return "", err
+		}
+		if rec.Plan != nil && slices.Contains(rec.Plan.Steps, StepFenceWait) {
+			return "replicaof no one; " + r.stampPromotion(), nil
+		}
+		return "replicaof no one", nil
+	case StepFenceClose:
+		return r.setFence(ctx, fence.Closed, "no write acknowledged before the old master's fence is up")
+	case StepFenceOpen:
+		return r.setFence(ctx, fence.Open, "no partition can hide: the peer is dead or alive")
+	case StepFenceWait:
+		return r.fenceWait(ctx, t)
 	case StepPromotePeer:
 		return "peer replicaof no one", r.Peer.PromoteNoOne(ctx)
 	case StepPausePeerWrites:

@@ -1,0 +1,210 @@
+package transition
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/redis-vip/redis-vip/fence"
+	"github.com/redis-vip/redis-vip/maintenance"
+	"github.com/redis-vip/redis-vip/witness"
+)
+
+func TestKeeperPlan(t *testing.T) {
+	fa := 5 * time.Second
+	lag := fence.MaxLag(fa)
+	wait := fa + fence.Margin(fa)
+	for _, c := range []struct {
+		name           string
+		v              KeeperView
+		decided        bool
+		level          fence.Level
+		setLag, setMin int
+		clear, release bool
+		reason         string
+	}{
+		{name: "replica: nothing", v: KeeperView{MinReplicas: 2, MaxLag: 10}, setLag: -1, setMin: -1},
+		{name: "replica holding a lease: give it back", v: KeeperView{Witness: true, LeaseValid: true, MinReplicas: 2}, setLag: -1, setMin: -1, release: true},
+		{name: "master, peer in sync, open: arm (lag first)", v: KeeperView{LocalMaster: true, Peer: fence.Alive, PeerInSync: true, MinReplicas: 0, MaxLag: 10},
+			decided: true, level: fence.Armed, setLag: lag, setMin: 1, reason: "armed"},
+		{name: "master armed already: nothing to set", v: KeeperView{LocalMaster: true, Peer: fence.Alive, PeerInSync: true, MinReplicas: 1, MaxLag: lag},
+			decided: true, level: fence.Armed, setLag: -1, setMin: -1, reason: "armed"},
+		{name: "peer unknown: close", v: KeeperView{LocalMaster: true, Peer: fence.Unknown, MinReplicas: 1, MaxLag: lag},
+			decided: true, level: fence.Closed, setLag: -1, setMin: 2, reason: "peer unknown"},
+		{name: "peer dead: open", v: KeeperView{LocalMaster: true, Peer: fence.Dead, MinReplicas: 2, MaxLag: lag},
+			decided: true, level: fence.Open, setLag: -1, setMin: 0, reason: "positively dead"},
+		{name: "peer syncing from local: open", v: KeeperView{LocalMaster: true, Peer: fence.Alive, PeerSyncing: true, MinReplicas: 1, MaxLag: lag},
+			decided: true, level: fence.Open, setLag: -1, setMin: 0, reason: "syncing"},
+		{name: "witness, lease held, peer unknown: open", v: KeeperView{LocalMaster: true, Peer: fence.Unknown, Witness: true, LeaseHeld: true, LeaseValid: true, MinReplicas: 2, MaxLag: lag},
+			decided: true, level: fence.Open, setLag: -1, setMin: 0, reason: "witness lease"},
+		{name: "witness, no lease, peer unknown: closed", v: KeeperView{LocalMaster: true, Peer: fence.Unknown, Witness: true, MinReplicas: 0, MaxLag: lag},
+			decided: true, level: fence.Closed, setLag: -1, setMin: 2, reason: "no witness lease"},
+		{name: "promoted on unknown, waiting: closed", v: KeeperView{LocalMaster: true, Peer: fence.Unknown, Promoted: true, Since: time.Second, MinReplicas: 2, MaxLag: 10},
+			decided: true, level: fence.Closed, setLag: -1, setMin: -1, reason: "writes wait"},
+		{name: "promoted on unknown, waited: open", v: KeeperView{LocalMaster: true, Peer: fence.Unknown, Promoted: true, Since: wait, MinReplicas: 2, MaxLag: 10},
+			decided: true, level: fence.Open, setLag: -1, setMin: 0, reason: "fence is up"},
+		{name: "promoted, peer back in sync: arm and settle the promotion", v: KeeperView{LocalMaster: true, Peer: fence.Alive, PeerInSync: true, Promoted: true, Since: time.Second, MinReplicas: 2, MaxLag: 10},
+			decided: true, level: fence.Armed, setLag: lag, setMin: 1, clear: true, reason: "armed"},
+		{name: "CONFIG GET refused: set it all", v: KeeperView{LocalMaster: true, Peer: fence.Alive, MinReplicas: -1, MaxLag: -1},
+			decided: true, level: fence.Armed, setLag: lag, setMin: 1, reason: "armed"},
+	} {
+		c.v.FenceAfter = fa
+		a := KeeperPlan(c.v)
+		if a.Decided != c.decided || (c.decided && a.Decision.Level != c.level) || a.SetMaxLag != c.setLag || a.SetMinReplicas != c.setMin ||
+			a.ClearPromotion != c.clear || a.Release != c.release || !strings.Contains(a.Decision.Reason, c.reason) {
+			t.Errorf("%s: %+v", c.name, a)
+		}
+	}
+}
+
+// keeperRig is a Keeper on the fakes of a rig: local master, peer its
+// in-sync replica.
+func keeperRig(t *testing.T, w Witness) (*rig, *Keeper, *observer.ObservedLogs) {
+	g := newRig(t)
+	g.peer.follow(addrL, true)
+	core, logs := observer.New(zap.DebugLevel)
+	k := &Keeper{Log: zap.New(core), State: g.r.State, Local: g.local, Peer: g.peer, LocalAnnounce: addrL,
+		FenceAfter: 5 * time.Second, Interval: time.Millisecond, ProbeTimeout: time.Second, PendingSlack: time.Minute,
+		Witness: w, LeaseDuration: fence.LeaseDuration(5 * time.Second)}
+	if w != nil {
+		k.lease = &leaseView{w: w, d: k.LeaseDuration, margin: fence.Margin(k.FenceAfter), sd: k.State, log: k.Log}
+	}
+	return g, k, logs
+}
+
+func TestKeeperPasses(t *testing.T) {
+	g, k, logs := keeperRig(t, nil)
+	ctx := context.Background()
+	k.Pass(ctx)
+	if g.local.config["min-replicas-to-write"] != "1" || g.local.config["min-replicas-max-lag"] != "3" {
+		t.Fatalf("in sync: config %v, want armed with lag 3", g.local.config)
+	}
+	k.Pass(ctx) // nothing changes: no CONFIG SET, no second log line
+	if n := g.local.n("ConfigSet"); n != 2 {
+		t.Errorf("%d CONFIG SETs after two passes, want 2", n)
+	}
+	g.peer.fail("Facts", 0, errUnreachable)
+	k.Pass(ctx)
+	if g.local.config["min-replicas-to-write"] != "2" {
+		t.Fatalf("peer unknown: config %v, want closed", g.local.config)
+	}
+	fs, _ := k.State.ReadFence()
+	if fs.Level == nil || *fs.Level != fence.Closed || fs.Evidence != "unknown" || fs.PeerSeen == nil {
+		t.Errorf("fence file %+v", fs)
+	}
+	if n := logs.FilterMessage("fence closed").Len(); n != 1 {
+		t.Errorf("%d 'fence closed' lines, want 1", n)
+	}
+	k.Pass(ctx)
+	if n := logs.FilterMessage("fence closed").Len(); n != 1 {
+		t.Errorf("%d 'fence closed' lines after a second pass, want 1", n)
+	}
+	// A promotion on unknown evidence, then the peer back in sync: armed,
+	// and the stamp settled.
+	stamp, _ := fence.Now()
+	_ = k.State.UpdateFence(func(f *FenceState) bool { f.Promotion = &stamp; return true })
+	g.peer.fail("Facts", 0, nil)
+	g.peer.set(func(f *fakeRedis) { f.down = false })
+	delete(g.peer.errs, "Facts")
+	k.Pass(ctx)
+	fs, _ = k.State.ReadFence()
+	if fs.Promotion != nil || g.local.config["min-replicas-to-write"] != "1" {
+		t.Errorf("peer back in sync: promotion %v, config %v", fs.Promotion, g.local.config)
+	}
+	// Local a replica: nothing is set.
+	g.local.follow(addrP, true)
+	before := g.local.n("ConfigSet")
+	g.peer.fail("Facts", 0, errUnreachable)
+	k.Pass(ctx)
+	if g.local.n("ConfigSet") != before {
+		t.Errorf("a replica's settings were changed: %v", g.local.log())
+	}
+}
+
+// A hung or dead local Redis: nothing set, the lease not renewed, one line.
+func TestKeeperLocalUnreadable(t *testing.T) {
+	w := &fakeWitness{grant: true}
+	g, k, logs := keeperRig(t, w)
+	g.local.fail("Facts", 0, errUnreachable)
+	for range 3 {
+		k.Pass(context.Background())
+	}
+	if acq, _ := w.counts(); acq != 0 || g.local.n("ConfigSet") != 0 {
+		t.Errorf("%d witness calls, %d CONFIG SETs; want none", acq, g.local.n("ConfigSet"))
+	}
+	if n := logs.FilterMessageSnippet("local Redis unreadable").Len(); n != 1 {
+		t.Errorf("%d lines, want 1", n)
+	}
+}
+
+// With a witness: the holder stays open when the peer vanishes, a node
+// that cannot get the lease closes, a replica gives the lease back.
+func TestKeeperWitness(t *testing.T) {
+	w := &fakeWitness{grant: true}
+	g, k, logs := keeperRig(t, w)
+	ctx := context.Background()
+	g.local.config = map[string]string{"min-replicas-to-write": "1"}
+	k.Pass(ctx)
+	if g.local.config["min-replicas-to-write"] != "0" {
+		t.Fatalf("lease held, peer in sync: config %v, want open", g.local.config)
+	}
+	k.Pass(ctx) // the peer seen alive after the last renewal
+	g.peer.fail("Facts", 0, errUnreachable)
+	k.lease.asked = time.Now().Add(-time.Second) // past the retry spacing
+	acq0, _ := w.counts()
+	k.Pass(ctx)
+	if acq, _ := w.counts(); acq != acq0+1 || g.local.config["min-replicas-to-write"] != "0" {
+		t.Errorf("peer gone: %d renewals (want 1, at once), config %v (want open)", acq-acq0, g.local.config)
+	}
+	// The witness now refuses our secret: the grant runs out, the fence
+	// closes, one line however often it repeats.
+	w.mu.Lock()
+	w.err = fmt.Errorf("witness w:1 pair p: %w", witness.ErrWrongSecret)
+	w.mu.Unlock()
+	k.lease.lease.Until = time.Now() // the earlier grant is over
+	for range 5 {
+		k.lease.asked = time.Now().Add(-time.Second)
+		k.Pass(ctx)
+	}
+	if g.local.config["min-replicas-to-write"] != "2" {
+		t.Errorf("no lease, peer unknown: config %v, want closed", g.local.config)
+	}
+	if n := logs.FilterMessage("witness: no lease from this call").Len(); n != 1 {
+		t.Errorf("%d witness lines, want 1", n)
+	}
+	fs, _ := k.State.ReadFence()
+	if !strings.Contains(fs.LeaseError, "secret") {
+		t.Errorf("fence file lease error %q", fs.LeaseError)
+	}
+	// Demoted while holding a lease: given back.
+	w.mu.Lock()
+	w.err, w.grant = nil, true
+	w.mu.Unlock()
+	k.lease.asked = time.Time{}
+	g.peer.fail("Facts", 0, nil)
+	delete(g.peer.errs, "Facts")
+	k.Pass(ctx)
+	g.local.follow(addrP, true)
+	k.Pass(ctx)
+	if _, rel := w.counts(); rel != 1 {
+		t.Errorf("%d releases after the demotion, want 1", rel)
+	}
+}
+
+func TestKeeperMaintenance(t *testing.T) {
+	g, k, _ := keeperRig(t, nil)
+	if err := maintenance.Enable(k.State.Dir, k.State.Instance, maintenance.State{On: true}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	k.Run(ctx)
+	if n := g.local.n("Facts") + g.local.n("ConfigSet"); n != 0 {
+		t.Errorf("%d calls under maintenance, want none", n)
+	}
+}
