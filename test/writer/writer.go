@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -30,6 +31,12 @@ type Config struct {
 	Count    int64
 	// Settle bounds how long Verify waits for exactly one master holding the VIP.
 	Settle time.Duration
+	// AckLog, when not nil, receives the run as an ack log (see ReadLog):
+	// the header before the first write, a line per acknowledgement as it
+	// arrives, the trailer at the end. A failed write to it ends the run
+	// with an error (an acknowledgement that is not recorded cannot be
+	// counted).
+	AckLog io.Writer
 }
 
 // Progress is a snapshot of the write phase, for progress lines.
@@ -46,13 +53,29 @@ type Progress struct {
 // reconnecting after every failure, until ctx ends, cfg.Duration passes or
 // cfg.Count numbers were sent. Every number is sent once: a failed one is
 // not retried, so the acks say exactly which writes the client was told
-// succeeded. progress (may be nil) is called about every tick.
-func Write(ctx context.Context, cfg Config, tick time.Duration, progress func(Progress)) (Log, error) {
+// succeeded. progress (may be nil) is called about every tick. With
+// cfg.AckLog each acknowledgement is recorded there before the next write
+// is sent.
+func Write(ctx context.Context, cfg Config, tick time.Duration, progress func(Progress)) (l Log, err error) {
 	if cfg.Duration <= 0 {
 		return Log{}, errors.New("writer: duration must be positive (the write phase is always bounded)")
 	}
 	start := time.Now()
-	l := Log{Key: cfg.Key, Start: start, Errors: map[string]int{}}
+	l = Log{Key: cfg.Key, Start: start, Errors: map[string]int{}}
+	var alog *ackLog
+	if cfg.AckLog != nil {
+		alog = &ackLog{w: cfg.AckLog}
+		if err := alog.header(cfg.Key, start); err != nil {
+			return l, fmt.Errorf("%w: %w", errAckLog, err)
+		}
+		defer func() {
+			if err == nil {
+				if terr := alog.trailer(l); terr != nil {
+					err = fmt.Errorf("%w: %w", errAckLog, terr)
+				}
+			}
+		}()
+	}
 	deadline := start.Add(cfg.Duration)
 	var conn *Conn
 	server := ""
@@ -100,7 +123,14 @@ func Write(ctx context.Context, cfg Config, tick time.Duration, progress func(Pr
 			continue
 		}
 		lastAck = time.Now()
-		l.Acks = append(l.Acks, Ack{N: l.Sent, At: lastAck.Sub(start), By: server})
+		a := Ack{N: l.Sent, At: lastAck.Sub(start), By: server}
+		l.Acks = append(l.Acks, a)
+		if alog != nil {
+			if err := alog.ack(a); err != nil {
+				l.Duration = time.Since(start)
+				return l, fmt.Errorf("%w: %w", errAckLog, err)
+			}
+		}
 		pause(ctx, cfg.Interval)
 	}
 	l.Duration = time.Since(start)

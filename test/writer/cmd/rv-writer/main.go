@@ -8,6 +8,11 @@
 // JSON report goes to stdout with --json; a one-line summary always goes to
 // stderr (stdout without --json). Exit codes: 0 no acknowledged write lost
 // and one master holding the VIP, 1 otherwise, 2 bad usage.
+//
+// A writer that may be killed with its host (the lab's poweroff) records
+// each acknowledgement as it arrives with --ack-log FILE; another rv-writer
+// counts them later with --verify-log FILE, which also reads --save-log's
+// file.
 package main
 
 import (
@@ -43,8 +48,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	settle := fs.Duration("settle", 15*time.Second, "how long to wait at the end for one master holding the VIP")
 	progress := fs.Duration("progress", 0, "print a progress line this often (0: never)")
 	asJSON := fs.Bool("json", false, "print the JSON report on stdout")
-	saveLog := fs.String("save-log", "", "also write the acknowledged writes (JSON) to this file")
-	verifyLog := fs.String("verify-log", "", "do not write: verify the writes saved in this file against the servers now")
+	saveLog := fs.String("save-log", "", "also write the acknowledged writes (JSON) to this file when the write phase ends")
+	ackLog := fs.String("ack-log", "", "append each acknowledged write to this file as it arrives (one JSON line; survives the writer being killed)")
+	verifyLog := fs.String("verify-log", "", "do not write: verify the writes in this file (from --save-log or --ack-log) against the servers now")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -58,24 +64,43 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	var l writer.Log
 	if *verifyLog != "" {
-		b, err := os.ReadFile(*verifyLog)
+		f, err := os.Open(*verifyLog)
+		complete := false
 		if err == nil {
-			err = json.Unmarshal(b, &l)
+			l, complete, err = writer.ReadLog(f)
+			f.Close()
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "rv-writer: %s: %v\n", *verifyLog, err)
 			return 2
 		}
+		if !complete {
+			fmt.Fprintf(stderr, "rv-writer: %s: the writer did not end normally; verifying the %d acknowledgements it recorded\n", *verifyLog, len(l.Acks))
+		}
 		cfg.Key = l.Key
 	} else {
+		if *ackLog != "" {
+			f, err := os.OpenFile(*ackLog, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			if err != nil {
+				fmt.Fprintf(stderr, "rv-writer: %v\n", err)
+				return 2
+			}
+			defer f.Close()
+			cfg.AckLog = f
+		}
 		var err error
 		l, err = writer.Write(ctx, cfg, *progress, func(p writer.Progress) {
 			fmt.Fprintf(stderr, "rv-writer: t=%5.1fs sent=%d acked=%d last ack %d ms ago (server %s)\n",
 				p.Elapsed.Seconds(), p.Sent, p.Acked, p.SinceAck.Milliseconds(), orDash(p.Server))
 		})
-		if err != nil {
+		if err != nil && len(l.Acks) == 0 {
 			fmt.Fprintf(stderr, "rv-writer: %v\n", err)
 			return 2
+		}
+		if err != nil {
+			// The ack log failed mid-run: say so, and still verify the
+			// acknowledgements held in memory.
+			fmt.Fprintf(stderr, "rv-writer: %v (stopped writing after %d acknowledgements)\n", err, len(l.Acks))
 		}
 		if *saveLog != "" {
 			b, _ := json.Marshal(l)
