@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/redis-vip/redis-vip/fence"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 )
@@ -32,12 +33,15 @@ func Gather(ctx context.Context, local, peer FactsReader, sd transition.StateDir
 	in.Holdoff = h
 	m, merr := sd.Maintenance()
 	in.Maintenance = m
+	fs, ferr := sd.ReadFence()
+	in.Fence.State = fs
+	in.Fence.Now, _ = fence.Now()
 	in.Local, in.LocalErr = await(ctx, localCh)
 	in.Peer, in.PeerErr = await(ctx, peerCh)
 	if in.Local != nil && in.Peer != nil {
 		in.LocalStream, in.PeerStream = forkStreams(ctx, local, peer, *in.Local, *in.Peer)
 	}
-	return in, errors.Join(herr, merr)
+	return in, errors.Join(herr, merr, ferr)
 }
 
 // forkStreams reads both streams since the fork when one node continued the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis-vip/redis-vip/fence"
 	"github.com/redis-vip/redis-vip/maintenance"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
@@ -43,6 +44,25 @@ type Input struct {
 	// Maintenance is the instance's maintenance mode on this host: while
 	// on, the current holder stays eligible (see withMaintenance).
 	Maintenance maintenance.State
+	// Fence is partition safety (issue 10).
+	Fence Fence
+}
+
+// Fence is what check knows of the fence: the settings, and the fence file
+// the keeper and the transitions write (check never calls the witness: it
+// runs every second and must stay bounded).
+type Fence struct {
+	// On is fence_after > 0; Witness: a witness is configured.
+	On, Witness bool
+	FenceAfter  time.Duration
+	// PendingSlack is timeouts.transition (FenceState.PromotedSince).
+	PendingSlack time.Duration
+	// KeeperStale: a keeper decision older than this means no keeper runs.
+	KeeperStale time.Duration
+	// State is the fence file; Now the boot clock when it was read
+	// (zero BootID when the clock could not be read).
+	State transition.FenceState
+	Now   fence.Stamp
 }
 
 // Result is the verdict: OK or not, one line of why, and warnings that do
@@ -139,9 +159,49 @@ func judge(in Input) Result {
 		}
 	}
 	if l.Role == node.RoleMaster {
+		if in.Fence.On {
+			return fencedMaster(in, warnings)
+		}
 		return Result{OK: true, Reason: "local is master", Warnings: warnings}
 	}
 	return replicaVerdict(in, l, warnings)
+}
+
+// fencedMaster is a master's verdict with fencing on (issue 10). With a
+// witness, a master whose peer is unknown must hold the lease: without it,
+// its writes are fenced and the VIP belongs with the holder. A master
+// promoted on unknown evidence whose writes still wait for the old
+// master's fence is the one to hold the VIP: it passes, with a warning.
+func fencedMaster(in Input, warnings []string) Result {
+	f := in.Fence
+	st := f.State
+	unknown := in.Peer == nil && !node.Answered(in.PeerErr) && fence.Classify(in.PeerErr) == fence.Unknown
+	if st.At != nil && f.Now.BootID != "" && f.KeeperStale > 0 {
+		if d, ok := st.At.Since(f.Now); !ok || d > f.KeeperStale {
+			warnings = append(warnings, "no fence keeper has decided lately: run notify-fifo, reconcile --loop or run, or the fence is set only by transitions")
+		}
+	} else if st.At == nil {
+		warnings = append(warnings, "no fence keeper has decided yet: run notify-fifo, reconcile --loop or run, or the fence is set only by transitions")
+	}
+	if unknown && f.Witness && !st.LeaseHeld(f.Now, fence.Margin(f.FenceAfter), false) {
+		why := "not held"
+		switch {
+		case st.LeaseError != "":
+			why = "not held: " + st.LeaseError
+		case st.LeaseHolder != "" && st.LeaseUntil == nil:
+			why = "held by " + st.LeaseHolder
+		}
+		return fail("local is master but the peer is unknown (%v) and this node does not hold the witness lease (%s): its writes are fenced, the VIP belongs with the lease holder", in.PeerErr, why)
+	}
+	if since, ok := st.PromotedSince(f.Now, f.PendingSlack); ok && unknown {
+		if wait := f.FenceAfter + fence.Margin(f.FenceAfter); since < wait {
+			warnings = append(warnings, fmt.Sprintf("promoted on unknown evidence: writes wait %s more for the old master's fence (fence closed)", (wait-since).Round(time.Millisecond)))
+		}
+	}
+	if st.Level != nil && *st.Level == fence.Closed {
+		warnings = append(warnings, "fence closed: "+st.Reason)
+	}
+	return Result{OK: true, Reason: "local is master", Warnings: warnings}
 }
 
 func replicaVerdict(in Input, l node.Facts, warnings []string) Result {

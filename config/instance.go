@@ -111,8 +111,14 @@ func (in Instance) Fencing() bool { return in.FenceAfter > 0 }
 // HasWitness reports whether a witness is configured.
 func (in Instance) HasWitness() bool { return in.Witness.Address != "" }
 
-// LeaseDuration is the witness lease this instance asks for.
-func (in Instance) LeaseDuration() time.Duration { return fence.LeaseDuration(in.FenceAfter) }
+// LeaseDuration is the witness lease this instance asks for (0 with
+// fencing off).
+func (in Instance) LeaseDuration() time.Duration {
+	if !in.Fencing() {
+		return 0
+	}
+	return fence.LeaseDuration(in.FenceAfter)
+}
 
 // Guard says where the local Redis keeps its data and its guard include.
 type Guard struct {

@@ -98,8 +98,14 @@ type Keeper struct {
 	peerSeen time.Time   // last time the peer was seen alive
 	seenAt   fence.Stamp // the same, on the boot clock
 	last     keeperMemo
+	wrote    time.Time // when the fence file was last written
 	quiet    complainer
 }
+
+// KeeperHeartbeat is how often the keeper rewrites its decision when it
+// has not changed, so check and report can tell a keeper that runs from
+// one that stopped.
+const KeeperHeartbeat = 5 * time.Second
 
 // keeperMemo is what the keeper last wrote and logged.
 type keeperMemo struct {
@@ -269,10 +275,10 @@ func (k *Keeper) apply(ctx context.Context, v KeeperView, a KeeperActions) {
 		k.Log.Info("fence "+a.Decision.Level.String(), zap.Int(cfgMinReplicas, a.Decision.Level.MinReplicas()),
 			zap.String("reason", a.Decision.Reason), zap.String("peer", v.Peer.String()), zap.Bool("lease_held", v.LeaseHeld))
 	}
-	if memo == k.last {
+	if memo == k.last && time.Since(k.wrote) < KeeperHeartbeat {
 		return
 	}
-	k.last = memo
+	k.last, k.wrote = memo, time.Now()
 	now, _ := fence.Now()
 	seen := k.seenAt
 	err := k.State.UpdateFence(func(f *FenceState) bool {

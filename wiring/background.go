@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -15,16 +16,25 @@ import (
 )
 
 // Reconcilers runs transition.ReconcileEvery for each instance in the
-// background (S12), with fresh clients for every pass, and returns a
-// function that stops them and waits.
+// background (S12), with fresh clients for every pass, and the fence
+// keeper of each instance with fencing on (issue 10: every long-running
+// process, notify-fifo, reconcile --loop and run, starts its helpers
+// here); it returns a function that stops them and waits.
 func Reconcilers(ctx context.Context, insts []config.Instance, log *zap.Logger) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, in := range insts {
+		ilog := log.With(zap.String("instance", in.Name))
+		if in.Fencing() {
+			if k, release, err := FenceKeeper(in, ilog); err != nil {
+				ilog.Error("fence keeper not started: the fence is set only by transitions", zap.Error(err))
+			} else {
+				wg.Go(func() { defer release(); k.Run(ctx) })
+			}
+		}
 		if in.ReconcileInterval <= 0 {
 			continue
 		}
-		ilog := log.With(zap.String("instance", in.Name))
 		wg.Go(func() {
 			transition.ReconcileEvery(ctx, in.ReconcileInterval, in.Timeouts.Transition, func() (*transition.Runner, func(), error) {
 				local, peer, err := Dial(in)
@@ -142,4 +152,26 @@ func ServeHealth(ctx context.Context, targets []HealthTarget, log *zap.Logger) f
 			_ = c()
 		}
 	}
+}
+
+// keeperProbeBound caps the command part of the keeper's bound on one
+// read: a short one, so a hung peer is unknown soon.
+const keeperProbeBound = 500 * time.Millisecond
+
+// FenceKeeper builds the instance's fence keeper (transition.Keeper) with
+// its own clients, and a function that closes them.
+func FenceKeeper(in config.Instance, log *zap.Logger) (*transition.Keeper, func(), error) {
+	local, peer, err := Dial(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	k := &transition.Keeper{
+		Log: log.With(zap.String("component", "fence")), State: StateDir(in),
+		Local: local, Peer: peer, LocalAnnounce: in.Announce.String(),
+		FenceAfter: in.FenceAfter, Interval: in.FenceInterval,
+		ProbeTimeout: in.Timeouts.Connect + min(in.Timeouts.Command, keeperProbeBound),
+		PendingSlack: in.Timeouts.Transition,
+		Witness:      Witness(in, log), LeaseDuration: in.LeaseDuration(),
+	}
+	return k, func() { local.Close(); peer.Close() }, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/redis-vip/redis-vip/httpapi"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/report"
+	"github.com/redis-vip/redis-vip/transition"
 )
 
 // guardSlack is added to the guard's own bound (peer wait + connect) for
@@ -24,6 +25,8 @@ const guardSlack = time.Minute
 func CheckInput(ctx context.Context, in config.Instance, local, peer check.FactsReader, now time.Time) (check.Input, error) {
 	input, err := check.Gather(ctx, local, peer, StateDir(in), in.Announce.String(), in.Peer.String(), now)
 	input.MaxLinkDown = in.MaxLinkDown
+	input.Fence.On, input.Fence.Witness, input.Fence.FenceAfter = in.Fencing(), in.HasWitness(), in.FenceAfter
+	input.Fence.PendingSlack, input.Fence.KeeperStale = in.Timeouts.Transition, keeperStale(in)
 	return input, err
 }
 
@@ -117,4 +120,11 @@ func (s *HealthSource) Close() error {
 	s.closeReport()
 	s.local.Close()
 	return s.peer.Close()
+}
+
+// keeperStale is how old the fence keeper's last decision may be before
+// check and report say no keeper runs (it rewrites it every
+// transition.KeeperHeartbeat at least).
+func keeperStale(in config.Instance) time.Duration {
+	return max(3*transition.KeeperHeartbeat, 10*in.FenceInterval)
 }

@@ -1,6 +1,7 @@
 package wiring
 
 import (
+	"context"
 	"time"
 
 	"go.uber.org/zap"
@@ -8,6 +9,7 @@ import (
 	"github.com/redis-vip/redis-vip/backup"
 	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/transition"
+	"github.com/redis-vip/redis-vip/witness"
 )
 
 // poll is how often a transition re-reads a condition it waits for.
@@ -30,7 +32,31 @@ func Runner(in config.Instance, local, peer transition.Server, log *zap.Logger, 
 		Backups: backups,
 		Opts: transition.Options{Force: force, FollowDiverged: in.OnDiverged == config.DivergedBackupAndFollow, Handover: in.Handover,
 			SyncTimeout: in.Timeouts.Sync, PeerWait: in.Timeouts.PeerWait, Holdoff: in.Timeouts.Holdoff, Poll: poll,
-			MaxLinkDown: in.MaxLinkDown},
-		Now: time.Now,
+			MaxLinkDown: in.MaxLinkDown, FenceAfter: in.FenceAfter, LeaseDuration: in.LeaseDuration()},
+		Now:     time.Now,
+		Witness: Witness(in, log),
 	}
 }
+
+// Witness is the instance's witness client, nil without a witness. A
+// client that cannot be built (config checked its arguments, so this is
+// a bug) is replaced by one that fails every call: no lease, so no
+// promotion on unknown evidence, never a promotion without the witness.
+func Witness(in config.Instance, log *zap.Logger) transition.Witness {
+	if !in.Fencing() || !in.HasWitness() {
+		return nil
+	}
+	c, err := witness.NewClient(in.Witness.Address, in.Witness.Pair, in.Announce.String(), in.Witness.Secret, in.Witness.Timeout)
+	if err != nil {
+		log.Error("witness client", zap.Error(err))
+		return brokenWitness{err}
+	}
+	return c
+}
+
+type brokenWitness struct{ err error }
+
+func (b brokenWitness) Acquire(context.Context, time.Duration) (witness.Lease, error) {
+	return witness.Lease{}, b.err
+}
+func (b brokenWitness) Release(context.Context) error { return b.err }
