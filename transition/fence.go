@@ -2,6 +2,7 @@ package transition
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -231,14 +232,14 @@ func (v *leaseView) ask(ctx context.Context) {
 	switch {
 	case err != nil:
 		// An earlier grant stays valid until its Until, not a moment longer.
-		v.complain(err.Error())
+		v.complain(errorClass(err), err.Error())
 	case lease.Held:
 		v.lease, v.sent, v.sentStamp = lease, sent, sentStamp
 		if stampErr != nil {
 			v.sentStamp = fence.Stamp{}
 		}
 		if granted := lease.Until.Sub(sent) + witness.Margin(v.d); granted < v.d-witness.Margin(v.d) {
-			v.complain(fmt.Sprintf("the witness granted %s of the %s asked (its --max-lease is shorter): renewing every quarter of it", granted.Round(time.Millisecond), v.d))
+			v.complain("short grant", fmt.Sprintf("the witness granted %s of the %s asked (its --max-lease is shorter): renewing every quarter of it", granted.Round(time.Millisecond), v.d))
 		} else if v.lastErr != "" {
 			v.log.Info("witness: lease held", zap.String("after", v.lastErr))
 			v.lastErr = ""
@@ -263,11 +264,23 @@ func (v *leaseView) ask(ctx context.Context) {
 	})
 }
 
-// complain logs a witness problem: at once when it is new, then once a
-// minute with how often it repeated.
-func (v *leaseView) complain(msg string) {
+// errorClass names the kind of a witness error (package witness's
+// classes): repeats of one kind are one problem, whatever their details
+// (a countdown, a port).
+func errorClass(err error) string {
+	for _, c := range []error{witness.ErrWrongSecret, witness.ErrStarting, witness.ErrGarbage, witness.ErrUnreachable, witness.ErrConfig} {
+		if errors.Is(err, c) {
+			return c.Error()
+		}
+	}
+	return err.Error()
+}
+
+// complain logs a witness problem: at once when its kind is new, then
+// once a minute with how often it repeated.
+func (v *leaseView) complain(kind, msg string) {
 	now := time.Now()
-	if msg == v.lastErr && now.Sub(v.lastLog) < errorLogEvery {
+	if kind == v.lastErr && now.Sub(v.lastLog) < errorLogEvery {
 		v.repeated++
 		return
 	}
@@ -276,7 +289,7 @@ func (v *leaseView) complain(msg string) {
 		fields = append(fields, zap.Int("repeated", v.repeated))
 	}
 	v.log.Warn("witness: no lease from this call", fields...)
-	v.lastErr, v.lastLog, v.repeated = msg, now, 0
+	v.lastErr, v.lastLog, v.repeated = kind, now, 0
 }
 
 // held is fence.Input's LeaseHeld at now: a grant that lasts at least the

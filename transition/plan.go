@@ -430,14 +430,17 @@ func fencePromotion(in Input, p Plan) Plan {
 	if !ok && !in.Force {
 		return Plan{Decision: "wait-lease", Reason: "peer unknown (no answer: a partition may hide there) and " + why + ": not promoted on unknown evidence (issue 10)", Wait: true}
 	}
-	if !ok {
-		why = "the witness lease is not held, but --force was given"
+	switch {
+	case !ok:
+		why = "the witness lease is not held, but --force was given: promote, writes wait for the old master's fence"
+	case in.Witness:
+		why += ": promote, writes wait for the old master's fence"
 	}
 	p.Decision = "promote-fenced"
 	if p.Reason == "peer unreachable: promote at once (S3)" {
 		p.Reason = "peer unknown (no answer: a partition may hide there)"
 	}
-	p.Reason += "; " + why + ": promote with the fence closed, writes wait fence_after + margin for the old master's fence (issue 10)"
+	p.Reason += "; " + why + " (fence closed until fence_after + margin after the promotion, issue 10)"
 	p.Steps = []Step{StepFenceClose, StepPromote, StepRewrite, StepFenceWait}
 	return p
 }
