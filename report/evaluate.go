@@ -47,6 +47,8 @@ const (
 	CodeStateUnreadable   = "state_unreadable"
 	CodeBackupsUnreadable = "backups_unreadable"
 	CodeMaintenance       = "maintenance"
+	CodeFenceClosed       = "fence_closed"
+	CodeNoFenceKeeper     = "no_fence_keeper"
 )
 
 // evaluation collects reasons while Evaluate walks the instance.
@@ -94,6 +96,7 @@ func Evaluate(in *Instance, th Thresholds, now time.Time) {
 	in.Check = checkVerdict(in, now)
 	e.vips(in)
 	e.state(in, now)
+	e.fence(in)
 	e.journal(in, th, now)
 	if in.Backups.Err != "" {
 		e.add(Warning, CodeBackupsUnreadable, "", "backups in %s: %s", in.Backups.Dir, in.Backups.Err)
@@ -347,15 +350,14 @@ func (e *evaluation) memory(n Node, th Thresholds) {
 func checkVerdict(in *Instance, now time.Time) *check.Result {
 	ci := check.Input{Local: in.Local.Facts, Peer: in.Peer.Facts, LocalAnnounce: in.Local.Announce, PeerAddr: in.Peer.Announce,
 		LastEvent: in.State.LastEvent, TransitionRunning: in.State.Busy, Holdoff: in.State.Holdoff, Now: now,
-		MaxLinkDown: in.MaxLinkDown, Maintenance: in.State.Maintenance}
+		MaxLinkDown: in.MaxLinkDown, Maintenance: in.State.Maintenance,
+		Fence: check.Fence{On: in.Fence.On(), Witness: in.Fence.Witness != "", FenceAfter: in.Fence.FenceAfter,
+			PendingSlack: in.Fence.PendingSlack, KeeperStale: in.Fence.KeeperStale, State: in.Fence.State, Now: in.Fence.Now}}
 	if in.Local.Facts == nil {
 		ci.LocalErr = errors.New(in.Local.Err)
 	}
 	if in.Peer.Facts == nil {
-		ci.PeerErr = errors.New(in.Peer.Err)
-		if !in.Peer.Answered {
-			ci.PeerErr = fmt.Errorf("%s: %w", in.Peer.Err, node.ErrUnreachable)
-		}
+		ci.PeerErr = peerErr(in.Peer)
 	}
 	res := check.Verdict(ci)
 	return &res

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis-vip/redis-vip/backup"
+	"github.com/redis-vip/redis-vip/fence"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 )
@@ -46,6 +47,8 @@ type Sources struct {
 	GuardWindow  time.Duration
 	// MaxLinkDown is max_link_down (S10), for the check verdict.
 	MaxLinkDown time.Duration
+	// Fence is fence_after and the witness (issue 10).
+	Fence FenceSettings
 	// VIPs are ip:port addresses to look for; Probe asks who answers on one.
 	VIPs  []string
 	Probe Prober
@@ -78,7 +81,8 @@ func Gather(ctx context.Context, src Sources, th Thresholds) Instance {
 		MaxLinkDown: src.MaxLinkDown,
 	}
 	var wg sync.WaitGroup
-	wg.Add(2 + len(src.VIPs))
+	wg.Add(3 + len(src.VIPs))
+	go func() { defer wg.Done(); in.Fence = readFence(ctx, src.Local, src.State, src.Fence) }()
 	go func() { defer wg.Done(); readNode(ctx, src.Local, &in.Local) }()
 	go func() { defer wg.Done(); readNode(ctx, src.Peer, &in.Peer) }()
 	for i, addr := range src.VIPs {
@@ -123,6 +127,7 @@ func readNode(ctx context.Context, s Server, n *Node) {
 	if err != nil {
 		n.Err = oneLine(err)
 		n.Answered = node.Answered(err)
+		n.Evidence = fence.Classify(err).String()
 		return
 	}
 	n.Facts = &f

@@ -128,6 +128,8 @@ type Node struct {
 	Facts    *node.Facts
 	Err      string
 	Answered bool
+	// Evidence is fence.Classify of the read error ("" when read).
+	Evidence string
 	// RDB is whether RDB snapshots are configured (CONFIG GET save);
 	// SavePolicy is that value; RDBErr says why RDB is unknown.
 	RDB        Tristate
@@ -261,6 +263,8 @@ type Instance struct {
 	Backups  Backups
 	// MaxLinkDown is max_link_down (S10): the check verdict uses it.
 	MaxLinkDown time.Duration
+	// Fence is partition safety (issue 10).
+	Fence Fence
 
 	// Set by Evaluate.
 	Replication Replication

@@ -52,6 +52,21 @@ type jsonInstance struct {
 	Check           *jsonCheck       `json:"check"`
 	Journal         *jsonJournal     `json:"journal"`
 	Backups         *jsonBackups     `json:"backups"`
+	Fence           *jsonFence       `json:"fence"`
+}
+
+type jsonFence struct {
+	Enabled              bool     `json:"enabled"`
+	FenceAfterSeconds    float64  `json:"fence_after_seconds"`
+	Level                string   `json:"level"`
+	MinReplicasToWrite   *int     `json:"min_replicas_to_write"`
+	Reason               *string  `json:"reason"`
+	Witness              *string  `json:"witness"`
+	LeaseHeld            *bool    `json:"lease_held"`
+	LeaseError           *string  `json:"lease_error"`
+	PromotionWaitSeconds *float64 `json:"promotion_wait_seconds"`
+	KeeperAgeSeconds     *float64 `json:"keeper_age_seconds"`
+	LossBound            string   `json:"loss_bound"`
 }
 
 type jsonReason struct {
@@ -253,7 +268,29 @@ func instanceJSON(in Instance, now time.Time, th Thresholds) jsonInstance {
 		jr.Transitions = append(jr.Transitions, t)
 	}
 	j.Journal = jr
+	j.Fence = fenceJSON(in.Fence)
 	j.Backups = &jsonBackups{Dir: in.Backups.Dir, Count: in.Backups.Count, SizeBytes: in.Backups.Bytes, Newest: stampPtr(in.Backups.Newest), Error: str(in.Backups.Err)}
+	return j
+}
+
+func fenceJSON(f Fence) *jsonFence {
+	j := &jsonFence{Enabled: f.On(), FenceAfterSeconds: f.FenceAfter.Seconds(), Level: f.Level, Reason: str(f.Reason),
+		Witness: str(f.Witness), LossBound: f.LossBound}
+	if j.Level == "" {
+		j.Level = FenceNone
+	}
+	if f.On() && f.MinReplicas >= 0 {
+		j.MinReplicasToWrite = ptr(f.MinReplicas)
+	}
+	if f.Witness != "" {
+		j.LeaseHeld, j.LeaseError = ptr(f.LeaseHeld), str(f.State.LeaseError)
+	}
+	if f.PromotionWait > 0 {
+		j.PromotionWaitSeconds = ptr(f.PromotionWait.Seconds())
+	}
+	if f.On() && f.KeeperAge >= 0 {
+		j.KeeperAgeSeconds = ptr(f.KeeperAge.Seconds())
+	}
 	return j
 }
 

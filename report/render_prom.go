@@ -132,6 +132,15 @@ func promInstance(s *promSet, in Instance) {
 	}
 	s.add("redis_vip_transition_running", "1 while a transition holds the instance lock.", b2f(in.State.Busy), pair...)
 	s.add("redis_vip_holdoff_active", "1 while check fails after a sync-before-promote timed out.", b2f(hasReason(in, CodeHoldoff)), pair...)
+	if f := in.Fence; f.On() {
+		s.add("redis_vip_fence_after_seconds", "fence_after: the bound on the writes a partition can cost without the witness lease (0 absent: fencing off).", f.FenceAfter.Seconds(), pair...)
+		if f.MinReplicas >= 0 && f.Level != FenceNone {
+			s.add("redis_vip_fence_level", "The local master's fence as min-replicas-to-write: 0 open, 1 armed, 2 closed; absent on a replica or when unknown.", float64(min(f.MinReplicas, 2)), pair...)
+		}
+		if f.Witness != "" {
+			s.add("redis_vip_witness_lease_held", "1 while this node holds the witness lease.", b2f(f.LeaseHeld), pair...)
+		}
+	}
 	s.add("redis_vip_maintenance", "1 while maintenance mode is on for the pair on this host (automation paused).", b2f(in.State.Maintenance.On), pair...)
 	j := in.Journal
 	if j.Err == "" {

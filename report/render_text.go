@@ -142,6 +142,7 @@ func writeInstance(b *strings.Builder, in Instance, now time.Time, th Thresholds
 		}
 		fmt.Fprintf(tw, "  check\t%s\n", line)
 	}
+	fmt.Fprintf(tw, "  fence\t%s\n", fenceText(in.Fence))
 	fmt.Fprintf(tw, "  journal\t%s\n", journalText(in.Journal, th))
 	for _, rec := range lastRecords(in.Journal, th.JournalEntries) {
 		line := fmt.Sprintf("%s %s %s in %s", stamp(rec.Time), rec.Event, rec.Outcome, humanDuration(time.Duration(rec.DurationMS)*time.Millisecond))
@@ -155,6 +156,32 @@ func writeInstance(b *strings.Builder, in Instance, now time.Time, th Thresholds
 	}
 	fmt.Fprintf(tw, "  backups\t%s\n", backupsText(in.Backups))
 	tw.Flush()
+}
+
+// fenceText is the fence in one line: level and why, the settings, the
+// lease, and the loss bound in words.
+func fenceText(f Fence) string {
+	if !f.On() {
+		return "off (fence_after 0); loss bound: " + f.LossBound
+	}
+	s := f.Level
+	if f.MinReplicas >= 0 && f.Level != FenceNone {
+		s += fmt.Sprintf(" (min-replicas-to-write %d)", f.MinReplicas)
+	}
+	if f.Reason != "" {
+		s += ": " + f.Reason
+	}
+	s += fmt.Sprintf("; fence_after %s", f.FenceAfter)
+	if f.Witness != "" {
+		lease := "lease not held"
+		if f.LeaseHeld {
+			lease = "lease held"
+		} else if f.State.LeaseError != "" {
+			lease += " (" + f.State.LeaseError + ")"
+		}
+		s += fmt.Sprintf("; witness %s, %s", f.Witness, lease)
+	}
+	return s + "; loss bound: " + f.LossBound
 }
 
 func memoryText(f node.Facts) string {

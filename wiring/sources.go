@@ -57,7 +57,9 @@ func ReportSources(in config.Instance, vips []string) (report.Sources, func(), e
 		GuardInclude: in.Guard.Include,
 		GuardWindow:  in.Timeouts.PeerWait + in.Timeouts.Connect + guardSlack,
 		MaxLinkDown:  in.MaxLinkDown,
-		VIPs:         vips,
+		Fence: report.FenceSettings{FenceAfter: in.FenceAfter, Witness: in.Witness.Address,
+			PendingSlack: in.Timeouts.Transition, KeeperStale: keeperStale(in)},
+		VIPs: vips,
 		Probe: report.ClientProber{Options: func(addr string) (node.Options, error) {
 			a, _ := node.ParseAddr(addr)
 			tlsCfg, err := TLSConfig(in, a)
