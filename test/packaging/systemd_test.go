@@ -92,6 +92,11 @@ func TestUnitSecurity(t *testing.T) {
 	}
 	for _, unit := range services {
 		out, err := run(t, cmdSpec{}, "systemd-analyze", "security", "--offline=true", "--no-pager", unit)
+		if strings.Contains(out, "Failed to initialize unit search paths") {
+			// The tool, not the unit: it makes a directory in /tmp, which a
+			// user other than root cannot where /tmp is not world-writable.
+			t.Skipf("systemd-analyze cannot run as this user here: %s", strings.TrimSpace(out))
+		}
 		m := exposureLine.FindStringSubmatch(out)
 		if m == nil {
 			t.Errorf("systemd-analyze security %s: %v\n%s", unit, err, out)
