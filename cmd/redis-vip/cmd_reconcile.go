@@ -34,7 +34,8 @@ func reconcileCommand() *cli.Command {
 			"facts and carry the plan out (two masters, a replication loop, a hook that failed half-way).\n" +
 			"notify-fifo and run do this every reconcile_interval on their own; with the per-event hooks,\n" +
 			"run `redis-vip reconcile --loop` as a service to get the same; --loop also keeps the\n" +
-			"keepalived track file <state_dir>/<instance>.down at 1 while the local Redis is dead.\n\n" +
+			"keepalived track file <state_dir>/<instance>.down at 1 while the local Redis is dead, and,\n" +
+			"with fence_after set, runs the fence keeper (see docs/partitions.md).\n\n" +
 			"Exit codes: 0 nothing to do or repaired, 1 the pass failed, 2 bad input.",
 		Flags: append(commonFlags(), &cli.BoolFlag{Name: "loop", Usage: "keep reconciling every reconcile_interval until SIGTERM"}),
 		Action: func(c *cli.Context) error {
