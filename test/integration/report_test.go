@@ -274,8 +274,10 @@ func TestReportPeerUnreachableWithinTimeout(t *testing.T) {
 	if res.code != 2 || !strings.Contains(res.stdout, "peer "+hung.Addr()) {
 		t.Fatalf("exit %d %q %q", res.code, res.stdout, res.stderr)
 	}
-	// The bound the issue asks for: within --timeout, plus process start.
-	if took > 700*time.Millisecond+time.Second {
+	// The bound the issue asks for: within --timeout, plus process start
+	// (generous for a loaded machine, still below the 5 s an unbounded
+	// report would wait).
+	if took > 700*time.Millisecond+3*time.Second {
 		t.Fatalf("report took %s with --timeout 700ms", took)
 	}
 }

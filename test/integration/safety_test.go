@@ -322,7 +322,9 @@ func redisPID(t *testing.T, s *redistest.Server) int {
 // Before: both read as "peer unreachable" and the node with an older
 // snapshot started as master.
 func TestS9GuardPeerThatAnswersIsAlive(t *testing.T) {
-	a, b := pair(t, 50, settings{"timeouts.peer_wait": "1s"})
+	// Generous command timeouts: a peer busy in a script answers -BUSY
+	// only between script steps, slowly on a loaded machine.
+	a, b := pair(t, 50, settings{"timeouts.peer_wait": "1s", "timeouts.command": "10s", "timeouts.check": "10s"})
 	ctx := context.Background()
 	if err := b.srv.Client().Save(ctx).Err(); err != nil {
 		t.Fatal(err)
