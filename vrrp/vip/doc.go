@@ -13,6 +13,16 @@
 // (RFC 4861 section 7.2.6) for each IPv6 VIP, sent to ff02::1 with hop limit
 // 255.
 //
+// WaitClaimed tells when another host holds the VIPs: it watches the
+// interface's ARP for another host's gratuitous ARP of a VIP, and probes
+// (RFC 5227 ARP probes, which change no neighbour's cache) for a host that
+// already held one. A node handing the VIPs over keeps them until then.
+//
+// HoldOnLoopback keeps addresses as this host's own on lo, with a lifetime
+// after which the kernel removes them by itself, so that connections to a
+// VIP that keepalived takes off the interface are still answered and closed
+// rather than left hanging.
+//
 // The package moves addresses and frames only; it knows nothing about VRRP.
 // All operations act in the network namespace of the calling OS thread, which
 // for a daemon is the namespace it was started in. Everything needs
