@@ -141,6 +141,10 @@ type Status struct {
 	// HoldsVIP is true while the Router keeps the VIPs on the interface:
 	// Master, and the promotion of the local Redis has finished.
 	HoldsVIP bool
+	// Draining is true while a node that handed the master role over on
+	// purpose keeps the VIPs on the interface until the new master
+	// announces them (see the package documentation).
+	Draining bool
 	// Rejected counts received adverts rejected by the packet checks.
 	Rejected packet.Snapshot
 	// Foreign counts adverts ignored because their source is not one of
@@ -304,6 +308,7 @@ func (r *Router) Run(ctx context.Context) error {
 		live:     make(chan liveness.Event, 4),
 		fatal:    make(chan error, 1),
 		results:  make(chan result, 4),
+		claimed:  make(chan claim, 1),
 		announce: func() {},
 	}
 	l.work = newWorker(r.o.Transitions, r.o.TransitionTimeout, l.results)
@@ -328,6 +333,7 @@ func (r *Router) Run(ctx context.Context) error {
 		}()
 	}
 	defer l.waitAnnounce()
+	defer l.waitDrainWatcher()
 	return l.run(ctx)
 }
 
@@ -372,11 +378,13 @@ type loop struct {
 	live    chan liveness.Event
 	fatal   chan error
 	results chan result
+	claimed chan claim
 
 	started     bool
 	health      hysteresis
 	lastReason  string
 	state       fsm.State
+	reason      fsm.Reason // why the machine entered state
 	holding     bool
 	masterGen   uint64    // generation of the newest master transition
 	masterSince time.Time // when the newest BecomeMaster came
@@ -400,6 +408,13 @@ type loop struct {
 
 	announce   context.CancelFunc
 	announceWG sync.WaitGroup
+
+	// dr is the drain of the VIPs after a planned handover (drain.go).
+	dr      drain
+	drainWG sync.WaitGroup
+	// stopFatal: shutting down because the socket failed (no drain: the
+	// peer hears nothing from this node).
+	stopFatal bool
 }
 
 func (l *loop) run(ctx context.Context) error {
@@ -418,8 +433,11 @@ func (l *loop) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return l.shutdown()
 		case err := <-l.fatal:
+			l.stopFatal = true
 			l.shutdown()
 			return err
+		case c := <-l.claimed:
+			l.onClaim(c)
 		case adv := <-l.adverts:
 			l.apply(l.m.ReceiveAdvert(adv, time.Now()))
 		case <-timer.C:
@@ -538,7 +556,7 @@ func (l *loop) apply(actions []fsm.Action) {
 	for _, a := range ordered(actions) {
 		switch a.Kind {
 		case fsm.ActStateChanged:
-			l.state = a.To
+			l.state, l.reason = a.To, a.Reason
 			now := time.Now()
 			r.setStatus(func(s *Status) { s.State, s.Since = a.To, now })
 			r.log.Info("state changed", zap.Stringer("from", a.From), zap.Stringer("to", a.To), zap.Stringer("reason", a.Reason),
@@ -548,11 +566,18 @@ func (l *loop) apply(actions []fsm.Action) {
 		case fsm.ActBecomeMaster:
 			// The VIP is taken only when the promotion has finished (see
 			// onResult): a client must never reach a replica through it.
+			// A drain still running (the new master gave up) ends here.
+			if l.dr.on {
+				l.release()
+			}
 			l.masterSince = time.Now()
 			l.masterGen, l.masterDone = l.work.submit(transition.EventMaster), false
 		case fsm.ActBecomeBackup:
-			// The VIP goes first, then Redis follows.
-			l.release()
+			// The VIP goes first, then Redis follows; after a planned
+			// handover it stays until the new master announces it.
+			if !l.startDrain() {
+				l.release()
+			}
 			l.work.submit(eventFor(l.state))
 		}
 	}
@@ -617,14 +642,13 @@ func (l *loop) send(prio uint8) {
 	}
 }
 
-// release takes the VIPs off at once.
+// release takes the VIPs off at once, ending a drain.
 func (l *loop) release() {
 	r := l.r
-	l.announce()
-	l.announce = func() {}
-	l.refresh.Stop()
+	l.stopAnnouncing()
+	was := l.holding || l.dr.on
+	l.endDrain()
 	l.addFailingSince = time.Time{}
-	was := l.holding
 	l.holding = false
 	r.setStatus(func(s *Status) { s.HoldsVIP = false })
 	ctx, cancel := context.WithTimeout(l.bg, netlinkTimeout)
@@ -636,6 +660,14 @@ func (l *loop) release() {
 	if was {
 		r.log.Info("VIPs released", zap.Stringers("vips", r.vips))
 	}
+}
+
+// stopAnnouncing cancels the announcement rounds still being sent and the
+// periodic refresh.
+func (l *loop) stopAnnouncing() {
+	l.announce()
+	l.announce = func() {}
+	l.refresh.Stop()
 }
 
 // onResult handles a finished transition. A master transition that is
@@ -800,6 +832,12 @@ func (l *loop) reconcile() {
 		r.log.Info("Master without the VIP: running the master transition again")
 		l.masterGen, l.masterDone = l.work.submit(transition.EventMaster), false
 	}
+	if l.dr.on {
+		// The addresses are kept as they are, never added back: an
+		// announcement would call the clients back from the new master.
+		l.drainBound(time.Now())
+		return
+	}
 	ctx, cancel := context.WithTimeout(l.bg, netlinkTimeout)
 	defer cancel()
 	changed, err := r.o.Addresses.Reconcile(ctx, l.holding)
@@ -828,13 +866,16 @@ func (l *loop) reconcile() {
 	}
 }
 
-// shutdown runs the Shutdown event: the VIPs go, a Master sends priority
-// 0, and the stop transition is recorded. It waits for the transitions
-// (bounded) so the process does not exit in the middle of one.
+// shutdown runs the Shutdown event: a Master sends priority 0, the VIPs
+// go (after a drain, when it held them: the new master's announcement, or
+// the drain's bounds), and the stop transition is recorded. It waits for
+// the transitions (bounded) so the process does not exit in the middle of
+// one.
 func (l *loop) shutdown() error {
 	r := l.r
 	r.log.Info("shutting down", zap.Stringer("state", l.state))
 	l.apply(l.m.Shutdown(time.Now()))
+	l.waitDrain()
 	l.release()
 	if l.started {
 		last := l.work.latest()
