@@ -4,6 +4,11 @@
 // configuration declares (weight 0: this node goes to FAULT and gives up the
 // VIP), waits until the peer's notify-master has synced and promoted it
 // (FAILOVER TO, S2) and this node replicates it, then writes 0 so this node
-// becomes BACKUP again. The decisions are pure (Check, Done); Runner does the
-// I/O with time and waiting passed in.
+// becomes BACKUP again. With a Hold (the VIPs known and CAP_NET_ADMIN), this
+// host keeps the VIPs on lo from before the file is written until it
+// replicates the new master and has shed its clients (S7): the requests in
+// flight when keepalived removes the VIP are answered, and the clients see
+// their connections close, instead of waiting out their own timeouts. The
+// decisions are pure (Check, Done); Runner does the I/O with time and
+// waiting passed in.
 package switchover

@@ -29,15 +29,33 @@ type Server interface {
 	Facts(ctx context.Context) (node.Facts, error)
 }
 
+// LocalServer is the local Redis: read, and its clients shed once it
+// replicates the peer (S7); *node.Client has it.
+type LocalServer interface {
+	Server
+	KillNormalClients(ctx context.Context) (int64, error)
+}
+
+// Hold keeps this host answering on the VIP while keepalived moves it
+// away (vip.HoldOnLoopback), until the returned function releases it.
+type Hold func(ctx context.Context) (release func(context.Context) error, err error)
+
 // Runner performs one switchover.
 type Runner struct {
 	Log           *zap.Logger
-	Local, Peer   Server
+	Local         LocalServer
+	Peer          Server
 	LocalAnnounce string
 	PeerAddr      string
 	// TrackFile is the file keepalived's track_file watches (weight 0).
 	TrackFile string
 	MaxLag    int64
+	// Hold, when set, keeps this host answering on the VIP from before
+	// the track file is written until this node replicates the new master
+	// and has shed its clients. Without it, keepalived removes the VIP
+	// from this host at once, and a request in flight to it never gets its
+	// answer: the client waits out its own timeout.
+	Hold Hold
 	// Wait pauses between polls; it returns ctx's error when ctx ends.
 	Wait func(ctx context.Context) error
 	Now  func() time.Time
@@ -82,6 +100,8 @@ func (r *Runner) Run(ctx context.Context) (Result, error) {
 		r.Log.Error("switchover refused", zap.Error(err), zap.Any("local", local), zap.Any("peer", peer))
 		return res, err
 	}
+	release := r.hold(ctx)
+	defer release()
 	r.Log.Info("switchover: handing the VIP to the peer through keepalived", zap.String("track_file", r.TrackFile),
 		zap.String("peer", r.PeerAddr), zap.Int64("local_offset", local.ReplOffset), zap.Int64("peer_offset", peer.ReplOffset))
 	if err := writeTrack(r.TrackFile, 1); err != nil {
@@ -99,6 +119,16 @@ func (r *Runner) Run(ctx context.Context) (Result, error) {
 		if lerr == nil && perr == nil {
 			lastLocal, lastPeer = lf, pf
 			if Done(lf, pf, r.PeerAddr) {
+				// Clients still connected here reach a replica: shed them
+				// (S7) while this host still answers on the VIP, so each
+				// sees its connection close and reconnects to the new
+				// master; then let the VIP go.
+				if n, err := r.Local.KillNormalClients(ctx); err != nil {
+					r.Log.Warn("switchover: shed the local clients", zap.Error(err))
+				} else {
+					r.Log.Info("switchover: shed the local clients", zap.Int64("clients", n))
+				}
+				release()
 				res.Duration = r.Now().Sub(start)
 				r.Log.Info("switchover done", zap.Duration("took", res.Duration), zap.Any("local", lf), zap.Any("peer", pf))
 				return res, nil
@@ -109,6 +139,33 @@ func (r *Runner) Run(ctx context.Context) (Result, error) {
 				ErrTimeout, r.Now().Sub(start).Round(time.Millisecond), lastLocal.Summary(), lastPeer.Summary())
 			r.Log.Error("switchover failed", zap.Error(err))
 			return res, err
+		}
+	}
+}
+
+// hold runs Hold, if any, and returns the function that releases it once
+// (a no-op when there is nothing to release). A hold that fails is logged:
+// the switchover goes on without it.
+func (r *Runner) hold(ctx context.Context) func() {
+	if r.Hold == nil {
+		return func() {}
+	}
+	rel, err := r.Hold(ctx)
+	if err != nil {
+		r.Log.Warn("switchover: cannot keep answering on the VIP while keepalived moves it (needs CAP_NET_ADMIN); a request in flight to this node waits out its client's timeout", zap.Error(err))
+		return func() {}
+	}
+	done := false
+	return func() {
+		if done {
+			return
+		}
+		done = true
+		// Bounded on its own: it must run after ctx ended too.
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := rel(c); err != nil {
+			r.Log.Error("switchover: release the VIP held on lo (it expires by itself)", zap.Error(err))
 		}
 	}
 }

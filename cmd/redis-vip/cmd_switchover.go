@@ -10,7 +10,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/redis-vip/redis-vip/switchover"
+	"github.com/redis-vip/redis-vip/vrrp/vip"
 )
+
+// holdLifetime bounds how long the VIPs held on lo during a switchover
+// outlive a switchover process that died: keepalived has moved the VIP to
+// the peer within its skew time, so the hold has long done its work then.
+const holdLifetime = 5 * time.Second
 
 // switchoverCommand is the planned move of the master role to the peer.
 func switchoverCommand() *cli.Command {
@@ -25,6 +31,11 @@ func switchoverCommand() *cli.Command {
 			"  track_file redis_switchover {\n    file \"/var/lib/redis-vip/redis6379.switchover\"\n    weight 0\n    init_file 0 overwrite\n  }\n" +
 			"and track it in the vrrp_instance (track_file { redis_switchover }). With preempt and a\n" +
 			"higher priority here, keepalived takes the role back as soon as the file says 0.\n\n" +
+			"With vips: (or --vips) set and CAP_NET_ADMIN (run it as root), this host also holds the VIPs\n" +
+			"on lo from before the file is written until it replicates the new master and has shed its\n" +
+			"clients (each address expires by itself after a few seconds): when keepalived removes the\n" +
+			"VIP, requests in flight to this node are still answered and its clients see their\n" +
+			"connections close, instead of waiting out their own timeouts.\n\n" +
 			"Exit codes: 0 done, 1 refused or timed out (the file is reset either way), 2 bad input.",
 		Flags: append(commonFlags(),
 			&cli.StringFlag{Name: "track-file", Usage: "file keepalived's track_file watches (default <state_dir>/<instance>.switchover)"},
@@ -49,7 +60,9 @@ func switchoverCommand() *cli.Command {
 			if track == "" {
 				track = filepath.Join(e.inst.StateDir, e.inst.Name+".switchover")
 			}
-			poll := 100 * time.Millisecond
+			// Frequent enough that the VIPs held on lo are released soon
+			// after the move; each poll is one INFO on each server.
+			poll := 20 * time.Millisecond
 			r := &switchover.Runner{
 				Log: e.log, Local: local, Peer: peer, LocalAnnounce: e.inst.Announce.String(), PeerAddr: e.inst.Peer.String(),
 				TrackFile: track, MaxLag: c.Int64("max-lag"), Now: time.Now,
@@ -61,6 +74,14 @@ func switchoverCommand() *cli.Command {
 						return nil
 					}
 				},
+			}
+			if vips := e.inst.VIPs; len(vips) > 0 {
+				lifetime := min(c.Duration("wait"), holdLifetime)
+				r.Hold = func(ctx context.Context) (func(context.Context) error, error) {
+					return vip.HoldOnLoopback(ctx, vips, lifetime, e.log)
+				}
+			} else {
+				e.log.Info("switchover: vips not set, so the VIP is not held on lo while keepalived moves it: requests in flight to this node wait out their clients' timeouts")
 			}
 			ctx, cancel := context.WithTimeout(c.Context, c.Duration("wait"))
 			defer cancel()
