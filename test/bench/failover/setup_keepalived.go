@@ -251,8 +251,11 @@ func (s *kaSetup) restart(ctx context.Context, h string) error {
 func (s *kaSetup) planned(ctx context.Context, m string) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	// As root, with the VIP named (lab.sh's redis-vip.yml has no vips:),
+	// so that the old master keeps answering on it while keepalived moves
+	// it (switchover's hold on lo).
 	out, err := s.l.Exec(cctx, m, filepath.Join(s.l.Dir(), "bin", "redis-vip"), "switchover",
-		"--config", filepath.Join(s.l.HostDir(m), "etc", "redis-vip.yml"), "--wait", "30s")
+		"--config", filepath.Join(s.l.HostDir(m), "etc", "redis-vip.yml"), "--wait", "30s", "--vips", lab.VIP)
 	if err != nil {
 		return "", fmt.Errorf("switchover: %w: %s", err, strings.TrimSpace(out))
 	}
@@ -264,7 +267,9 @@ func (s *kaSetup) planned(ctx context.Context, m string) (string, error) {
 
 func (s *kaSetup) afterPlanned(context.Context, string) error { return nil }
 
-func (s *kaSetup) plannedHow() string { return "`redis-vip switchover` on the master" }
+func (s *kaSetup) plannedHow() string {
+	return "`redis-vip switchover --vips VIP` as root on the master (it holds the VIP on lo while keepalived moves it)"
+}
 
 func (s *kaSetup) knobs() []string {
 	c := s.conf
