@@ -81,7 +81,7 @@ backup_dir=/var/lib/redis-vip/backups
 log_dir=/var/log/redis-vip
 textfile_dir=/var/lib/redis-vip-textfile
 logrotate=/etc/logrotate.d/redis-vip
-units=(redis-vip.service redis-vip-reconcile.service redis-vip-report.service redis-vip-report.timer)
+units=(redis-vip.service redis-vip-reconcile.service redis-vip-report.service redis-vip-report.timer redis-vip-witness.service)
 
 changes=0
 say() { echo "install.sh: $*"; }

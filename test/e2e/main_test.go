@@ -82,7 +82,7 @@ func setup(m *testing.M) int {
 	return m.Run()
 }
 
-var staleNS = regexp.MustCompile(`^rvtest-e2e-(\d+)-\d+-(h1|h2|client|br)$`)
+var staleNS = regexp.MustCompile(`^rvtest-e2e-(\d+)-\d+-(h1|h2|w|client|br)$`)
 
 // reapStale removes the namespaces (and their processes) of earlier test runs
 // that were killed before their cleanup could run.

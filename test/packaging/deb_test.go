@@ -63,7 +63,7 @@ func expectedDebFiles(t *testing.T) []debFile {
 		{path: debExamples + "/redis-vip-two-instances.yml", mode: 0o644, src: filepath.Join(root, "config/testdata/full.yml")},
 		{path: debExamples + "/cron/redis-vip-report", mode: 0o644, src: filepath.Join(root, "packaging/cron/redis-vip-report")},
 	}
-	for _, u := range []string{"redis-vip.service", "redis-vip-reconcile.service", "redis-vip-report.service", "redis-vip-report.timer"} {
+	for _, u := range []string{"redis-vip.service", "redis-vip-reconcile.service", "redis-vip-report.service", "redis-vip-report.timer", "redis-vip-witness.service"} {
 		files = append(files, debFile{path: debUnitDir + "/" + u, mode: 0o644, src: filepath.Join(root, "packaging/systemd", u)})
 	}
 	for _, md := range globRepo(t, "docs/*.md") {
@@ -174,7 +174,7 @@ func TestDebPackage(t *testing.T) {
 
 	t.Run("systemd-analyze verify", func(t *testing.T) {
 		ensureSystemdAnalyze(t)
-		verifyUnits(t, debUnitDir+"/redis-vip.service", debUnitDir+"/redis-vip-reconcile.service", debUnitDir+"/redis-vip-report.service", debUnitDir+"/redis-vip-report.timer")
+		verifyUnits(t, debUnitDir+"/redis-vip.service", debUnitDir+"/redis-vip-reconcile.service", debUnitDir+"/redis-vip-report.service", debUnitDir+"/redis-vip-report.timer", debUnitDir+"/redis-vip-witness.service")
 		dropins, _ := filepath.Glob(debExamples + "/systemd/redis-server.service.d/*.conf")
 		verifyRedisDropins(t, dropins)
 	})
