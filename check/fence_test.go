@@ -68,3 +68,45 @@ func TestVerdictFence(t *testing.T) {
 		})
 	}
 }
+
+// A replica whose master is unknown but holds the witness lease and renews
+// it (the witness named it the holder for longer than a lease lasts) gives
+// the VIP back, even while its master transition runs (waiting for a lease
+// it cannot get): in a split, the VIP on the replica had stopped every
+// write for the whole split. A holder seen for less than a lease (a dead
+// master's lease running out) leaves the replica eligible.
+func TestVerdictReplicaPeerRenewsLease(t *testing.T) {
+	fa := 3 * time.Second
+	d := fence.LeaseDuration(fa)
+	now := fence.Stamp{BootID: "boot", At: time.Hour}
+	at := func(x time.Duration) *fence.Stamp { s := fence.Stamp{BootID: "boot", At: time.Hour + x}; return &s }
+	unknown := fmt.Errorf("INFO: %w: i/o timeout", node.ErrUnreachable)
+	replica := vReplica(vLocal, vPeer, false, vHistA, 100, 10)
+	renewing := transition.FenceState{LeaseHolder: vPeer, LeaseHolderSince: at(-d - 2*time.Second), LeaseHolderSeen: at(-100 * time.Millisecond), At: at(0)}
+	expiring := transition.FenceState{LeaseHolder: vPeer, LeaseHolderSince: at(-2 * time.Second), LeaseHolderSeen: at(-100 * time.Millisecond), At: at(0)}
+	for _, c := range []struct {
+		name    string
+		fence   check.Fence
+		running bool
+		ok      bool
+		reason  string
+	}{
+		{"peer renews the lease", check.Fence{On: true, Witness: true, State: renewing}, false, false, "holds the witness lease and renews it"},
+		{"peer renews the lease, transition running", check.Fence{On: true, Witness: true, State: renewing}, true, false, "holds the witness lease and renews it"},
+		{"peer's lease running out", check.Fence{On: true, Witness: true, State: expiring}, false, true, "eligible to take over"},
+		{"no witness", check.Fence{On: true, State: renewing}, false, true, "eligible to take over"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := c.fence
+			f.FenceAfter, f.Now, f.PendingSlack, f.KeeperStale = fa, now, time.Minute, 15*time.Second
+			in := check.Input{Local: replica, PeerErr: unknown, LocalAnnounce: vLocal, PeerAddr: vPeer, Now: vNow, Fence: f, TransitionRunning: c.running}
+			if c.running {
+				in.LastEvent = transition.EventMaster
+			}
+			res := check.Verdict(in)
+			if res.OK != c.ok || !strings.Contains(res.Reason, c.reason) {
+				t.Errorf("verdict %v %q, want %v %q", res.OK, res.Reason, c.ok, c.reason)
+			}
+		})
+	}
+}

@@ -96,6 +96,9 @@ func Verdict(in Input) Result { return withMaintenance(in, verdict(in)) }
 func verdict(in Input) Result {
 	res := judge(in)
 	if !res.OK && in.TransitionRunning && in.Local != nil && !in.Local.Loading && in.Local.Role == node.RoleReplica && !in.Holdoff.Active(in.Now) {
+		if peerHoldsLease(in) {
+			return peerLeaseVerdict(in)
+		}
 		// A replica in the middle of its promotion (syncing, link coming
 		// up) must not lose the VIP to the transition making it master. A
 		// master the rules fail (stale, superseded, diverged) is not
@@ -204,10 +207,30 @@ func fencedMaster(in Input, warnings []string) Result {
 	return Result{OK: true, Reason: "local is master", Warnings: warnings}
 }
 
+// peerHoldsLease: with a witness, the peer is unknown but has held the
+// lease, renewing it, for longer than a lease lasts (the fence file's
+// witness answers). This node's master transition waits for a lease it
+// cannot get, so it must not keep the VIP meanwhile: during a split the VIP
+// on a replica answering -READONLY stopped every write for the whole split.
+func peerHoldsLease(in Input) bool {
+	f := in.Fence
+	if !f.On || !f.Witness || in.Peer != nil || node.Answered(in.PeerErr) || fence.Classify(in.PeerErr) != fence.Unknown {
+		return false
+	}
+	return f.State.PeerRenewsLease(fence.LeaseDuration(f.FenceAfter), fence.Margin(f.FenceAfter))
+}
+
+func peerLeaseVerdict(in Input) Result {
+	return fail("local replica's master (the peer) is unknown (%v) but holds the witness lease and renews it: it is alive beyond a partition, and no promotion can happen here (issue 10): give the VIP back", in.PeerErr)
+}
+
 func replicaVerdict(in Input, l node.Facts, warnings []string) Result {
 	followsPeer := node.SameAddr(l.MasterAddr(), in.PeerAddr)
 	if in.Peer != nil && followsPeer && in.Peer.Role == node.RoleReplica && node.SameAddr(in.Peer.MasterAddr(), in.LocalAnnounce) {
 		return fail("replication loop: local and peer replicate each other")
+	}
+	if followsPeer && in.Peer == nil && peerHoldsLease(in) {
+		return peerLeaseVerdict(in)
 	}
 	if in.LastEvent == transition.EventMaster {
 		return fail("VRRP made this node master but its redis is a replica of %s: give the VIP back", l.MasterAddr())

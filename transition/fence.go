@@ -249,7 +249,16 @@ func (v *leaseView) ask(ctx context.Context) {
 		v.lease = lease
 	}
 	now := time.Now()
+	answered, _ := fence.Now()
 	_ = v.sd.UpdateFence(func(f *FenceState) bool {
+		switch other := err == nil && !lease.Held && lease.Holder != ""; {
+		case other && answered.BootID != "" && (f.LeaseHolder != lease.Holder || f.LeaseHolderSince == nil || f.LeaseHolderSince.BootID != answered.BootID):
+			f.LeaseHolderSince, f.LeaseHolderSeen = &answered, &answered
+		case other && answered.BootID != "":
+			f.LeaseHolderSeen = &answered
+		case err == nil: // this node or nobody holds it
+			f.LeaseHolderSince, f.LeaseHolderSeen = nil, nil
+		}
 		f.LeaseError, f.LeaseHolder = "", v.lease.Holder
 		if err != nil {
 			f.LeaseError = err.Error()

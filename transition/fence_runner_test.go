@@ -1,6 +1,8 @@
 package transition
 
 import (
+	"go.uber.org/zap"
+
 	"context"
 	"errors"
 	"fmt"
@@ -314,4 +316,53 @@ func (f *fakeRedis) lastCall() string {
 		return ""
 	}
 	return calls[len(calls)-1]
+}
+
+// The fence file keeps the first and the latest witness answers naming
+// another node the holder: a holder named across more than a lease has
+// renewed it (check then gives the VIP back); an error leaves them as
+// they were; this node or nobody holding it clears them.
+func TestLeaseHolderSinceSeen(t *testing.T) {
+	sd := StateDir{Dir: t.TempDir(), Instance: "r"}
+	w := &fakeWitness{holder: addrP}
+	v := &leaseView{w: w, d: 4 * time.Second, margin: time.Second, sd: sd, log: zap.NewNop()}
+	read := func() FenceState {
+		t.Helper()
+		f, err := sd.ReadFence()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	v.ask(context.Background())
+	first := read()
+	if first.LeaseHolder != addrP || first.LeaseHolderSince == nil || first.LeaseHolderSeen == nil || *first.LeaseHolderSince != *first.LeaseHolderSeen {
+		t.Fatalf("after one answer naming the peer: %+v", first)
+	}
+	time.Sleep(5 * time.Millisecond)
+	v.ask(context.Background())
+	second := read()
+	if *second.LeaseHolderSince != *first.LeaseHolderSince || second.LeaseHolderSeen.At <= first.LeaseHolderSeen.At {
+		t.Fatalf("a second answer must keep since and move seen: %+v then %+v", first, second)
+	}
+	if second.PeerRenewsLease(4*time.Second, time.Second) {
+		t.Fatal("named for 5 ms: not renewed")
+	}
+	if !second.PeerRenewsLease(time.Millisecond, time.Millisecond) {
+		t.Fatal("named for longer than a 1 ms lease: renewed")
+	}
+	w.mu.Lock()
+	w.err = witness.ErrUnreachable
+	w.mu.Unlock()
+	v.ask(context.Background())
+	if third := read(); third.LeaseHolderSince == nil || *third.LeaseHolderSince != *second.LeaseHolderSince {
+		t.Fatalf("an error must leave since as it was: %+v", third)
+	}
+	w.mu.Lock()
+	w.err, w.holder = nil, ""
+	w.mu.Unlock()
+	v.ask(context.Background())
+	if fourth := read(); fourth.LeaseHolderSince != nil || fourth.LeaseHolderSeen != nil {
+		t.Fatalf("nobody holding it must clear since and seen: %+v", fourth)
+	}
 }

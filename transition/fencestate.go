@@ -36,6 +36,12 @@ type FenceState struct {
 	// unknown or nobody); LeaseError why the last call failed.
 	LeaseHolder string `json:"lease_holder,omitempty"`
 	LeaseError  string `json:"lease_error,omitempty"`
+	// LeaseHolderSince and LeaseHolderSeen are the first and the latest
+	// answers that named LeaseHolder, another node, as the holder, without
+	// a different holder in between (nil when this node or nobody holds
+	// it): see PeerRenewsLease.
+	LeaseHolderSince *fence.Stamp `json:"lease_holder_since,omitempty"`
+	LeaseHolderSeen  *fence.Stamp `json:"lease_holder_seen,omitempty"`
 	// PeerSeen is when the keeper last saw the peer alive.
 	PeerSeen *fence.Stamp `json:"peer_seen,omitempty"`
 	// Evidence, Level and Reason are the keeper's last decision, at At.
@@ -60,6 +66,18 @@ func (s FenceState) LeaseHeld(now fence.Stamp, margin time.Duration, peerAlive b
 		return true
 	}
 	return s.LeaseSent.At >= s.PeerSeen.At
+}
+
+// PeerRenewsLease reports whether the witness has named another node the
+// holder for longer than a lease lasts (d plus margin): that node renewed
+// it, so it is alive and reaches the witness, and a partition, not its
+// death, hides it from this node. Witness answers only, no clock of now:
+// a lease that ran out since the last answer does not count as renewed.
+func (s FenceState) PeerRenewsLease(d, margin time.Duration) bool {
+	if s.LeaseHolder == "" || s.LeaseHolderSince == nil || s.LeaseHolderSeen == nil || s.LeaseHolderSince.BootID != s.LeaseHolderSeen.BootID {
+		return false
+	}
+	return s.LeaseHolderSeen.At-s.LeaseHolderSince.At > d+margin
 }
 
 // PromotedSince is the time since the promotion on unknown evidence, and
