@@ -43,6 +43,10 @@ func ServeFIFO(ctx context.Context, r io.Reader, resolve Resolver, log *zap.Logg
 	go func() {
 		defer q.Close()
 		done <- ReadFIFO(ctx, r, func(n Notify) {
+			if n.State.Informational() {
+				log.Info("notify fifo: no transition for this state", zap.String("name", n.Name), zap.String("state", string(n.State)))
+				return
+			}
 			name, t, err := resolve(n)
 			if err != nil {
 				log.Error("notify fifo", zap.Error(err))

@@ -136,3 +136,19 @@ func TestStateEvent(t *testing.T) {
 		}
 	}
 }
+
+// keepalived writes MASTER_RX_LOWER_PRI to the FIFO when a master hears a
+// lower priority (a split healing): information, no transition, no error
+// (it was logged as a bad line at every heal).
+func TestServeFIFOMasterRxLowerPri(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	tg := &failingMark{}
+	err := ServeFIFO(context.Background(), strings.NewReader("INSTANCE \"A\" MASTER_RX_LOWER_PRI 100\n"),
+		func(Notify) (string, Target, error) { return "a", tg, nil }, zap.New(core))
+	if err != nil || tg.runs != 0 {
+		t.Fatalf("err %v, runs %d: want no transition", err, tg.runs)
+	}
+	if logs.FilterLevelExact(zap.ErrorLevel).Len() != 0 || logs.FilterMessage("notify fifo: no transition for this state").Len() != 1 {
+		t.Fatalf("logs %v: want one info line and no error", logs.All())
+	}
+}

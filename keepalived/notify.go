@@ -24,7 +24,14 @@ const (
 	StateStop   State = "STOP"
 	// StateDeleted is sent when an instance is removed on reload.
 	StateDeleted State = "DELETED"
+	// StateMasterRxLowerPri: a master heard an advert of lower priority
+	// (keepalived writes it to the notify FIFO, e.g. when a split heals).
+	// Information only: it asks for no transition.
+	StateMasterRxLowerPri State = "MASTER_RX_LOWER_PRI"
 )
+
+// Informational reports whether the state asks for no transition.
+func (s State) Informational() bool { return s == StateMasterRxLowerPri }
 
 // Notify is one notification: which instance (or group) entered which state.
 type Notify struct {
@@ -51,7 +58,7 @@ func ParseArgs(args []string) (Notify, error) {
 		return Notify{}, fmt.Errorf("%w: empty name", ErrBadNotify)
 	}
 	switch n.State {
-	case StateMaster, StateBackup, StateFault, StateStop, StateDeleted:
+	case StateMaster, StateBackup, StateFault, StateStop, StateDeleted, StateMasterRxLowerPri:
 	default:
 		return Notify{}, fmt.Errorf("%w: state %q: want MASTER, BACKUP, FAULT, STOP or DELETED", ErrBadNotify, args[2])
 	}

@@ -134,6 +134,10 @@ func genericNotifyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if n.State.Informational() {
+				fmt.Fprintf(c.App.Writer, "%s %s: no transition for this state\n", n.Name, n.State)
+				return nil
+			}
 			cfg, log, flush, err := loadConfig(c)
 			if err != nil {
 				return err
