@@ -19,16 +19,22 @@ type backupFile struct {
 	Keys    int64
 	Err     string
 	has     map[string]bool
+	// Pruned: retention deleted it; this is the suite's held link to it.
+	Pruned bool
 }
 
-// listBackups loads every entry of dir, asking each for the keys in ask.
-func listBackups(dir, scratch string, ask []string) []backupFile {
+// listBackups loads every entry of dir but those named in skip, asking
+// each for the keys in ask.
+func listBackups(dir, scratch string, ask []string, skip map[string]bool) []backupFile {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
 	var out []backupFile
 	for i, e := range ents {
+		if skip[e.Name()] {
+			continue
+		}
 		p := filepath.Join(dir, e.Name())
 		st, err := os.Stat(p)
 		if err != nil {
@@ -130,6 +136,9 @@ func present(s *redisServer, keys []string) (map[string]bool, error) {
 
 func (b backupFile) String() string {
 	s := fmt.Sprintf("%s (%d bytes, %s)", filepath.Base(b.Path), b.Size, b.ModTime.Format("15:04:05.000"))
+	if b.Pruned {
+		s += " [deleted by retention; the suite's link]"
+	}
 	if b.Err != "" {
 		return s + ": " + strings.ReplaceAll(b.Err, "\n", " | ")
 	}

@@ -98,7 +98,7 @@ func (r *run) judgeCheck(cr checkRun) (string, string) {
 // cutDuring: a link cut overlapped [from, to] (the check could not see the peer).
 func (r *run) cutDuring(from, to time.Time) bool {
 	for _, e := range r.inj.eventLog() {
-		if (e.Kind == fReplCut || e.Kind == fPartition) && !e.Start.After(to) && !e.End.Before(from) {
+		if e.Kind.isLink() && e.overlaps(from, to) {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package torture
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,12 +34,14 @@ type hostFiles struct {
 	stateDir  string
 	backupDir string
 	logFile   string
+	// heldDir keeps the suite's links to every backup seen (retention.go).
+	heldDir string
 }
 
 func newHostFiles(root, name string) (*hostFiles, error) {
 	dir := filepath.Join(root, name)
 	f := &hostFiles{name: name, dir: dir, config: filepath.Join(dir, "redis-vip.yml"), stateDir: filepath.Join(dir, "state"),
-		backupDir: filepath.Join(dir, "backups"), logFile: filepath.Join(dir, "redis-vip.log")}
+		backupDir: filepath.Join(dir, "backups"), logFile: filepath.Join(dir, "redis-vip.log"), heldDir: filepath.Join(root, "held-"+name)}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("host %s: %w", name, err)
 	}
@@ -46,34 +49,42 @@ func newHostFiles(root, name string) (*hostFiles, error) {
 }
 
 // host is one machine as one pair sees it: that pair's Redis on it, the
-// proxy through which the other host reaches that Redis, and the machine's
+// proxy through which the other host reaches that Redis, the proxy through
+// which this host reaches the witness (nil without one), and the machine's
 // redis-vip files.
 type host struct {
 	*hostFiles
 	inst     string
 	redis    *redisServer
 	reach    *proxy
+	witness  *proxy
 	snapshot string
 }
 
 func (h *host) journal() string { return filepath.Join(h.stateDir, h.inst+".journal") }
 
-// cluster is one guarded pair: its two hosts, its VIP, the binary under test.
+// cluster is one guarded pair: its two hosts, its VIP, the binary under
+// test, the network its paths go through (shared with the schedule's other
+// pairs), and the schedule's fencing.
 type cluster struct {
 	bin   string
 	root  string
 	spec  pairSpec
 	hosts [2]*host
 	vip   *proxy
+	net   *network
+	fence fencing
+	wit   *witnessProc
 	// hostVIP puts "the VIP" on the MASTER host's own loopback address, for
 	// check's vips rule (nil without root).
 	hostVIP *hostVIP
 }
 
 // newCluster creates the pair's proxies and servers' files; nothing is
-// started. vipTarget says where the VIP forwards.
-func newCluster(bin, root string, files [2]*hostFiles, spec pairSpec, p Persistence, vipTarget func() string) (*cluster, error) {
-	c := &cluster{bin: bin, root: filepath.Join(root, spec.Inst), spec: spec, hostVIP: newHostVIP()}
+// started. vipTarget says where the VIP forwards; w is the witness (nil
+// without one).
+func newCluster(bin, root string, files [2]*hostFiles, spec pairSpec, p Persistence, fc fencing, nw *network, w *witnessProc, vipTarget func() string) (*cluster, error) {
+	c := &cluster{bin: bin, root: filepath.Join(root, spec.Inst), spec: spec, hostVIP: newHostVIP(), net: nw, fence: fc, wit: w}
 	for i, f := range files {
 		dir := filepath.Join(c.root, f.name)
 		h := &host{hostFiles: f, inst: spec.Inst, snapshot: filepath.Join(dir, "snapshot")}
@@ -88,21 +99,38 @@ func newCluster(bin, root string, files [2]*hostFiles, spec pairSpec, p Persiste
 	}
 	for i, h := range c.hosts {
 		port := ports[i]
-		h.reach, err = newProxy(func() string { return "127.0.0.1:" + strconv.Itoa(port) })
+		// The peer (host 1-i) reaches this host's Redis.
+		h.reach, err = newProxy(func() string { return "127.0.0.1:" + strconv.Itoa(port) }, nw.linkHole(1-i, i))
 		if err != nil {
 			c.closeProxies()
 			return nil, err
 		}
+		nw.register(h.reach)
+		_ = h.reach.setRefusing(true)
 		h.redis, err = newRedisServer(h.name, port, filepath.Join(c.root, h.name, "data"), p, h.reach.port())
 		if err != nil {
 			c.closeProxies()
 			return nil, err
 		}
+		reach := h.reach
+		h.redis.down = func(down bool) { _ = reach.setRefusing(down) }
+		if w != nil {
+			if h.witness, err = newProxy(w.addr, nw.witnessHole(i)); err != nil {
+				c.closeProxies()
+				return nil, err
+			}
+			nw.register(h.witness)
+			w.attach(h.witness)
+		}
 	}
-	if c.vip, err = newProxy(vipTarget); err != nil {
+	if c.vip, err = newProxy(vipTarget, nw.vipHole(func(addr string) int {
+		_, port, _ := net.SplitHostPort(addr)
+		return c.byPort(port)
+	})); err != nil {
 		c.closeProxies()
 		return nil, err
 	}
+	nw.register(c.vip)
 	return c, nil
 }
 
@@ -110,6 +138,9 @@ func (c *cluster) closeProxies() {
 	for _, h := range c.hosts {
 		if h != nil && h.reach != nil {
 			h.reach.close()
+		}
+		if h != nil && h.witness != nil {
+			h.witness.close()
 		}
 	}
 	if c.vip != nil {
@@ -142,6 +173,12 @@ func (c *cluster) instanceConfig(i int) map[string]any {
 	}
 	if a := c.hostVIP.addr(i); a != "" {
 		m["vips"] = a
+	}
+	if c.fence.After > 0 {
+		m["fence_after"] = c.fence.After.String()
+	}
+	if c.fence.Witness && h.witness != nil {
+		m["witness"] = map[string]any{"address": h.witness.addr(), "secret_file": c.wit.secretFile}
 	}
 	return m
 }

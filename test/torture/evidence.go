@@ -2,6 +2,8 @@ package torture
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,6 +85,51 @@ func (r *run) journal(i int) []tlEntry {
 	return out
 }
 
+// fenceLog is what host i's redis-vip processes logged about this pair's
+// fence and witness lease (the keeper's changes of level, the witness's
+// answers), from the host's JSON log.
+func (r *run) fenceLog(i int) []tlEntry {
+	h := r.c.hosts[i]
+	if r.sched.Fence.After == 0 {
+		return nil
+	}
+	f, err := os.Open(h.logFile)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []tlEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.Contains(line, []byte(`"fence `)) && !bytes.Contains(line, []byte(`"witness`)) {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal(line, &m) != nil || m["instance"] != h.inst {
+			continue
+		}
+		msg, _ := m["msg"].(string)
+		if !strings.HasPrefix(msg, "fence ") && !strings.HasPrefix(msg, "witness") {
+			continue
+		}
+		ts, _ := m["time"].(string)
+		at, err := time.Parse("2006-01-02T15:04:05.000Z0700", ts)
+		if err != nil {
+			continue
+		}
+		s := h.name + " log: " + msg
+		for _, k := range []string{"reason", "peer", "lease_held", "error"} {
+			if v, ok := m[k]; ok {
+				s += fmt.Sprintf(" %s=%v", k, v)
+			}
+		}
+		out = append(out, tlEntry{at: at, s: trunc(s, 300)})
+	}
+	return out
+}
+
 func trunc(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "..."
@@ -110,6 +157,10 @@ func (r *run) finish(out *outcome, n notifier) {
 	}
 	for i := range r.c.hosts {
 		es = append(es, r.journal(i)...)
+		es = append(es, r.fenceLog(i)...)
+	}
+	if r.wit != nil {
+		es = append(es, r.wit.timeline(r.c.spec.Inst)...)
 	}
 	sort.SliceStable(es, func(i, j int) bool { return es[i].at.Before(es[j].at) })
 	tl := []string{"schedule: " + r.sched.String()}

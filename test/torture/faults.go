@@ -24,6 +24,52 @@ type event struct {
 	Note  string
 	// Files is a kill's restart mode: keep, lost or old (a snapshot).
 	Files string
+	// Partition faults (partition.go): the master's host when it began
+	// (-1: none or two), who held the pair's witness lease then (the
+	// suite's own look at the witness: -1 nobody, or not a node of the
+	// pair) and for how long still, and the witness fault carried.
+	Master      int
+	LeaseHolder int
+	LeaseLeft   time.Duration
+	With        string
+	Mode        string // as drawn (fault.Mode)
+}
+
+// class names a partition-class event as applied, its target resolved
+// ("" for other faults): the run's counts are by class.
+func (e event) class() string {
+	c := ""
+	switch e.Kind {
+	case fSplit, fReplCut, fPartition:
+		c = string(e.Kind) + "(" + e.Mode + ")"
+	case fIsolate:
+		c = "isolate(replica)"
+		if e.Host == e.Master {
+			c = "isolate(master)"
+		}
+	case fWitnessCut:
+		switch {
+		case e.With != "":
+			return "" // carried by a partition: named there
+		case e.Host < 0:
+			c = "witness-cut(both)"
+		case e.Host == e.Master:
+			c = "witness-cut(master)"
+		default:
+			c = "witness-cut(replica)"
+		}
+	case fWitnessKill:
+		if e.With != "" {
+			return ""
+		}
+		c = "witness-kill"
+	default:
+		return ""
+	}
+	if e.With != "" {
+		c += "+" + e.With
+	}
+	return c
 }
 
 func (e event) String() string {
@@ -31,10 +77,17 @@ func (e event) String() string {
 	switch {
 	case e.Kind == fEvict:
 		who = "both"
+	case e.Kind == fWitnessKill:
+		who = "witness"
 	case e.Host >= 0:
 		who = []string{"A", "B"}[e.Host]
 	}
 	return fmt.Sprintf("%s(%s) for %s: %s", e.Kind, who, e.End.Sub(e.Start).Round(100*time.Millisecond), e.Note)
+}
+
+// overlaps says whether the event was on at some moment of [from, to].
+func (e event) overlaps(from, to time.Time) bool {
+	return !e.Start.After(to) && !e.End.Before(from)
 }
 
 // injector applies faults to a running cluster and heals them.
@@ -136,9 +189,11 @@ func (in *injector) apply(ctx context.Context, f fault) {
 	in.record(e)
 }
 
-func (in *injector) cut(cut, blackhole, adverts bool) {
+// cut cuts the link proxies with resets (setCut), and keepalived's
+// adverts with them when adverts is set; heal undoes it.
+func (in *injector) cut(cut, adverts bool) {
 	for _, h := range in.c.hosts {
-		h.reach.setCut(cut, blackhole)
+		h.reach.setCut(cut)
 	}
 	if adverts {
 		in.ka.setLinked(!cut)

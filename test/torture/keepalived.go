@@ -34,7 +34,7 @@ type keepalived struct {
 
 	mu       sync.Mutex
 	model    *vrrpModel
-	linked   bool
+	heard    [2]bool // heard[i]: router i's adverts reach the other router
 	checks   []checkRun
 	changes  []tlEntry
 	holder   int
@@ -42,13 +42,17 @@ type keepalived struct {
 }
 
 func newKeepalived(c *cluster, n notifier, t vrrpTiming, interval time.Duration, onHolder func(int)) *keepalived {
-	return &keepalived{c: c, notifier: n, interval: interval, tick: 100 * time.Millisecond, model: newVRRP(t), linked: true, holder: -1, onHolder: onHolder}
+	return &keepalived{c: c, notifier: n, interval: interval, tick: 100 * time.Millisecond, model: newVRRP(t), heard: [2]bool{true, true}, holder: -1, onHolder: onHolder}
 }
 
-// setLinked cuts or heals the adverts between the routers.
-func (k *keepalived) setLinked(v bool) {
+// setLinked cuts or heals the adverts between the routers, both ways.
+func (k *keepalived) setLinked(v bool) { k.setHeard([2]bool{v, v}) }
+
+// setHeard says, per router, whether its adverts reach the other one (a
+// link blackholed one way drops them one way).
+func (k *keepalived) setHeard(h [2]bool) {
 	k.mu.Lock()
-	k.linked = v
+	k.heard = h
 	k.mu.Unlock()
 }
 
@@ -78,7 +82,7 @@ func (k *keepalived) run(ctx context.Context) {
 func (k *keepalived) step(ctx context.Context) {
 	k.mu.Lock()
 	now := time.Now()
-	changes := k.model.step(now, k.linked)
+	changes := k.model.step(now, k.heard)
 	h := k.model.holder()
 	moved := h != k.holder
 	k.holder = h
@@ -134,7 +138,7 @@ func (k *keepalived) checkLoop(ctx context.Context, i int) {
 func (k *keepalived) stopRouter(ctx context.Context, i int) {
 	k.mu.Lock()
 	now := time.Now()
-	changes := k.model.stop(i, now, k.linked)
+	changes := k.model.stop(i, now, k.heard)
 	h := k.model.holder()
 	moved := h != k.holder
 	k.holder = h

@@ -11,51 +11,52 @@ func TestVRRPModel(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	m := newVRRP(timing)
-	if got := m.step(t0, true); len(got) != 2 || got[0].To != stBackup || got[1].To != stBackup {
+	both, none := [2]bool{true, true}, [2]bool{}
+	if got := m.step(t0, both); len(got) != 2 || got[0].To != stBackup || got[1].To != stBackup {
 		t.Fatalf("start: %+v, want both INIT->BACKUP", got)
 	}
 	// Equal priorities, both BACKUP: one becomes MASTER after master_down; A
 	// goes first here and B then hears it.
-	got := m.step(at(timing.masterDown()), true)
+	got := m.step(at(timing.masterDown()), both)
 	if len(got) != 1 || got[0].Router != 0 || got[0].To != stMaster || m.holder() != 0 {
 		t.Fatalf("after master_down: %+v holder %d", got, m.holder())
 	}
 	// A's check fails twice (fall 2): FAULT, and B takes over after skew.
 	m.checkResult(0, false)
-	if got := m.step(at(5*time.Second), true); len(got) != 0 {
+	if got := m.step(at(5*time.Second), both); len(got) != 0 {
 		t.Fatalf("one failed check changed state: %+v", got)
 	}
 	m.checkResult(0, false)
-	if got := m.step(at(6*time.Second), true); len(got) != 1 || got[0].To != stFault {
+	if got := m.step(at(6*time.Second), both); len(got) != 1 || got[0].To != stFault {
 		t.Fatalf("fall 2: %+v", got)
 	}
-	if got := m.step(at(6*time.Second+timing.skew()), true); len(got) != 1 || got[0].Router != 1 || got[0].To != stMaster {
+	if got := m.step(at(6*time.Second+timing.skew()), both); len(got) != 1 || got[0].Router != 1 || got[0].To != stMaster {
 		t.Fatalf("takeover after skew: %+v", got)
 	}
 	// A recovers (rise 2): BACKUP, and nopreempt keeps B MASTER.
 	m.checkResult(0, true)
 	m.checkResult(0, true)
-	m.step(at(8*time.Second), true)
-	if got := m.step(at(20*time.Second), true); len(got) != 0 || m.states() != [2]vrrpState{stBackup, stMaster} {
+	m.step(at(8*time.Second), both)
+	if got := m.step(at(20*time.Second), both); len(got) != 0 || m.states() != [2]vrrpState{stBackup, stMaster} {
 		t.Fatalf("nopreempt: %+v %v", got, m.states())
 	}
 	// Partition: A hears no adverts and becomes MASTER too; the VIP answers
 	// on the newest master. Healed: A (lower address) steps down.
-	if got := m.step(at(20*time.Second+timing.masterDown()), false); len(got) != 1 || got[0].To != stMaster || m.holder() != 0 {
+	if got := m.step(at(20*time.Second+timing.masterDown()), none); len(got) != 1 || got[0].To != stMaster || m.holder() != 0 {
 		t.Fatalf("partition: %+v holder %d", got, m.holder())
 	}
-	if got := m.step(at(30*time.Second), true); len(got) != 1 || got[0].Router != 0 || got[0].To != stBackup {
+	if got := m.step(at(30*time.Second), both); len(got) != 1 || got[0].Router != 0 || got[0].To != stBackup {
 		t.Fatalf("heal: %+v", got)
 	}
 	// keepalived stops on B: STOP, A takes over after skew; B starts again.
-	if got := m.stop(1, at(31*time.Second), true); len(got) != 1 || got[0].To != stStop {
+	if got := m.stop(1, at(31*time.Second), both); len(got) != 1 || got[0].To != stStop {
 		t.Fatalf("stop: %+v", got)
 	}
-	if got := m.step(at(31*time.Second+timing.skew()), true); len(got) != 1 || got[0].Router != 0 || got[0].To != stMaster {
+	if got := m.step(at(31*time.Second+timing.skew()), both); len(got) != 1 || got[0].Router != 0 || got[0].To != stMaster {
 		t.Fatalf("after stop: %+v", got)
 	}
 	m.start(1)
-	if got := m.step(at(33*time.Second), true); !reflect.DeepEqual(got, []change{{Router: 1, From: stInit, To: stBackup}}) {
+	if got := m.step(at(33*time.Second), both); !reflect.DeepEqual(got, []change{{Router: 1, From: stInit, To: stBackup}}) {
 		t.Fatalf("restart: %+v", got)
 	}
 }
@@ -124,9 +125,69 @@ func TestRetention(t *testing.T) {
 
 func TestDrawScheduleIsReplayable(t *testing.T) {
 	for seed := uint64(1); seed < 50; seed++ {
-		a, b := drawSchedule(seed, "hooks", 3), drawSchedule(seed, "hooks", 3)
-		if a.String() != b.String() {
-			t.Fatalf("seed %d drew\n%s\n%s", seed, a, b)
+		for _, cat := range []int{catalogueV1, catalogueV2} {
+			a, b := drawSchedule(seed, "hooks", 3, cat), drawSchedule(seed, "hooks", 3, cat)
+			if a.String() != b.String() {
+				t.Fatalf("seed %d drew\n%s\n%s", seed, a, b)
+			}
+		}
+	}
+}
+
+// TestVRRPModelOneWay: a link blackholed one way drops the adverts one way.
+func TestVRRPModelOneWay(t *testing.T) {
+	timing := vrrpTiming{Advert: time.Second, Fall: 2, Rise: 2}
+	t0 := time.Unix(1000, 0)
+	m := newVRRP(timing)
+	both := [2]bool{true, true}
+	m.step(t0, both)
+	m.step(t0.Add(timing.masterDown()), both)
+	if m.states() != [2]vrrpState{stMaster, stBackup} {
+		t.Fatalf("start: %v", m.states())
+	}
+	// B's adverts lost, A's heard: nothing changes.
+	if got := m.step(t0.Add(10*time.Second), [2]bool{true, false}); len(got) != 0 {
+		t.Fatalf("B's adverts lost: %+v", got)
+	}
+	// A's adverts lost: B takes over after master_down; A hears B's and,
+	// with the lower address, steps down.
+	oneWay := [2]bool{false, true}
+	m.step(t0.Add(11*time.Second), oneWay)
+	if got := m.step(t0.Add(11*time.Second+timing.masterDown()), oneWay); len(got) != 1 || got[0].Router != 1 || got[0].To != stMaster {
+		t.Fatalf("A's adverts lost: %+v", got)
+	}
+	if got := m.step(t0.Add(16*time.Second), oneWay); len(got) != 1 || got[0].Router != 0 || got[0].To != stBackup {
+		t.Fatalf("A hears B master: %+v", got)
+	}
+}
+
+// TestFenceRule: I1's fence rule on W3 writes, per fencing configuration.
+func TestFenceRule(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	split := event{Kind: fSplit, Host: -1, Start: t0, End: t0.Add(8 * time.Second), Master: 0, LeaseHolder: 0, LeaseLeft: 4 * time.Second}
+	isoMaster := split
+	isoMaster.Kind, isoMaster.Host = fIsolate, 0
+	early := ack{Node: 0, Sent: t0.Add(2 * time.Second)}
+	late := ack{Node: 0, Sent: t0.Add(3*time.Second + fenceSlack + time.Millisecond)}
+	for _, c := range []struct {
+		name  string
+		fence fencing
+		e     event
+		a     ack
+		want  string
+	}{
+		{"off: any W3 write", fencing{}, split, late, ""},
+		{"fence: within fence_after", fencing{After: 3 * time.Second}, split, early, ""},
+		{"fence: later", fencing{After: 3 * time.Second}, split, late, classBeyondFence},
+		{"fence: a stall's zombie is not bounded", fencing{After: 3 * time.Second}, event{Kind: fStall, Host: 0, Start: t0, End: t0.Add(8 * time.Second)}, late, ""},
+		{"witness, master kept the lease: nothing", fencing{After: 3 * time.Second, Witness: true}, split, early, classLeaseKept},
+		{"witness, master isolated: within fence_after", fencing{After: 3 * time.Second, Witness: true}, isoMaster, early, ""},
+		{"witness, master isolated: later", fencing{After: 3 * time.Second, Witness: true}, isoMaster, late, classBeyondFence},
+	} {
+		r := &run{sched: schedule{Mode: "hooks", Fence: c.fence}, inj: &injector{}}
+		r.inj.record(c.e)
+		if got, _ := r.fenceBreach(c.a, c.e); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}
 }

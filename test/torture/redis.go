@@ -41,6 +41,10 @@ type redisServer struct {
 	exited   chan struct{}
 	stalled  bool
 	password string
+	// down, when set, is told when the process has exited (true) and when
+	// it listens again (false): the link proxy refuses meanwhile, so the
+	// peer sees a refused connection, as from a host whose Redis is dead.
+	down func(bool)
 }
 
 // redisConf is the server's redis.conf: loopback, its own dir, the
@@ -106,7 +110,13 @@ func (s *redisServer) start() error {
 	exited := make(chan struct{})
 	s.cmd, s.exited, s.stalled, s.password = cmd, exited, false, ""
 	s.mu.Unlock()
-	go func() { _ = cmd.Wait(); close(exited) }()
+	go func() {
+		_ = cmd.Wait()
+		if s.down != nil {
+			s.down(true)
+		}
+		close(exited)
+	}()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -117,6 +127,9 @@ func (s *redisServer) start() error {
 		}
 		if c, err := net.DialTimeout("tcp", s.addr(), 100*time.Millisecond); err == nil {
 			c.Close()
+			if s.down != nil {
+				s.down(false)
+			}
 			return nil
 		}
 		time.Sleep(25 * time.Millisecond)

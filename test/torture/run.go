@@ -22,6 +22,11 @@ type Options struct {
 	SeedKeys      int
 	// Verbose prints each schedule's timeline even when it passes.
 	Verbose bool
+	// Catalogue is the fault catalogue the seeds draw from (0: the latest).
+	Catalogue int
+	// Keep leaves the schedule's directory (logs, journals, data) in place
+	// and prints where.
+	Keep bool
 }
 
 // violation is one broken invariant with its evidence.
@@ -38,6 +43,13 @@ type outcome struct {
 	Violations []violation
 	Timeline   []string
 	Took       time.Duration
+	// Classes are the partition classes the schedule ran, as applied (the
+	// targets resolved), for the run's counts.
+	Classes []string
+	// W3Lost and W3Latest: the W3 writes lost (every pair), and the latest
+	// sent after its fault began of those a link fault opened (noteW3).
+	W3Lost   int
+	W3Latest time.Duration
 }
 
 // run is one schedule in progress.
@@ -51,8 +63,13 @@ type run struct {
 	rnd   *lockedRand
 	start time.Time
 
-	writers  []*numberedWriter
-	vio      []violation
+	writers []*numberedWriter
+	vio     []violation
+	wit     *witnessProc
+	// w3Lost and w3Latest: I1's count of W3 writes lost, and the latest
+	// sent after its fault began of those a link fault opened (noteW3).
+	w3Lost   int
+	w3Latest time.Duration
 	notifier notifier
 	bg       *background
 	kaPtr    atomic.Pointer[keepalived]
@@ -69,7 +86,11 @@ func (r *run) violate(inv, class, detail string, evidence ...string) {
 // runSchedule runs one seed's schedule against bin and returns what broke.
 // Every process and file it makes is gone when it returns.
 func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out outcome, err error) {
-	sched := drawSchedule(seed, o.Mode, o.Faults)
+	cat := o.Catalogue
+	if cat == 0 {
+		cat = catalogueLatest
+	}
+	sched := drawSchedule(seed, o.Mode, o.Faults, cat)
 	out.Schedule = sched
 	started := time.Now()
 	defer func() { out.Took = time.Since(started) }()
@@ -77,7 +98,11 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 	if err != nil {
 		return out, fmt.Errorf("schedule %d: %w", seed, err)
 	}
-	defer os.RemoveAll(root)
+	if o.Keep {
+		fmt.Printf("schedule %d: files kept in %s\n", seed, root)
+	} else {
+		defer os.RemoveAll(root)
+	}
 	var files [2]*hostFiles
 	for i, name := range []string{"A", "B"} {
 		if files[i], err = newHostFiles(root, name); err != nil {
@@ -91,13 +116,23 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 	rnd := newRand(seed ^ 0x5eed)
 	var pairs []*run
 	var clusters []*cluster
+	var wit *witnessProc
 	defer func() {
 		for _, c := range clusters {
 			c.stopAll()
 		}
+		if wit != nil {
+			wit.stop(syscall.SIGKILL)
+		}
 	}()
+	if sched.Fence.Witness {
+		if wit, err = newWitnessProc(bin, root, sched.Fence.After); err != nil {
+			return out, fmt.Errorf("schedule %d: %w", seed, err)
+		}
+	}
+	nw := &network{}
 	for _, spec := range specs {
-		r, err := newRun(bin, root, files, spec, sched, o, rnd, started)
+		r, err := newRun(bin, root, files, spec, sched, o, rnd, started, nw, wit)
 		if err != nil {
 			return out, fmt.Errorf("schedule %d: %w", seed, err)
 		}
@@ -110,6 +145,13 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 	}
 	for _, r := range pairs {
 		if err := r.c.bootstrap(o.SeedKeys); err != nil {
+			return out, fmt.Errorf("schedule %d: %w", seed, err)
+		}
+	}
+	if wit != nil {
+		// Started before the nodes' keepers, so its grace is over soon
+		// after the pair has converged.
+		if err := wit.start(); err != nil {
 			return out, fmt.Errorf("schedule %d: %w", seed, err)
 		}
 	}
@@ -147,13 +189,18 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 	}
 	var watchers [2]*backupWatcher
 	for i, f := range files {
-		watchers[i] = newBackupWatcher(f.backupDir, filepath.Join(root, "held-"+f.name))
+		watchers[i] = newBackupWatcher(f.backupDir, f.heldDir)
 		goRun(&wg, func() { watchers[i].run(ctx) })
 	}
 	if !all(pairs, func(r *run) bool { return r.initiallyConverged(ctx) }) {
 		return merge(out, pairs), nil
 	}
-	faultPhase(ctx, pairs, sched, fifo)
+	if wit != nil {
+		// Faults start once the master holds the lease (bounded: a pair
+		// whose master never gets it shows that in its timeline).
+		each(pairs, func(r *run) { r.waitLease(ctx, wit, 20*time.Second) })
+	}
+	faultPhase(ctx, pairs, sched, fifo, wit)
 	each(pairs, func(r *run) { r.converge(ctx) })
 	for _, r := range pairs {
 		r.checkI1(r.final)
@@ -165,15 +212,22 @@ func runSchedule(ctx context.Context, bin string, seed uint64, o Options) (out o
 }
 
 // newRun creates one pair; its VIP answers once its keepalived model runs.
-func newRun(bin, root string, files [2]*hostFiles, spec pairSpec, sched schedule, o Options, rnd *lockedRand, started time.Time) (*run, error) {
-	r := &run{o: o, sched: sched, rnd: rnd, start: started}
+// The VIP's clients reach the VRRP holder, unless it is isolated and the
+// other router is MASTER too: its gratuitous ARPs reached the clients, the
+// isolated one's did not.
+func newRun(bin, root string, files [2]*hostFiles, spec pairSpec, sched schedule, o Options, rnd *lockedRand, started time.Time, nw *network, wit *witnessProc) (*run, error) {
+	r := &run{o: o, sched: sched, rnd: rnd, start: started, wit: wit}
 	var hosts [2]string
-	c, err := newCluster(bin, root, files, spec, sched.Persistence, func() string {
+	c, err := newCluster(bin, root, files, spec, sched.Persistence, sched.Fence, nw, wit, func() string {
 		k := r.kaPtr.Load()
 		if k == nil {
 			return ""
 		}
-		if h := k.vipHolder(); h >= 0 {
+		h := k.vipHolder()
+		if h >= 0 && nw.isIsolated(h) && k.states()[1-h] == stMaster {
+			h = 1 - h
+		}
+		if h >= 0 {
 			return hosts[h]
 		}
 		return ""
@@ -222,14 +276,18 @@ func (r *run) converge(ctx context.Context) {
 }
 
 // faultPhase runs every pair's writers and load while the faults are
-// applied, then heals anything left and stops the writers 2 s later.
-func faultPhase(ctx context.Context, pairs []*run, sched schedule, fifo *fifoNotifier) {
+// applied, then heals anything left and stops the writers 2 s later. The
+// writers: one through the VIP, and one on each host writing to that
+// host's Redis directly (an application on the host: in a partition, the
+// split-brain source).
+func faultPhase(ctx context.Context, pairs []*run, sched schedule, fifo *fifoNotifier, wit *witnessProc) {
 	wctx, wcancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, r := range pairs {
 		r.writers = []*numberedWriter{
 			newNumberedWriter("vip", r.c.spec.Prefix+"vip:", 20*time.Millisecond, vipDial(r.c)),
 			newNumberedWriter("local-A", r.c.spec.Prefix+"loc:", 20*time.Millisecond, directDial(r.c, 0)),
+			newNumberedWriter("local-B", r.c.spec.Prefix+"locB:", 20*time.Millisecond, directDial(r.c, 1)),
 		}
 		for _, w := range r.writers {
 			goRun(&wg, func() { w.run(wctx) })
@@ -246,8 +304,11 @@ func faultPhase(ctx context.Context, pairs []*run, sched schedule, fifo *fifoNot
 			break
 		}
 		switch f.Kind {
-		case fReplCut, fPartition:
-			applyLink(ctx, pairs, f)
+		case fReplCut, fPartition, fSplit, fIsolate, fWitnessCut, fWitnessKill:
+			if wit == nil && (f.Kind == fWitnessCut || f.Kind == fWitnessKill || f.With != "") {
+				continue // drawn for a witness this schedule does not run
+			}
+			linkFault(ctx, pairs, f, wit)
 			continue
 		case fKeepalived:
 			applyKeepalivedRestart(ctx, pairs, f, fifo)
@@ -263,22 +324,6 @@ func faultPhase(ctx context.Context, pairs []*run, sched schedule, fifo *fifoNot
 	sleepCtx(ctx, 2*time.Second)
 	wcancel()
 	wg.Wait()
-}
-
-// applyLink cuts the link between the hosts for every pair at once (and,
-// for a partition, keepalived's adverts of every VRRP instance), then heals.
-func applyLink(ctx context.Context, pairs []*run, f fault) {
-	start := time.Now()
-	for _, r := range pairs {
-		r.inj.cut(true, f.Mode == "blackhole", f.Kind == fPartition)
-	}
-	sleepCtx(ctx, f.Dur)
-	for _, r := range pairs {
-		r.inj.cut(false, false, true)
-	}
-	for _, r := range pairs {
-		r.inj.record(event{Kind: f.Kind, Host: -1, Start: start, End: time.Now(), Note: f.Mode})
-	}
 }
 
 // applyKeepalivedRestart stops keepalived on one host for every instance
@@ -340,6 +385,15 @@ func merge(out outcome, pairs []*run) outcome {
 			out.Timeline = append(out.Timeline, "== instance "+r.c.spec.Inst)
 		}
 		out.Timeline = append(out.Timeline, o.Timeline...)
+		out.W3Lost += r.w3Lost
+		out.W3Latest = max(out.W3Latest, r.w3Latest)
+	}
+	if len(pairs) > 0 && pairs[0].inj != nil {
+		for _, e := range pairs[0].inj.eventLog() {
+			if c := e.class(); c != "" {
+				out.Classes = append(out.Classes, "fencing="+pairs[0].sched.Fence.String()+" "+c)
+			}
+		}
 	}
 	return out
 }

@@ -36,6 +36,62 @@ const (
 	// fKeepalived: keepalived stops on one host (notify-stop; in FIFO mode
 	// its notify-fifo is terminated too) and starts again.
 	fKeepalived faultKind = "keepalived-restart"
+
+	// Partition faults (issue 10; partition.go). Blackholes: silence, no
+	// reset, nothing refused (proxy.go), so the nodes see their peer
+	// unknown, never dead.
+	//
+	// fSplit: the link between the hosts blackholed, Mode "both" ways,
+	// "master-out" (the master's bytes towards the replica dropped) or
+	// "master-in" (the replica's towards the master); VRRP adverts follow
+	// the bytes. The VIP's clients and each host's own writer reach both.
+	fSplit faultKind = "split"
+	// fIsolate: one host cut off from everything: its peer (both ways,
+	// adverts too), the VIP's clients, the witness. The writer on the host
+	// itself still reaches its Redis: the split-brain source. Mode
+	// isolateAfterRenewal: it begins right after a renewal of the lease.
+	fIsolate faultKind = "isolate"
+	// fWitnessCut: one host's path to the witness blackholed ("both": the
+	// witness isolated from the pair).
+	fWitnessCut faultKind = "witness-cut"
+	// fWitnessKill: the witness SIGKILLed, down for Dur, started again
+	// (its restart grace, --max-lease, follows).
+	fWitnessKill faultKind = "witness-kill"
+)
+
+// isLink says whether a fault cuts the link between the hosts (a node's
+// peer unreachable from it): the faults whose split-brain writes are W3.
+func (k faultKind) isLink() bool {
+	return k == fReplCut || k == fPartition || k == fSplit || k == fIsolate
+}
+
+// fencing is a schedule's partition-safety configuration: fence_after (0
+// off) and whether a witness runs.
+type fencing struct {
+	After   time.Duration
+	Witness bool
+}
+
+func (f fencing) String() string {
+	switch {
+	case f.After == 0:
+		return "off"
+	case f.Witness:
+		return fmt.Sprintf("fence_after=%s+witness", f.After)
+	}
+	return fmt.Sprintf("fence_after=%s", f.After)
+}
+
+// The catalogues: a regression replays the schedule its seed drew when it
+// was found.
+const (
+	// catalogueV1: the faults before issue 10 (no partition faults, no
+	// fencing).
+	catalogueV1 = 1
+	// catalogueV2 adds the fencing configurations and the partition faults.
+	catalogueV2 = 2
+	// catalogueLatest is what new runs draw.
+	catalogueLatest = catalogueV2
 )
 
 // fault is one drawn fault: what, on whom, how, for how long, after what pause.
@@ -43,10 +99,20 @@ type fault struct {
 	Kind   faultKind
 	Pair   int    // which instance (several instances in one config file)
 	Target string // "master", "replica", "A" or "B"
-	Mode   string // kill9: keep, lost, old; cuts: refuse, blackhole
+	Mode   string // kill9: keep, lost, old; cuts: refuse, blackhole; split: both, master-out, master-in
 	Dur    time.Duration
 	Gap    time.Duration
+	// With is a witness fault applied for the partition's whole length:
+	// witnessCutMaster, witnessCutReplica or witnessKill ("" none).
+	With string
 }
+
+// The witness faults a partition can carry.
+const (
+	witnessCutMaster  = "witness-cut(master)"
+	witnessCutReplica = "witness-cut(replica)"
+	witnessKill       = "witness-kill"
+)
 
 func (f fault) String() string {
 	target := f.Target
@@ -56,6 +122,9 @@ func (f fault) String() string {
 	s := fmt.Sprintf("+%s %s(%s", f.Gap.Round(100*time.Millisecond), f.Kind, target)
 	if f.Mode != "" {
 		s += "," + f.Mode
+	}
+	if f.With != "" {
+		s += ",+" + f.With
 	}
 	return s + fmt.Sprintf(",%s)", f.Dur.Round(100*time.Millisecond))
 }
@@ -68,6 +137,8 @@ type schedule struct {
 	Persistence Persistence
 	Hooks       hookFaults
 	Faults      []fault
+	Fence       fencing
+	Catalogue   int
 }
 
 func (s schedule) String() string {
@@ -79,7 +150,11 @@ func (s schedule) String() string {
 	if s.Instances > 1 {
 		inst = fmt.Sprintf(" instances=%d(one config file, shared dirs)", s.Instances)
 	}
-	return fmt.Sprintf("seed=%d mode=%s%s persistence=%s hooks[%s] faults: %s", s.Seed, s.Mode, inst, s.Persistence, s.Hooks, strings.Join(fs, " "))
+	cat := ""
+	if s.Catalogue != catalogueLatest {
+		cat = fmt.Sprintf(" catalogue=v%d", s.Catalogue)
+	}
+	return fmt.Sprintf("seed=%d mode=%s%s%s persistence=%s fencing=%s hooks[%s] faults: %s", s.Seed, s.Mode, cat, inst, s.Persistence, s.Fence, s.Hooks, strings.Join(fs, " "))
 }
 
 // kindWeights is the catalogue's mix.
@@ -96,10 +171,11 @@ func kindWeights() []struct {
 	}
 }
 
-// drawSchedule draws a schedule from seed: the same seed, the same schedule.
-func drawSchedule(seed uint64, mode string, nFaults int) schedule {
+// drawSchedule draws a schedule from seed: the same seed and catalogue,
+// the same schedule.
+func drawSchedule(seed uint64, mode string, nFaults, catalogue int) schedule {
 	r := newRand(seed)
-	s := schedule{Seed: seed, Mode: mode}
+	s := schedule{Seed: seed, Mode: mode, Catalogue: catalogue}
 	switch p := r.float(); {
 	case p < 0.2:
 		s.Persistence = PersistNone
@@ -147,11 +223,75 @@ func drawSchedule(seed uint64, mode string, nFaults int) schedule {
 	extra := newRand(seed ^ 0xe47a)
 	if extra.float() < 0.25 {
 		f := drawFault(extra, fKeepalived)
-		at := extra.intn(len(s.Faults) + 1)
-		s.Faults = append(s.Faults[:at], append([]fault{f}, s.Faults[at:]...)...)
+		s.insert(extra, f)
+	}
+	if catalogue >= catalogueV2 {
+		s.drawPartitions()
 	}
 	return s
 }
+
+// insert puts f at a random place among the faults.
+func (s *schedule) insert(r *lockedRand, f fault) {
+	at := r.intn(len(s.Faults) + 1)
+	s.Faults = append(s.Faults[:at], append([]fault{f}, s.Faults[at:]...)...)
+}
+
+// drawPartitions draws the fencing configuration (a third each: off,
+// fence_after 3 s, fence_after 3 s with a witness) and the partition
+// faults, from streams of their own: split or isolation, at most two, and
+// with a witness, witness faults alone or carried by a partition.
+func (s *schedule) drawPartitions() {
+	fr := newRand(s.Seed ^ 0xfe4ce)
+	switch fr.intn(3) {
+	case 1:
+		s.Fence = fencing{After: 3 * time.Second}
+	case 2:
+		s.Fence = fencing{After: 3 * time.Second, Witness: true}
+	}
+	pr := newRand(s.Seed ^ 0x9a27)
+	n := 0
+	if pr.float() < 0.65 {
+		n++
+		if pr.float() < 0.25 {
+			n++
+		}
+	}
+	for range n {
+		k := fSplit
+		if pr.float() < 0.5 {
+			k = fIsolate
+		}
+		f := drawFault(pr, k)
+		with := []string{"", "", "", witnessCutMaster, witnessCutReplica, witnessKill}[pr.intn(6)]
+		if k == fIsolate {
+			with = []string{"", "", witnessKill}[pr.intn(3)]
+		}
+		if s.Fence.Witness {
+			f.With = with
+		}
+		s.insert(pr, f)
+	}
+	if pr.float() < 0.3 {
+		f := drawFault(pr, []faultKind{fWitnessCut, fWitnessKill}[pr.intn(2)])
+		if s.Fence.Witness {
+			s.insert(pr, f)
+		}
+	}
+	// With a witness, half the isolations begin just after the pair's
+	// lease was renewed (their own stream: the draws above stay as they
+	// were): the moment a holder's view of the lease is longest.
+	tr := newRand(s.Seed ^ 0x7e4e)
+	for i := range s.Faults {
+		if s.Faults[i].Kind == fIsolate && s.Fence.Witness && tr.float() < 0.5 {
+			s.Faults[i].Mode = isolateAfterRenewal
+		}
+	}
+}
+
+// isolateAfterRenewal is the isolation that begins as soon as the suite
+// sees the lease renewed at the witness.
+const isolateAfterRenewal = "after-renewal"
 
 func drawFault(r *lockedRand, k faultKind) fault {
 	f := fault{Kind: k, Gap: r.dur(time.Second, 4*time.Second)}
@@ -183,6 +323,19 @@ func drawFault(r *lockedRand, k faultKind) fault {
 		f.Dur = r.dur(2*time.Second, 6*time.Second)
 	case fKeepalived:
 		f.Dur = r.dur(500*time.Millisecond, 5*time.Second)
+	case fSplit:
+		f.Target = "link"
+		f.Mode = []string{"both", "both", "master-out", "master-in"}[r.intn(4)]
+		f.Dur = r.dur(3*time.Second, 12*time.Second)
+	case fIsolate:
+		f.Target = []string{"master", "master", "replica", "A", "B"}[r.intn(5)]
+		f.Dur = r.dur(3*time.Second, 12*time.Second)
+	case fWitnessCut:
+		f.Target = []string{"master", "replica", "both"}[r.intn(3)]
+		f.Dur = r.dur(2*time.Second, 8*time.Second)
+	case fWitnessKill:
+		f.Target = "witness"
+		f.Dur = r.dur(time.Second, 6*time.Second)
 	}
 	return f
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +31,7 @@ type cliFlags struct {
 	bin         *string
 	regressions *bool
 	list        *bool
+	keep        *bool
 }
 
 var flags = cliFlags{
@@ -43,6 +46,7 @@ var flags = cliFlags{
 	bin:         flag.String("bin", "", "use this redis-vip binary instead of building cmd/redis-vip"),
 	list:        flag.Bool("list", false, "print the schedules the seeds draw, without running them"),
 	regressions: flag.Bool("torture.regressions", false, "run the regression seeds even while their fix is pending"),
+	keep:        flag.Bool("torture.keep", false, "keep each schedule's directory (logs, journals, data) and print where"),
 }
 
 // binary is the redis-vip under test: -bin, or built once from this tree.
@@ -63,7 +67,7 @@ func TestMain(m *testing.M) {
 // with fall 2 / rise 2, advert_int 1 s, and I2 within Bound of the last
 // fault's heal.
 func defaultOptions(mode string) Options {
-	return Options{Mode: mode, Faults: *flags.faults, Bound: *flags.bound, CheckInterval: 500 * time.Millisecond, SeedKeys: 200, Verbose: *flags.verbose}
+	return Options{Mode: mode, Faults: *flags.faults, Bound: *flags.bound, CheckInterval: 500 * time.Millisecond, SeedKeys: 200, Verbose: *flags.verbose, Keep: *flags.keep}
 }
 
 func modeFor(seed uint64, mode string) string {
@@ -119,13 +123,14 @@ func TestTorture(t *testing.T) {
 	}
 	total, bad := 0, 0
 	var failing []uint64
+	var sum classSummary
 	for i := 0; ctx.Err() == nil; i++ {
 		seed, ok := seeds(i)
 		if !ok {
 			break
 		}
 		if *flags.list {
-			fmt.Println(drawSchedule(seed, modeFor(seed, *flags.mode), *flags.faults))
+			fmt.Println(drawSchedule(seed, modeFor(seed, *flags.mode), *flags.faults, catalogueLatest))
 			continue
 		}
 		out, err := runSchedule(ctx, bin, seed, defaultOptions(modeFor(seed, *flags.mode)))
@@ -138,11 +143,71 @@ func TestTorture(t *testing.T) {
 		if len(out.Violations) > 0 {
 			failing = append(failing, seed)
 		}
+		sum.add(out)
 		fmt.Print(out.report(*flags.verbose))
 	}
+	fmt.Print(sum)
 	if len(failing) > 0 {
 		fmt.Printf("failing seeds: %v\n", failing)
 		t.Errorf("%d violations in %d schedules", bad, len(failing))
 	}
 	fmt.Printf("%d schedules, %d violations\n", total, bad)
+}
+
+// classSummary counts a run's schedules by fencing and partition class:
+// how many ran each class, how many of those had violations, and the W3
+// writes lost under each fencing configuration.
+type classSummary struct {
+	runs, failed map[string]int
+	seeds        map[string][]uint64
+	w3           map[string]int
+	w3Latest     map[string]time.Duration
+}
+
+func (c *classSummary) add(o outcome) {
+	if c.runs == nil {
+		c.runs, c.failed, c.seeds = map[string]int{}, map[string]int{}, map[string][]uint64{}
+		c.w3, c.w3Latest = map[string]int{}, map[string]time.Duration{}
+	}
+	seen := map[string]bool{}
+	for _, cl := range o.Classes {
+		if seen[cl] {
+			continue
+		}
+		seen[cl] = true
+		c.runs[cl]++
+		if len(o.Violations) > 0 {
+			c.failed[cl]++
+			c.seeds[cl] = append(c.seeds[cl], o.Schedule.Seed)
+		}
+	}
+	f := "fencing=" + o.Schedule.Fence.String()
+	c.w3[f] += o.W3Lost
+	c.w3Latest[f] = max(c.w3Latest[f], o.W3Latest)
+}
+
+func (c classSummary) String() string {
+	var b strings.Builder
+	classes := make([]string, 0, len(c.runs))
+	for cl := range c.runs {
+		classes = append(classes, cl)
+	}
+	sort.Strings(classes)
+	fmt.Fprintf(&b, "partition classes (schedules that ran one; of them with violations):\n")
+	for _, cl := range classes {
+		fmt.Fprintf(&b, "  %-70s %3d; %d", cl, c.runs[cl], c.failed[cl])
+		if len(c.seeds[cl]) > 0 {
+			fmt.Fprintf(&b, " (seeds %v)", c.seeds[cl])
+		}
+		b.WriteString("\n")
+	}
+	fs := make([]string, 0, len(c.w3))
+	for f := range c.w3 {
+		fs = append(fs, f)
+	}
+	sort.Strings(fs)
+	for _, f := range fs {
+		fmt.Fprintf(&b, "W3 writes lost with %s: %d (of those a link fault opened, the latest sent %s after it began)\n", f, c.w3[f], c.w3Latest[f].Round(time.Millisecond))
+	}
+	return b.String()
 }

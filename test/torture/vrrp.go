@@ -39,7 +39,8 @@ type router struct {
 }
 
 // vrrpModel is two routers that see each other's adverts unless the link
-// between them is cut. Pure: time is passed in, changes are returned.
+// between them is cut, in one direction or both. Pure: time is passed in,
+// changes are returned.
 type vrrpModel struct {
 	timing vrrpTiming
 	r      [2]router
@@ -79,9 +80,9 @@ func (m *vrrpModel) checkResult(i int, ok bool) {
 	}
 }
 
-// step advances the model to now. linked says whether adverts cross between
-// the routers. It returns the state changes, in order.
-func (m *vrrpModel) step(now time.Time, linked bool) []change {
+// step advances the model to now. heard[i] says whether router i's adverts
+// reach the other router. It returns the state changes, in order.
+func (m *vrrpModel) step(now time.Time, heard [2]bool) []change {
 	var out []change
 	set := func(i int, to vrrpState) {
 		if m.r[i].state == to {
@@ -104,7 +105,7 @@ func (m *vrrpModel) step(now time.Time, linked bool) []change {
 			wasMaster := r.state == stMaster
 			set(i, stFault)
 			// A master going to FAULT sends priority 0: the peer takes over after skew.
-			if wasMaster && linked {
+			if wasMaster && heard[i] {
 				p := &m.r[1-i]
 				if p.state == stBackup {
 					if d := now.Add(m.timing.skew()); d.Before(p.downAt) {
@@ -119,7 +120,7 @@ func (m *vrrpModel) step(now time.Time, linked bool) []change {
 	}
 	for i := range m.r {
 		r, p := &m.r[i], &m.r[1-i]
-		seesMaster := linked && p.state == stMaster
+		seesMaster := heard[1-i] && p.state == stMaster
 		switch r.state {
 		case stStop:
 		case stBackup:
@@ -141,14 +142,14 @@ func (m *vrrpModel) step(now time.Time, linked bool) []change {
 }
 
 // stop is keepalived stopping on router i: STOP, and a master's last
-// advert at priority 0 lets the peer take over after skew.
-func (m *vrrpModel) stop(i int, now time.Time, linked bool) []change {
+// advert at priority 0 lets the peer take over after skew when it is heard.
+func (m *vrrpModel) stop(i int, now time.Time, heard [2]bool) []change {
 	r := &m.r[i]
 	if r.state == stStop {
 		return nil
 	}
 	ch := []change{{Router: i, From: r.state, To: stStop}}
-	if r.state == stMaster && linked {
+	if r.state == stMaster && heard[i] {
 		if p := &m.r[1-i]; p.state == stBackup {
 			if d := now.Add(m.timing.skew()); d.Before(p.downAt) {
 				p.downAt = d

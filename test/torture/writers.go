@@ -18,6 +18,9 @@ type ack struct {
 	Node int    // host index of the server that acknowledged it
 	Role string // that server's role in the same MULTI ("master" or "slave")
 	At   time.Time
+	// Sent is when its EXEC was sent: the server ran the write between Sent
+	// and At.
+	Sent time.Time
 }
 
 // writerStats counts what one writer did.
@@ -77,7 +80,7 @@ func (w *numberedWriter) run(ctx context.Context) {
 		key := w.prefix + strconv.FormatInt(n, 10)
 		n++
 		w.sent.Add(1)
-		role, ok, err := setWithRole(conn, key)
+		role, sent, ok, err := setWithRole(conn, key)
 		if err != nil {
 			fail(err)
 			sleepCtx(ctx, 50*time.Millisecond)
@@ -85,7 +88,7 @@ func (w *numberedWriter) run(ctx context.Context) {
 		}
 		if ok {
 			w.mu.Lock()
-			w.stats.Acks = append(w.stats.Acks, ack{Key: key, Node: node, Role: role, At: time.Now()})
+			w.stats.Acks = append(w.stats.Acks, ack{Key: key, Node: node, Role: role, At: time.Now(), Sent: sent})
 			w.mu.Unlock()
 		}
 		sleepCtx(ctx, w.interval)
@@ -93,31 +96,32 @@ func (w *numberedWriter) run(ctx context.Context) {
 }
 
 // setWithRole runs MULTI; SET key 1; ROLE; EXEC. ok means the SET was
-// acknowledged.
-func setWithRole(c *writer.Conn, key string) (role string, ok bool, err error) {
+// acknowledged; sent is when EXEC was sent.
+func setWithRole(c *writer.Conn, key string) (role string, sent time.Time, ok bool, err error) {
 	if _, err := c.Do("MULTI"); err != nil {
-		return "", false, err
+		return "", sent, false, err
 	}
 	if _, err := c.Do("SET", key, "1"); err != nil {
 		_, _ = c.Do("DISCARD")
-		return "", false, err
+		return "", sent, false, err
 	}
 	if _, err := c.Do("ROLE"); err != nil {
 		_, _ = c.Do("DISCARD")
-		return "", false, err
+		return "", sent, false, err
 	}
+	sent = time.Now()
 	v, err := c.Do("EXEC")
 	if err != nil {
-		return "", false, err
+		return "", sent, false, err
 	}
 	res, _ := v.([]any)
 	if len(res) != 2 || res[0] != "OK" {
-		return "", false, nil
+		return "", sent, false, nil
 	}
 	if r, _ := res[1].([]any); len(r) > 0 {
 		role, _ = r[0].(string)
 	}
-	return role, true, nil
+	return role, sent, true, nil
 }
 
 func (w *numberedWriter) result() writerStats {
