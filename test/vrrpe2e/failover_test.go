@@ -135,8 +135,13 @@ func TestBuiltinFailover(t *testing.T) {
 	t.Logf("SIGTERM of h1's redis-vip: VIP on h2 after %s; longest write gap %s", ms(handover), ms(gapTerm))
 	worst, periods, n := samp.Worst()
 	t.Logf("VIP holders (%d samples every 50 ms): %v", n, samp.Changes())
-	if worst > 0 {
-		t.Errorf("both hosts held the VIP: %v", periods)
+	// A planned handover keeps the old master's VIP until the new master
+	// announces it (the drain: both hold it for well under a millisecond),
+	// and the sampler reads the two hosts one after the other: one sample
+	// may see both. Two samples in a row (a period longer than one
+	// interval) is two masters holding the VIP.
+	if worst > 75*time.Millisecond {
+		t.Errorf("both hosts held the VIP for more than one sample: %v", periods)
 	}
 	if handover > time.Second {
 		t.Errorf("SIGTERM handover took %s: want about the skew time plus the promotion", handover)
