@@ -48,12 +48,17 @@
 // ("made master but its redis is a replica", or the S2 hold-off) and the
 // node gives mastership up through Fault.
 //
-// On leaving Master the order is the reverse: the VIPs go first, then
+// On leaving Master for Fault (the local Redis failing, in maintenance, two
+// masters meeting at equal priority, IPv6 VIPs) the VIPs go first, then
 // Redis is demoted, so the VIP never points at a Redis that is becoming a
-// replica. On shutdown (ctx ends) the machine's Shutdown event releases the
-// VIPs and sends an advert with priority 0, so the peer takes over after its
-// skew time instead of a full master-down interval; then the stop
-// transition is recorded and Run returns nil.
+// replica. On leaving on purpose (preempted by a higher priority, or shut
+// down: the machine's Shutdown event sends an advert with priority 0, so
+// the peer takes over after its skew time) the node drains instead
+// (drain.go): it keeps the VIPs, sending no gratuitous ARP, until the new
+// master announces them, bounded, so that the clients of the old master get
+// -READONLY and a clean disconnect from an address that still exists rather
+// than silence until their timeouts; then the stop transition is recorded
+// and Run returns nil.
 //
 // # A node that cannot hold the VIP is not master
 //
