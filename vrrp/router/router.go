@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/redis-vip/redis-vip/check"
+	"github.com/redis-vip/redis-vip/keepalived"
 	"github.com/redis-vip/redis-vip/liveness"
 	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
@@ -599,16 +600,9 @@ func ordered(actions []fsm.Action) []fsm.Action {
 	return append(out, actions[i+1:]...)
 }
 
-// eventFor is the transition for a state other than Master.
-func eventFor(s fsm.State) transition.Event {
-	switch s {
-	case fsm.Backup:
-		return transition.EventBackup
-	case fsm.Fault:
-		return transition.EventFault
-	}
-	return transition.EventStop
-}
+// eventFor is the transition for a state other than Master: the one
+// mapping of state names (keepalived's, as fsm.State prints them) to events.
+func eventFor(s fsm.State) transition.Event { return keepalived.State(s.String()).Event() }
 
 // send sends one advert with priority prio to every destination.
 func (l *loop) send(prio uint8) {
