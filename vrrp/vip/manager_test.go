@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap/zaptest"
@@ -34,6 +37,23 @@ func newLab(t *testing.T) (local, peer string) {
 	for _, s := range []struct{ ns, ifname string }{{local, testIf}, {peer, testPeer}} {
 		run(t, "ip", "netns", "exec", s.ns, "sysctl", "-q", "-w", "net.ipv6.conf."+s.ifname+".accept_dad=0")
 		run(t, "ip", "-n", s.ns, "link", "set", s.ifname, "up")
+	}
+	// The kernel adds the IPv6 link-local address a moment after the link
+	// comes up (later still on a loaded machine); until then an unsolicited
+	// NA cannot be sent ("cannot assign requested address"). Wait for it,
+	// bounded.
+	for _, s := range []struct{ ns, ifname string }{{local, testIf}, {peer, testPeer}} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out, _ := exec.Command("ip", "-n", s.ns, "-6", "-o", "addr", "show", "dev", s.ifname, "scope", "link").CombinedOutput()
+			if strings.Contains(string(out), "fe80") && !strings.Contains(string(out), "tentative") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s in %s: no usable IPv6 link-local address after 10 s: %s", s.ifname, s.ns, out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	return local, peer
 }
