@@ -333,8 +333,8 @@ func (r *run) keeperDown(i int, from, to time.Time) bool {
 func (r *run) noteW3(missing []classified) {
 	n, by, latest, bounded, excused := 0, map[string]int{}, time.Duration(0), 0, 0
 	for _, m := range missing {
-		if m.window != "W3" || m.ev == nil {
-			continue
+		if m.window != "W3" || m.ev == nil || m.a.Role == "slave" {
+			continue // a writable replica's writes have their own rule
 		}
 		n++
 		by[r.c.hosts[m.a.Node].name]++
