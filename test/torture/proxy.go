@@ -180,18 +180,30 @@ func (p *proxy) forward(c net.Conn, to string) {
 }
 
 // pipe copies src to dst, dropping what a blackhole in its direction eats.
+// A close is dropped too: src's end closing while its direction is
+// blackholed leaves dst open (a FIN the network ate), until refresh or
+// close ends the connection.
 func (p *proxy) pipe(l *plink, dst, src net.Conn, up bool, done chan<- struct{}) {
+	dropped := func() bool {
+		h := p.holeOf(l.to)
+		return (up && h.up) || (!up && h.down)
+	}
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			if h := p.holeOf(l.to); (up && h.up) || (!up && h.down) {
+			if dropped() {
 				l.damaged.Store(true)
 			} else if _, werr := dst.Write(buf[:n]); werr != nil {
 				break
 			}
 		}
 		if err != nil {
+			if dropped() {
+				l.damaged.Store(true)
+				done <- struct{}{}
+				return
+			}
 			break
 		}
 	}

@@ -129,3 +129,59 @@ func TestProxyEvidence(t *testing.T) {
 		t.Fatalf("healed: %v", err)
 	}
 }
+
+// TestProxyBlackholeEatsClose: a close on one side of a blackholed path
+// does not reach the other side until the path heals.
+func TestProxyBlackholeEatsClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ready, closed := make(chan struct{}), make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 1)
+		_, _ = c.Read(buf) // the client's first byte: forwarded
+		close(ready)
+		_, _ = c.Read(buf) // returns at EOF
+		close(closed)
+	}()
+	nw := &network{}
+	var hole blackhole
+	p, err := newProxy(func() string { return ln.Addr().String() }, func(string) blackhole {
+		nw.mu.Lock()
+		defer nw.mu.Unlock()
+		return hole
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	nw.register(p)
+	c, err := net.DialTimeout("tcp", p.addr(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	<-ready
+	nw.set(func(*network) { hole = blackhole{up: true} })
+	c.Close()
+	select {
+	case <-closed:
+		t.Fatal("the close crossed a blackhole")
+	case <-time.After(300 * time.Millisecond):
+	}
+	nw.set(func(*network) { hole = blackhole{} })
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("healed: the broken connection was not closed")
+	}
+}
