@@ -54,28 +54,30 @@ func roundTrip(c net.Conn, d time.Duration) error {
 	return err
 }
 
-// TestProxyEvidence: the three ways a path fails give what a node sees in
-// each: a refusal (dead), silence without a reset (unknown), and, once a
-// blackhole heals, the broken connections closed and new ones forwarded.
-func TestProxyEvidence(t *testing.T) {
-	target := echoServer(t)
-	var hole blackhole
+// testPath is a proxy to target standing for the path by which host B (1)
+// reaches host A's (0) Redis, and a connection through it.
+func testPath(t *testing.T, target string) (*proxy, *network, net.Conn) {
+	t.Helper()
 	nw := &network{}
-	p, err := newProxy(func() string { return target }, func(string) blackhole {
-		nw.mu.Lock()
-		defer nw.mu.Unlock()
-		return hole
-	})
+	p, err := newProxy(func() string { return target }, nw.linkHole(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.close()
+	t.Cleanup(p.close)
 	nw.register(p)
 	c, err := net.DialTimeout("tcp", p.addr(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return p, nw, c
+}
+
+// TestProxyEvidence: the three ways a path fails give what a node sees in
+// each: a refusal (dead), silence without a reset (unknown), and, once a
+// blackhole heals, the broken connections closed and new ones forwarded.
+func TestProxyEvidence(t *testing.T) {
+	p, nw, c := testPath(t, echoServer(t))
 	if err := roundTrip(c, 2*time.Second); err != nil {
 		t.Fatalf("healthy path: %v", err)
 	}
@@ -101,7 +103,7 @@ func TestProxyEvidence(t *testing.T) {
 
 	// Blackholed one way (the answers): the open connection times out, no
 	// reset; a new dial succeeds and is never answered.
-	nw.set(func(*network) { hole = blackhole{down: true} })
+	nw.set(func(n *network) { n.link[0] = true })
 	err = roundTrip(c2, 300*time.Millisecond)
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("blackholed: err = %v, want a timeout", err)
@@ -116,7 +118,7 @@ func TestProxyEvidence(t *testing.T) {
 	}
 
 	// Healed: the connections the blackhole broke are closed, new ones work.
-	nw.set(func(*network) { hole = blackhole{} })
+	nw.heal()
 	if err := roundTrip(c2, 2*time.Second); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("healed: a connection that lost bytes answered or hung (%v), want it closed", err)
 	}
@@ -151,34 +153,19 @@ func TestProxyBlackholeEatsClose(t *testing.T) {
 		_, _ = c.Read(buf) // returns at EOF
 		close(closed)
 	}()
-	nw := &network{}
-	var hole blackhole
-	p, err := newProxy(func() string { return ln.Addr().String() }, func(string) blackhole {
-		nw.mu.Lock()
-		defer nw.mu.Unlock()
-		return hole
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
-	nw.register(p)
-	c, err := net.DialTimeout("tcp", p.addr(), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, nw, c := testPath(t, ln.Addr().String())
 	if _, err := c.Write([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	<-ready
-	nw.set(func(*network) { hole = blackhole{up: true} })
+	nw.set(func(n *network) { n.link[1] = true })
 	c.Close()
 	select {
 	case <-closed:
 		t.Fatal("the close crossed a blackhole")
 	case <-time.After(300 * time.Millisecond):
 	}
-	nw.set(func(*network) { hole = blackhole{} })
+	nw.heal()
 	select {
 	case <-closed:
 	case <-time.After(2 * time.Second):
