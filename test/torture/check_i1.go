@@ -107,11 +107,11 @@ func (r *run) checkI1(conv convergence) {
 	if len(missing) == 0 {
 		return
 	}
-	var askBackups []string
+	// Every missing write is looked up, so the evidence says how many of
+	// any group are in a backup (only W3 and a writable replica's need one).
+	askBackups := make([]string, 0, len(missing))
 	for _, m := range missing {
-		if m.window == "W3" || m.a.Role == "slave" {
-			askBackups = append(askBackups, m.a.Key)
-		}
+		askBackups = append(askBackups, m.a.Key)
 	}
 	inBackup := r.backedUp(askBackups)
 	groups := map[string][]classified{}
