@@ -141,6 +141,7 @@ func (r *Runner) fenceWait(ctx context.Context, t Ticket) (string, error) {
 	fa := r.Opts.FenceAfter
 	wait := fa + fence.Margin(fa)
 	var probed, peerSeen time.Time
+	lost := false
 	evidence, syncing := fence.Unknown, false
 	for {
 		if r.State.Superseded(t) {
@@ -157,9 +158,12 @@ func (r *Runner) fenceWait(ctx context.Context, t Ticket) (string, error) {
 		if time.Since(probed) >= probeEvery {
 			evidence, syncing = r.probePeer(ctx)
 			probed = time.Now()
-			if evidence == fence.Alive {
+			// The lease's reference (see Keeper.peerSeen): the last
+			// time seen alive, or the end of the first failing read.
+			if evidence == fence.Alive || !lost {
 				peerSeen = probed
 			}
+			lost = evidence != fence.Alive
 		}
 		held := false
 		if r.Witness != nil {

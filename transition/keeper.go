@@ -95,8 +95,15 @@ type Keeper struct {
 	LeaseDuration time.Duration
 
 	lease    *leaseView
-	peerSeen time.Time   // last time the peer was seen alive
+	// peerSeen is the lease's reference: the last time the peer was seen
+	// alive, or, once a read of it failed, the time that read ended. A
+	// renewal must be sent after it to count (fence.Input's LeaseHeld):
+	// one sent before the failing read, even after the peer was last
+	// seen, may predate the partition (torture seed 171: an isolated
+	// master kept its fence open on a renewal sent just before it).
+	peerSeen time.Time
 	seenAt   fence.Stamp // the same, on the boot clock
+	lost     bool        // the last read of the peer failed
 	last     keeperMemo
 	wrote    time.Time // when the fence file was last written
 	quiet    complainer
@@ -186,7 +193,13 @@ func (k *Keeper) Pass(ctx context.Context) {
 		v.Peer = fence.Alive
 		if perr != nil {
 			v.Peer = fence.Classify(perr)
+			if !k.lost {
+				k.lost = true
+				k.peerSeen = time.Now()
+				k.seenAt, _ = fence.Now()
+			}
 		} else {
+			k.lost = false
 			v.PeerSyncing = PeerSyncing(pf, k.LocalAnnounce)
 			v.PeerInSync = isReplicaOf(pf, k.LocalAnnounce) && pf.InSync()
 			k.peerSeen = time.Now()
