@@ -94,7 +94,7 @@ type Keeper struct {
 	Witness       Witness
 	LeaseDuration time.Duration
 
-	lease    *leaseView
+	lease *leaseView
 	// peerSeen is the lease's reference: the last time the peer was seen
 	// alive, or, once a read of it failed, the time that read ended. A
 	// renewal must be sent after it to count (fence.Input's LeaseHeld):
