@@ -142,23 +142,34 @@ type labOptions struct {
 
 // newLab builds a fresh lab for one scenario and always tears it down (with
 // the hosts' logs in the test log when the scenario failed).
-func newLab(t *testing.T, o labOptions) (*lab.Lab, context.Context) {
+// labPlace skips the test when the end-to-end tier does not run, and gives
+// a lab its context (ended after timeout or with the test), its name
+// (rvtest-e2e-PID-SEQ: the prefix reapStale knows, so a killed run's
+// namespaces are removed by the next one) and its directory (0755: the lab's
+// unprivileged users read under it).
+func labPlace(t *testing.T, timeout time.Duration) (context.Context, string, string) {
 	t.Helper()
 	if env.skip != "" {
 		t.Skip(env.skip)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
-	seq := labSeq.Add(1)
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("rvtest-e2e-%d-%d", os.Getpid(), seq))
+	name := fmt.Sprintf("rvtest-e2e-%d-%d", os.Getpid(), labSeq.Add(1))
+	dir := filepath.Join(os.TempDir(), name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return ctx, name, dir
+}
+
+func newLab(t *testing.T, o labOptions) (*lab.Lab, context.Context) {
+	t.Helper()
+	ctx, name, dir := labPlace(t, 4*time.Minute)
 	l := lab.New(lab.Options{
-		Repo: env.repo, Dir: dir, Prefix: fmt.Sprintf("rvtest-e2e-%d-%d", os.Getpid(), seq),
+		Repo: env.repo, Dir: dir, Prefix: name,
 		Bin: env.bin, Writer: env.writer, Notify: o.notify, Profile: o.profile, Preempt: o.preempt, Include: o.include,
 		Logf: t.Logf,
 	})

@@ -35,20 +35,7 @@ const probeTimeout = labnet.ProbeTimeout
 // up --net-only) and always removes it.
 func newNetLab(t *testing.T) (*lab.Lab, context.Context) {
 	t.Helper()
-	if env.skip != "" {
-		t.Skip(env.skip)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	seq := labSeq.Add(1)
-	name := fmt.Sprintf("rvtest-e2e-%d-%d", os.Getpid(), seq)
-	dir := filepath.Join(os.TempDir(), name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	ctx, name, dir := labPlace(t, 2*time.Minute)
 	l := lab.New(lab.Options{Repo: env.repo, Dir: dir, Prefix: name, Bin: env.bin, Writer: env.writer, Logf: t.Logf})
 	t.Cleanup(func() {
 		dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)

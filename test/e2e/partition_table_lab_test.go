@@ -67,22 +67,7 @@ func instanceYAML(l *lab.Lab, m mode) string {
 // notify-master done, then h2's), and wait until it settles.
 func newPartitionLab(t *testing.T, m mode, keep string) (*lab.Lab, context.Context) {
 	t.Helper()
-	if env.skip != "" {
-		t.Skip(env.skip)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	seq := labSeq.Add(1)
-	// The prefix reapStale knows (rvtest-e2e-PID-SEQ), so a killed run's
-	// namespaces are removed by the next one.
-	name := fmt.Sprintf("rvtest-e2e-%d-%d", os.Getpid(), seq)
-	dir := filepath.Join(os.TempDir(), name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	ctx, name, dir := labPlace(t, 5*time.Minute)
 	l := lab.New(lab.Options{Repo: env.repo, Dir: dir, Prefix: name, Bin: env.bin, Writer: env.writer,
 		Notify: "fifo", Logf: t.Logf})
 	t.Cleanup(func() {
