@@ -99,6 +99,24 @@ func (f Facts) LinkedTo(addr string) bool {
 // Empty reports whether the node has finished loading and holds no keys.
 func (f Facts) Empty() bool { return !f.Loading && f.Keys == 0 }
 
+// NoHistory reports whether f holds data that no replication history
+// records: offset 0 and no replid2. Redis 7.0 reports that for a dataset
+// loaded from a file that records no history (an AOF) and for a master that
+// never had a replica (without a backlog it counts no offset). Compare
+// cannot place such data on anyone's history, so it calls it diverged.
+func (f Facts) NoHistory() bool { return !f.Empty() && f.ReplOffset == 0 && !hasReplID2(f) }
+
+// AwaitsFirstSync reports whether replica l, following master p at
+// masterAddr, has not been linked since it started and holds data no
+// history records: what guard does when a file cannot prove it is fresher
+// than the live peer (after backing the file up, S6). Redis replaces that
+// data at the coming sync, so p's data is the one that counts (S1, S11):
+// judged on replids alone, the two would look diverged.
+func AwaitsFirstSync(l, p Facts, masterAddr string) bool {
+	return l.Role == RoleReplica && SameAddr(l.MasterAddr(), masterAddr) && !l.MasterLinkUp && l.MasterLinkDownSecs < 0 &&
+		l.NoHistory() && p.Role == RoleMaster && !p.Empty() && !p.Loading
+}
+
 // InSync reports whether a replica's link is up and no full sync runs.
 func (f Facts) InSync() bool {
 	return f.Role == RoleReplica && f.MasterLinkUp && !f.MasterSyncInProgress

@@ -284,6 +284,12 @@ func needsBackup(in Input, steps []Step) bool {
 // relation is how local's data stands against the peer's: Compare, refined
 // by what each side's stream since a fork holds (S11).
 func relation(in Input) node.Relation {
+	if node.AwaitsFirstSync(in.Local, *in.Peer, in.PeerAddr) {
+		// Started to follow the peer (guard, after a backup), not synced
+		// yet: the peer's data wins; promoting local as diverged would
+		// undo guard's choice and drop the peer's writes since (seed 4014).
+		return node.Behind
+	}
 	return node.Refine(node.Compare(in.Local, *in.Peer), in.LocalStream, in.PeerStream)
 }
 

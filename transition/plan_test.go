@@ -54,6 +54,15 @@ func pReplica(addr, of string, linkUp bool, replid string, off, keys int64) node
 	return f
 }
 
+// pFirstSync is a replica of the server at of that has not been linked
+// since it started, holding keys no history records (guard started it from
+// an AOF so: offset 0, a fresh replid, no replid2).
+func pFirstSync(addr, of string, keys int64) node.Facts {
+	f := pReplica(addr, of, false, histC, 0, keys)
+	f.MasterLinkDownSecs = -1
+	return f
+}
+
 func pVersion(f node.Facts, v node.Version) node.Facts {
 	f.Version = v
 	return f
@@ -153,6 +162,24 @@ func TestDecideMaster(t *testing.T) {
 			in: transition.Input{Event: ev, Local: pReplica(planLocal, planPeer, false, histA, 1000, 50),
 				Peer: pp(pMaster(planPeer, histB, 0, 0))},
 			decision: "promote-alone", steps: steps(sPromote, sRewrite), relation: "ahead", reason: "peer is empty",
+		},
+		{
+			name: "local started to follow the live master, not synced yet, data without history: sync, then take over (seed 4014)",
+			in: transition.Input{Event: ev, Local: pFirstSync(planLocal, planPeer, 1300),
+				Peer: pp(fresher)},
+			decision: "sync-then-promote", steps: steps(sWait, sPause, sRewrite), relation: "behind", reason: "S2",
+		},
+		{
+			name: "local without history follows an empty master: never copy it (S1)",
+			in: transition.Input{Event: ev, Local: pFirstSync(planLocal, planPeer, 1300),
+				Peer: pp(pMaster(planPeer, histB, 0, 0))},
+			decision: "promote-alone", steps: steps(sPromote, sRewrite), relation: "ahead", reason: "peer is empty",
+		},
+		{
+			name: "local without history, linked once since it started: still diverged",
+			in: transition.Input{Event: ev, Local: pReplica(planLocal, planPeer, false, histC, 0, 1300),
+				Peer: pp(fresher)},
+			decision: "promote-alone", steps: steps(sPromote, sRewrite), relation: "diverged", reason: "diverged",
 		},
 		{
 			name: "peer empty master, local master with data: keep it",
@@ -370,6 +397,12 @@ func TestDecideFollow(t *testing.T) {
 			in: transition.Input{Local: pMaster(planLocal, histA, 1000, 50),
 				Peer: pp(pLoading(pMaster(planPeer, histA, 0, 0)))},
 			decision: "wait-peer-loading", wait: true, relation: "ahead", reason: "loading",
+		},
+		{
+			name: "local started to follow the live master, not synced yet, data without history: already following (seed 4014)",
+			in: transition.Input{Local: pFirstSync(planLocal, planPeer, 1300),
+				Peer: pp(fresher)},
+			decision: "already-following", relation: "behind",
 		},
 		{
 			name: "peer empty, local has data: refuse, no steps (S1)",
