@@ -12,6 +12,9 @@
 //     make test sets RV_E2E=1.
 //
 // The end-to-end tests skip with one line naming RV_E2E when it is unset.
+// RV_PARTITION_TABLE=1 adds, on top of the end-to-end tier, the partition
+// table (minutes) and the self-tests of the labs' partition shapes it
+// stands on; make test runs one cell of the table instead.
 package testtier
 
 import (
@@ -44,6 +47,20 @@ func RequireEndToEnd(t testing.TB) {
 	t.Helper()
 	if r := SkipReason(); r != "" {
 		t.Skip(r)
+	}
+}
+
+// PartitionTableEnv turns on the partition table and the labs' partition
+// self-tests (with Env).
+const PartitionTableEnv = "RV_PARTITION_TABLE"
+
+// RequirePartitionTable skips the test unless the end-to-end tier runs
+// with PartitionTableEnv=1.
+func RequirePartitionTable(t testing.TB) {
+	t.Helper()
+	RequireEndToEnd(t)
+	if os.Getenv(PartitionTableEnv) != "1" {
+		t.Skip("a self-test of the lab's partition shapes, run with the partition table: set " + PartitionTableEnv + "=1 (make test runs one cell of the table)")
 	}
 }
 

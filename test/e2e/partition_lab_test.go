@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis-vip/redis-vip/internal/testtier"
 	"github.com/redis-vip/redis-vip/test/lab"
 	"github.com/redis-vip/redis-vip/test/lab/labnet"
 )
@@ -74,6 +75,7 @@ func expectShape(t *testing.T, ctx context.Context, l *lab.Lab, want labnet.Shap
 // back as made, is idempotent, and its heal restores the prior state; shapes
 // combine, and heal-all undoes any mix of them.
 func TestPartitionLabShapes(t *testing.T) {
+	testtier.RequirePartitionTable(t)
 	l, ctx := newNetLab(t)
 	healed := labnet.Shape{}
 	expectShape(t, ctx, l, healed)
@@ -144,6 +146,7 @@ func TestPartitionLabShapes(t *testing.T) {
 // keepalived sends them unicast, `redis-vip run` multicast: both are tried)
 // while the witness still hears both.
 func TestPartitionLabSplitCutsVRRP(t *testing.T) {
+	testtier.RequirePartitionTable(t)
 	l, ctx := newNetLab(t)
 	h1, h2 := netip.MustParseAddr(lab.Addr["h1"]), netip.MustParseAddr(lab.Addr["h2"])
 	reaches := func(from, to string, dst netip.Addr) bool {
@@ -232,6 +235,7 @@ func redisConn(t *testing.T, l *lab.Lab, addr string) (net.Conn, *bufio.Reader) 
 // gets no answer. A plain kill -9 of a server (the control) does close its
 // connection. PowerOn brings a fresh host: no process, no VIP, no listener.
 func TestPartitionLabPowerOff(t *testing.T) {
+	testtier.RequirePartitionTable(t)
 	l, ctx := newNetLab(t)
 	ns := l.NS("h1")
 	addr := func(port int) string { return fmt.Sprintf("%s:%d", lab.Addr["h1"], port) }
@@ -314,6 +318,7 @@ func TestPartitionLabPowerOff(t *testing.T) {
 // stand-in here: the witness command may not exist yet); the real command
 // either listens on WitnessAddr or fails to start leaving nothing behind.
 func TestPartitionLabWitness(t *testing.T) {
+	testtier.RequirePartitionTable(t)
 	l, ctx := newNetLab(t)
 	if fi, err := os.Stat(l.WitnessSecret()); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() < 64 {
 		t.Fatalf("witness secret: %v %v", fi, err)
@@ -368,6 +373,7 @@ func TestPartitionLabWitness(t *testing.T) {
 // is isolated (where split-brain writes come from), and its lost writes are
 // counted from the client namespace like those of the writer behind the VIP.
 func TestPartitionLabLocalWriter(t *testing.T) {
+	testtier.RequirePartitionTable(t)
 	l, ctx := newNetLab(t)
 	script(t, ctx, l, "start-redis", "h1", "--no-guard")
 	w, err := l.StartLocalWriter(ctx, "local", "h1", "--duration", "60s")

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis-vip/redis-vip/internal/testtier"
 	"github.com/redis-vip/redis-vip/test/lab/labnet"
 	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
 )
@@ -37,6 +38,7 @@ func checkShape(t *testing.T, l *netlab.Lab, want labnet.Shape) {
 // back as made, is idempotent, and its heal restores the prior state; shapes
 // combine, and HealAll undoes any mix of them.
 func TestPartitionLabShapes(t *testing.T) {
+	testtier.RequirePartitionTable(t)
 	l := newLab(t)
 	h1, h2, w := l.Hosts[0], l.Hosts[1], l.W
 	checkShape(t, l, labnet.Shape{})
@@ -87,6 +89,7 @@ func TestPartitionLabShapes(t *testing.T) {
 // run` sends them multicast, keepalived in the lab's mixed pairs too, and
 // unicast is tried as well) while the witness still hears both.
 func TestPartitionLabSplitCutsVRRP(t *testing.T) {
+	testtier.RequirePartitionTable(t)
 	l := newLab(t)
 	h1, h2 := l.Hosts[0], l.Hosts[1]
 	type path struct {
@@ -137,6 +140,7 @@ func pinged(t *testing.T, l *netlab.Lab, h *netlab.Host) (net.Conn, *bufio.Reade
 // -9 of a Redis (the control, on h2) does close its connection. PowerOn
 // brings a fresh host: no process, no VIP, no listener.
 func TestPartitionLabPowerOff(t *testing.T) {
+	testtier.RequirePartitionTable(t)
 	l := newLab(t)
 	h1, h2 := l.Hosts[0], l.Hosts[1]
 	for _, h := range l.Hosts {
@@ -200,6 +204,7 @@ func TestPartitionLabPowerOff(t *testing.T) {
 // stand-in here: the witness command may not exist yet); the real command
 // either listens on WitnessAddr or fails to start, leaving nothing behind.
 func TestPartitionLabWitness(t *testing.T) {
+	testtier.RequirePartitionTable(t)
 	l := newLab(t)
 	running := func(want bool) {
 		t.Helper()
@@ -253,6 +258,7 @@ func TestPartitionLabWitness(t *testing.T) {
 // is isolated (where split-brain writes come from), and its lost writes are
 // counted like those of the writer behind the VIP.
 func TestPartitionLabLocalWriter(t *testing.T) {
+	testtier.RequirePartitionTable(t)
 	l := newLab(t)
 	h1 := l.Hosts[0]
 	must(t, h1.WriteConfig(nil))
