@@ -18,6 +18,7 @@ const (
 	DefaultMinBackoff  = 20 * time.Millisecond
 	DefaultMaxBackoff  = 500 * time.Millisecond
 	DefaultMinHold     = time.Second
+	DefaultGonePoll    = 10 * time.Millisecond
 )
 
 // Event is a change in what the Watcher knows about the server.
@@ -45,9 +46,18 @@ type Options struct {
 	// the server's accept backlog is full (a hung server), which proves
 	// nothing either way.
 	DialTimeout time.Duration
-	// MinBackoff and MaxBackoff bound the wait between attempts while the
-	// server is gone (default 20ms doubling up to 500ms).
+	// MinBackoff and MaxBackoff bound the wait between attempts that
+	// neither succeed nor are refused (a timeout), and before reading a
+	// connection that follows one closed soon after it opened (default
+	// 20ms doubling up to 500ms).
 	MinBackoff, MaxBackoff time.Duration
+	// GonePoll is the wait between attempts while connections are refused
+	// (default 10ms), without backing off: a refused connect costs the
+	// kernel microseconds, and a server that comes back must be seen at
+	// once (the built-in mode keeps the VIP on a host whose Redis died
+	// until the new master announces it, and gives it up the moment that
+	// Redis accepts connections again).
+	GonePoll time.Duration
 	// MinHold: when a connection closed sooner than this after it was
 	// opened, the next one is read only after a backoff, so a server that
 	// closes every connection (maxclients) cannot make the Watcher spin
@@ -85,6 +95,9 @@ func New(o Options) (*Watcher, error) {
 	}
 	if o.MinHold <= 0 {
 		o.MinHold = DefaultMinHold
+	}
+	if o.GonePoll <= 0 {
+		o.GonePoll = DefaultGonePoll
 	}
 	if o.Log == nil {
 		o.Log = zap.NewNop()
@@ -143,8 +156,7 @@ func (w *Watcher) Run(ctx context.Context, report func(Event)) {
 			}
 			emit(gone, reason)
 			why, short = "", false
-			grow()
-			if !sleep(ctx, backoff) {
+			if !sleep(ctx, w.o.GonePoll) {
 				return
 			}
 			continue

@@ -2,11 +2,13 @@ package liveness
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -203,6 +205,31 @@ func TestRefusedAtStartIsGone(t *testing.T) {
 		t.Fatalf("first event %+v with nothing listening, want gone", ev)
 	}
 	rec.none(t, 300*time.Millisecond, "while nothing listens")
+}
+
+// While nothing listens the Watcher does not back off: it tries again
+// every GonePoll, so a restart is seen at once however long the server was
+// down (with the old doubling backoff, about 6 attempts in a second).
+func TestGonePollsWithoutBackoff(t *testing.T) {
+	var refused atomic.Int32
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			refused.Add(1)
+		}
+		return c, err
+	}
+	rec, stop := start(t, Options{Addr: "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t)), Dial: dial, GonePoll: 10 * time.Millisecond})
+	if ev := rec.next(t, 5*time.Second, "gone"); ev.Up {
+		t.Fatalf("first event %+v with nothing listening, want gone", ev)
+	}
+	time.Sleep(time.Second)
+	stop()
+	// About 100 at 10 ms; 25 leaves room for a loaded machine.
+	if n := refused.Load(); n < 25 {
+		t.Errorf("%d refused attempts in about 1s, want one every GonePoll (10ms)", n)
+	}
 }
 
 // A server that accepts and closes every connection (maxclients) makes

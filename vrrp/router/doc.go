@@ -48,17 +48,31 @@
 // ("made master but its redis is a replica", or the S2 hold-off) and the
 // node gives mastership up through Fault.
 //
-// On leaving Master for Fault (the local Redis failing, in maintenance, two
-// masters meeting at equal priority, IPv6 VIPs) the VIPs go first, then
-// Redis is demoted, so the VIP never points at a Redis that is becoming a
-// replica. On leaving on purpose (preempted by a higher priority, or shut
-// down: the machine's Shutdown event sends an advert with priority 0, so
-// the peer takes over after its skew time) the node drains instead
-// (drain.go): it keeps the VIPs, sending no gratuitous ARP, until the new
-// master announces them, bounded, so that the clients of the old master get
-// -READONLY and a clean disconnect from an address that still exists rather
-// than silence until their timeouts; then the stop transition is recorded
-// and Run returns nil.
+// On leaving Master for Fault (the local Redis failing its check, in
+// maintenance, two masters meeting at equal priority, IPv6 VIPs) the VIPs
+// go first, then Redis is demoted, so the VIP never points at a Redis
+// that is becoming a replica. On leaving on purpose (preempted by a higher
+// priority, or shut down: the machine's Shutdown event sends an advert
+// with priority 0, so the peer takes over after its skew time) the node
+// drains instead (drain.go): it keeps the VIPs, sending no gratuitous ARP,
+// until the new master announces them, bounded, so that the clients of
+// the old master get -READONLY and a clean disconnect from an address
+// that still exists rather than silence until their timeouts; then the
+// stop transition is recorded and Run returns nil.
+//
+// It drains on Fault too when the Fault comes from the local Redis being
+// positively dead (the liveness watcher's held connection closed and a new
+// one was refused; never on a failed check, a hang or a timeout): nothing
+// listens on the port, so the kept address makes this host's kernel refuse
+// every new connect through the VIP at once, and the client retries at
+// once and reaches the new master right after its gratuitous ARP, instead
+// of waiting out its timeout on an address nobody answers. Such a drain
+// also ends the moment the local Redis accepts connections again (systemd
+// restarted it, and guard may have started it as a master): the VIP never
+// points at a Redis that answers next to the new master for longer than
+// the watcher's poll (10 ms) plus one turn of the event loop. It ends too
+// when the node leaves Fault or maintenance mode comes on (drainFor and
+// drain.over decide, pure).
 //
 // # A node that cannot hold the VIP is not master
 //
@@ -104,7 +118,8 @@
 // millisecond and makes the node unhealthy at once, without counting
 // failing checks. A Master's first act is the priority-0 advert, so the
 // peer takes over after its skew time (61 ms at priority 100 and 100 ms
-// adverts). A closed connection that a new one replaces (CLIENT KILL, an
+// adverts), and a Master holding the VIPs keeps them until the new master
+// announces them (the drain on a dead Redis, above). A closed connection that a new one replaces (CLIENT KILL, an
 // idle timeout) is no event; a hung Redis closes nothing, and the periodic
 // check remains the judge of it. After the event, rise passing checks make
 // the node healthy again, and a passing check that began before the event

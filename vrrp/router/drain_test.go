@@ -235,17 +235,20 @@ func TestPreemptedMasterDrains(t *testing.T) {
 	})
 }
 
-// A node that leaves Master because it failed releases the VIP at once:
-// nothing to drain, and a Redis failing its check must not serve.
+// A node that leaves Master because its check failed releases the VIP at
+// once: a Redis failing its check (a hang, a timeout, an error) may still
+// answer, and must not serve. A "gone" that follows changes nothing.
 func TestUnhealthyMasterDoesNotDrain(t *testing.T) {
 	inDrainingPair(t, func(t *testing.T, l *lab, a, b *testNode, ca, _ *claimingVIPs) {
-		a.live.gone()
-		waitFor(t, 10*time.Millisecond, "a releasing the VIP", func() bool { return !a.vips.Held() })
+		a.health.Set(false)
+		waitFor(t, 500*time.Millisecond, "a releasing the VIP", func() bool { return !a.vips.Held() })
 		if b.vips.Held() {
 			t.Fatal("b took the VIP before a released it")
 		}
-		if n := ca.Waits(); n != 0 {
-			t.Errorf("a watched for claims %d times, want none", n)
+		a.live.gone()
+		synctest.Wait()
+		if n := ca.Waits(); n != 0 || a.r.Status().Draining {
+			t.Errorf("a watched for claims %d times (draining %v), want none", n, a.r.Status().Draining)
 		}
 	})
 }

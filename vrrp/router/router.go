@@ -142,9 +142,9 @@ type Status struct {
 	// HoldsVIP is true while the Router keeps the VIPs on the interface:
 	// Master, and the promotion of the local Redis has finished.
 	HoldsVIP bool
-	// Draining is true while a node that handed the master role over on
-	// purpose keeps the VIPs on the interface until the new master
-	// announces them (see the package documentation).
+	// Draining is true while a node that left Master (on purpose, or
+	// because its Redis died) keeps the VIPs on the interface until the
+	// new master announces them (see the package documentation).
 	Draining bool
 	// Rejected counts received adverts rejected by the packet checks.
 	Rejected packet.Snapshot
@@ -396,6 +396,10 @@ type loop struct {
 	// goneAt is when the liveness watcher last said the local Redis is
 	// gone; a passing check that began before it is stale.
 	goneAt time.Time
+	// localDead is set while the machine's actions for the liveness
+	// watcher's "gone" are carried out: the Fault they enter is the local
+	// Redis positively dead (drainFor).
+	localDead bool
 
 	// cannotHold, when set, says why the VIPs could not be added: the node
 	// stays in Fault until cannotHoldUntil (forever when zero).
@@ -453,6 +457,9 @@ func (l *loop) run(ctx context.Context) error {
 			l.reconcile()
 		case <-l.refresh.C:
 			l.refreshAnnounce()
+		}
+		if l.dr.on {
+			l.checkDrain(time.Now())
 		}
 		if dl := l.m.NextDeadline(); dl.IsZero() {
 			timer.Stop()
@@ -517,14 +524,20 @@ func (l *loop) onCheck(c checked) {
 
 // onLive handles the liveness watcher's events. The local Redis gone makes
 // the node unhealthy at once (no fall counting): a Master sends priority 0
-// before anything else and releases the VIPs, so the peer takes over after
-// its skew time. Rise passing checks make it healthy again, as after any
-// failure. In maintenance mode the event is only logged: the check keeps
-// the holder eligible while the operator restarts its Redis.
+// before anything else, so the peer takes over after its skew time, and
+// drains the VIPs (startDrain: kept, refusing clients at once, until the
+// new master announces them). The Redis accepting connections again ends
+// such a drain at once. Rise passing checks make the node healthy again,
+// as after any failure. In maintenance mode the event is only logged: the
+// check keeps the holder eligible while the operator restarts its Redis.
 func (l *loop) onLive(ev liveness.Event) {
 	r := l.r
 	if ev.Up {
 		r.log.Info("local Redis accepts connections", zap.String("seen", ev.Reason))
+		if l.dr.on {
+			// A drain begun because it died ends now (checkDrain).
+			l.dr.answered = true
+		}
 		return
 	}
 	l.goneAt = ev.At
@@ -543,7 +556,9 @@ func (l *loop) onLive(ev liveness.Event) {
 	r.setStatus(func(s *Status) { s.Healthy = false })
 	r.log.Warn("local Redis gone: unhealthy at once, giving up the VIP", zap.String("seen", ev.Reason),
 		zap.Stringer("state", l.state), zap.Duration("after", time.Since(ev.At)))
+	l.localDead = true
 	l.apply(l.m.SetHealthy(l.healthy(), time.Now()))
+	l.localDead = false
 }
 
 // healthy is the health the machine runs on: the health check's after
@@ -575,7 +590,8 @@ func (l *loop) apply(actions []fsm.Action) {
 			l.masterGen, l.masterDone = l.work.submit(transition.EventMaster), false
 		case fsm.ActBecomeBackup:
 			// The VIP goes first, then Redis follows; after a planned
-			// handover it stays until the new master announces it.
+			// handover, or when the local Redis died, it stays until the
+			// new master announces it (startDrain).
 			if !l.startDrain() {
 				l.release()
 			}
@@ -829,7 +845,7 @@ func (l *loop) reconcile() {
 	if l.dr.on {
 		// The addresses are kept as they are, never added back: an
 		// announcement would call the clients back from the new master.
-		l.drainBound(time.Now())
+		l.checkDrain(time.Now())
 		return
 	}
 	ctx, cancel := context.WithTimeout(l.bg, netlinkTimeout)
