@@ -11,7 +11,8 @@ import (
 // Two `redis-vip run` hosts, a writer through the VIP. kill -9 of the
 // master's Redis: the held connection of the master's liveness watcher
 // sees it at once, the master goes to FAULT without waiting for its
-// checks (priority 0, VIP released) and the peer takes over. Before that,
+// checks (priority 0 first; it keeps the VIP, refusing clients, until
+// the peer announces it) and the peer takes over. Before that,
 // CLIENT KILL TYPE normal on the master (what a demotion does) moves
 // nothing: the watcher reconnects. Asserted: the event path fired, the
 // peer holds the VIP alone, no acknowledged write is lost beyond the crash
@@ -60,8 +61,12 @@ func TestKillMasterRedisEventPath(t *testing.T) {
 	if hs := l.Holders(); len(hs) != 1 || hs[0] != "h2" {
 		t.Errorf("at the end the VIP is on %v, want h2 alone", hs)
 	}
-	if worst, periods, _ := samp.Worst(); worst > 0 {
-		t.Errorf("both hosts held the VIP: %v", periods)
+	// The old master keeps the VIP until it sees the new master's
+	// gratuitous ARP (the drain on a dead Redis: about a millisecond with
+	// both on it), and the sampler reads the hosts one after the other:
+	// one sample may see both; two in a row is two holders.
+	if worst, periods, _ := samp.Worst(); worst > 20*time.Millisecond {
+		t.Errorf("both hosts held the VIP for more than one sample: %v", periods)
 	}
 	present, err := w.List(h2)
 	must(t, err)
