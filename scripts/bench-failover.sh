@@ -21,7 +21,8 @@
 # table to stdout.
 #
 # Usage: scripts/bench-failover.sh [-n RUNS] [DRIVER FLAGS...]   (default -n 5)
-#   e.g. -setups sentinel,run   -hang 8s   -ka-preempt   -v   (see the driver's -h)
+#   e.g. -setups sentinel,run   -faults kill   -hang 8s   -ka-preempt   -v   (see the driver's -h)
+#   scripts/bench-failover.sh -n 5 -setups run -faults kill: only `run`'s kill -9 column
 # RUNS=5 takes about 25 minutes on a 2-core machine, RUNS=1 about 6.
 set -Eeuo pipefail
 

@@ -13,8 +13,11 @@ import (
 
 // bench runs the trials and collects the rows.
 type bench struct {
-	env     *env
-	runs    int
+	env  *env
+	runs int
+	// faults says which faults run (-faults); the others are no columns.
+	// kill -9 runs for failback too (the preferred master must go first).
+	faults  [numFaults]bool
 	hang    time.Duration
 	recover time.Duration
 	// clientTimeout bounds each of the client's dials and commands.
@@ -85,6 +88,11 @@ func (b *bench) runSetup(ctx context.Context, s setup) row {
 	}
 	r.knobs = s.knobs()
 	r.na[faultFailback] = s.noFailback()
+	for f := fault(0); f < numFaults; f++ {
+		if !b.faults[f] {
+			r.na[f] = notRun
+		}
+	}
 	r.notes = append(r.notes, "planned move: "+s.plannedHow())
 	rebuilds := 0
 	for i := 1; i <= b.runs && ctx.Err() == nil; i++ {
@@ -111,16 +119,35 @@ func (b *bench) runSetup(ctx context.Context, s setup) row {
 }
 
 // round runs each fault once: kill -9, failback (or a plain restart),
-// SIGSTOP, planned move. Faults act on whichever host is master then. An
+// SIGSTOP, planned move, leaving out those -faults does not name (kill -9
+// runs for failback too). Faults act on whichever host is master then. An
 // error means the lab is in a state the next fault cannot start from.
 func (b *bench) round(ctx context.Context, sr *setupRun, i int) error {
+	if b.faults[faultKill] || b.faults[faultFailback] {
+		if err := b.killRound(ctx, sr, i); err != nil {
+			return err
+		}
+	}
+	if b.faults[faultHang] {
+		if err := b.hangRound(ctx, sr, i); err != nil {
+			return err
+		}
+	}
+	if b.faults[faultPlanned] {
+		return b.plannedRound(ctx, sr, i)
+	}
+	return nil
+}
+
+// killRound: kill -9 of the master's Redis, then failback where the setup
+// preempts (or a plain restart).
+func (b *bench) killRound(ctx context.Context, sr *setupRun, i int) error {
 	s := sr.s
 	pref := s.preferred()
 	var want func(string) bool
 	if pref != "" {
 		want = func(m string) bool { return m == pref }
 	}
-	// kill -9 of the master's Redis.
 	m, err := sr.ready(ctx, 90*time.Second, want)
 	if err != nil && pref != "" && ctx.Err() == nil {
 		m, err = sr.ready(ctx, 30*time.Second, nil)
@@ -135,7 +162,7 @@ func (b *bench) round(ctx context.Context, sr *setupRun, i int) error {
 	// The killed Redis returns: failback where the setup preempts,
 	// otherwise it rejoins as a replica (not a column: its losses, if any,
 	// count for kill -9).
-	if pref != "" && m == pref {
+	if pref != "" && m == pref && b.faults[faultFailback] {
 		if err := b.trial(ctx, sr, faultFailback, i, func() error { return s.restart(ctx, m) },
 			func(x string) bool { return x == m }); err != nil {
 			return err
@@ -148,8 +175,14 @@ func (b *bench) round(ctx context.Context, sr *setupRun, i int) error {
 			return fmt.Errorf("after %s's Redis returned: %w", m, err)
 		}
 	}
-	// SIGSTOP of the master's Redis for b.hang, then SIGCONT.
-	if m, err = sr.ready(ctx, 90*time.Second, nil); err != nil {
+	return nil
+}
+
+// hangRound: SIGSTOP of the master's Redis for b.hang, then SIGCONT.
+func (b *bench) hangRound(ctx context.Context, sr *setupRun, i int) error {
+	s, pref := sr.s, sr.s.preferred()
+	m, err := sr.ready(ctx, 90*time.Second, nil)
+	if err != nil {
 		return fmt.Errorf("before SIGSTOP: %w", err)
 	}
 	// Where the setup preempts and the hung node is the preferred one, it
@@ -167,8 +200,14 @@ func (b *bench) round(ctx context.Context, sr *setupRun, i int) error {
 	}, wantHang); err != nil {
 		return err
 	}
-	// Planned move of the master role.
-	if m, err = sr.ready(ctx, 90*time.Second, nil); err != nil {
+	return nil
+}
+
+// plannedRound: a planned move of the master role, then the setup's undo.
+func (b *bench) plannedRound(ctx context.Context, sr *setupRun, i int) error {
+	s := sr.s
+	m, err := sr.ready(ctx, 90*time.Second, nil)
+	if err != nil {
 		return fmt.Errorf("before the planned move: %w", err)
 	}
 	expect := ""

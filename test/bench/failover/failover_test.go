@@ -157,3 +157,18 @@ vrrp_instance VI_REDIS {
 		}
 	}
 }
+
+// -faults kill: the faults left out are no columns.
+func TestRenderTableLeavesOutFaultsNotRun(t *testing.T) {
+	r := row{id: "run", name: "run"}
+	r.samples[faultKill] = []sample{{gap: 80 * time.Millisecond}, {gap: 90 * time.Millisecond}, {gap: 100 * time.Millisecond}}
+	for _, f := range []fault{faultHang, faultPlanned, faultFailback} {
+		r.na[f] = notRun
+	}
+	out := renderTable([]row{r}, "run", 3, 8*time.Second)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "kill -9: median") || strings.Contains(out, "SIGSTOP") ||
+		strings.Contains(out, "planned") || strings.Contains(out, "failback") || !strings.Contains(lines[2], " 90 ms |") {
+		t.Errorf("want only the kill -9 columns:\n%s", out)
+	}
+}

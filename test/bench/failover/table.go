@@ -20,6 +20,9 @@ const (
 
 var faultID = [numFaults]string{"kill", "hang", "planned", "failback"}
 
+// notRun is a row's na for a fault -faults left out: no column.
+const notRun = "not run (-faults)"
+
 // sample is one measured fault: the longest time the client went without
 // an acknowledged write, and the acknowledged writes that were lost.
 type sample struct {
@@ -111,8 +114,13 @@ func renderTable(rows []row, baseline string, runs int, hang time.Duration) stri
 	if baseline != "sentinel" {
 		vs = "vs row 1"
 	}
+	shown := func(f fault) bool {
+		return slices.ContainsFunc(rows, func(r row) bool { return r.na[f] != notRun })
+	}
 	for f := fault(0); f < numFaults; f++ {
-		head = append(head, titles[f]+": median", "worst", "lost", vs)
+		if shown(f) {
+			head = append(head, titles[f]+": median", "worst", "lost", vs)
+		}
 	}
 	var base [numFaults]cellStats
 	for _, r := range rows {
@@ -126,6 +134,9 @@ func renderTable(rows []row, baseline string, runs int, hang time.Duration) stri
 	for _, r := range rows {
 		line := []string{r.name}
 		for f := fault(0); f < numFaults; f++ {
+			if !shown(f) {
+				continue
+			}
 			c := statsOf(r.samples[f])
 			switch {
 			case r.na[f] != "":
