@@ -93,7 +93,9 @@ func (b *bench) runSetup(ctx context.Context, s setup) row {
 			r.na[f] = notRun
 		}
 	}
-	r.notes = append(r.notes, "planned move: "+s.plannedHow())
+	if b.faults[faultPlanned] {
+		r.notes = append(r.notes, "planned move: "+s.plannedHow())
+	}
 	rebuilds := 0
 	for i := 1; i <= b.runs && ctx.Err() == nil; i++ {
 		err := b.round(ctx, sr, i)

@@ -223,7 +223,9 @@ func report(rows []row, baseline string, b *bench, cmd string, elapsed time.Dura
 	w.WriteString(renderTable(rows, baseline, b.runs, b.hang))
 	w.WriteString("\nmedian / worst: longest stretch without an acknowledged write, from the fault until the pair settled;\n")
 	w.WriteString("lost: acknowledged writes missing from the final master, summed over the runs; vs S+H: median / Sentinel + HAProxy's median.\n")
-	fmt.Fprintf(&w, "SIGSTOP: the master's redis-server is stopped for %s, then continued; the gap runs until the pair settled after SIGCONT.\n", fmtDur(b.hang))
+	if b.faults[faultHang] {
+		fmt.Fprintf(&w, "SIGSTOP: the master's redis-server is stopped for %s, then continued; the gap runs until the pair settled after SIGCONT.\n", fmtDur(b.hang))
+	}
 	fmt.Fprintf(&w, "A gap of about %s is this client's floor: a request (or a connect) in flight when the VIP moves gets no answer, so it\n", fmtDur(b.clientTimeout+10*time.Millisecond))
 	fmt.Fprintf(&w, "waits out its %s timeout and 10 ms more before it tries again (-client-timeout changes it).\n", fmtDur(b.clientTimeout))
 	unsettled := false
