@@ -3,12 +3,12 @@ package e2e
 // The lab of the partition table: the keepalived lab of scripts/lab.sh in
 // its notify-FIFO variant (the one the packaging recommends: its
 // long-running `redis-vip notify-fifo` keeps the fence), with the instance
-// settings of one column of the table, and the witness host's witness.
+// settings of one column of the table, and the witness host's witness;
+// tableLab is what parttable.Lab asks of it.
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,41 +16,22 @@ import (
 	"time"
 
 	"github.com/redis-vip/redis-vip/test/lab"
+	"github.com/redis-vip/redis-vip/test/lab/parttable"
+	"github.com/redis-vip/redis-vip/test/writer"
 )
-
-// fenceAfter is the fence_after of the table's fencing columns (the least
-// fence.Validate allows), fenceInterval its fence_interval (the default).
-const (
-	fenceAfter    = 3 * time.Second
-	fenceInterval = 250 * time.Millisecond
-)
-
-// mode is a column of the table: the settings every node of the lab runs.
-type mode struct {
-	name, title string
-	// fence: fence_after and fence_interval set; witness: a witness:
-	// section too, and the witness started on host w before the pair.
-	fence, witness bool
-}
-
-var modes = []mode{
-	{name: "off", title: "fencing off (today)"},
-	{name: "fence", title: "fence_after 3s, no witness", fence: true},
-	{name: "witness", title: "fence_after 3s + witness", fence: true, witness: true},
-}
 
 // instanceYAML is what a column adds to the lab's instance (under
 // instances.redis6379 of each host's redis-vip.yml), "" for none.
-func instanceYAML(l *lab.Lab, m mode) string {
-	if !m.fence {
+func instanceYAML(l *lab.Lab, m parttable.Mode) string {
+	if !m.Fence {
 		return ""
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "    # Added by test/e2e/partition_table_lab_test.go (lab.sh has no hook for instance settings).\n")
-	fmt.Fprintf(&b, "    fence_after: %s\n    fence_interval: %s\n", fenceAfter, fenceInterval)
-	if m.witness {
-		fmt.Fprintf(&b, "    witness:\n      address: %s\n      secret_file: %s\n      pair: %s\n      timeout: 300ms\n",
-			l.WitnessAddr(), l.WitnessSecret(), lab.Instance)
+	fmt.Fprintf(&b, "    fence_after: %s\n    fence_interval: %s\n", parttable.FenceAfter, parttable.FenceInterval)
+	if m.Witness {
+		fmt.Fprintf(&b, "    witness:\n      address: %s\n      secret_file: %s\n      pair: %s\n      timeout: %s\n",
+			l.WitnessAddr(), l.WitnessSecret(), lab.Instance, parttable.WitnessTimeout)
 	}
 	return b.String()
 }
@@ -64,8 +45,8 @@ func instanceYAML(l *lab.Lab, m mode) string {
 // had read the file. Instead: up --net-only (namespaces, dirs, configs, no
 // process), append the settings, start the witness, then start the pair
 // as lab.sh up does (h1's Redis and keepalived, the VIP on h1 and its
-// notify-master done, then h2's), and wait until it settles.
-func newPartitionLab(t *testing.T, m mode, keep string) (*lab.Lab, context.Context) {
+// notify-master done, then h2's); the cell waits until it settles.
+func newPartitionLab(t *testing.T, m parttable.Mode, keep string) (parttable.Lab, context.Context) {
 	t.Helper()
 	ctx, name, dir := labPlace(t, 5*time.Minute)
 	l := lab.New(lab.Options{Repo: env.repo, Dir: dir, Prefix: name, Bin: env.bin, Writer: env.writer,
@@ -83,7 +64,7 @@ func newPartitionLab(t *testing.T, m mode, keep string) (*lab.Lab, context.Conte
 				t.Logf("%s redis.log (tail):\n%s", h, indent(l.Tail(h+"/log/redis.log", 20)))
 				t.Logf("%s redis-vip.log (tail):\n%s", h, indent(l.Tail(h+"/log/redis-vip.log", 30)))
 			}
-			if m.witness {
+			if m.Witness {
 				t.Logf("witness.log (tail):\n%s", indent(l.Tail("w/log/witness.log", 20)))
 			}
 		}
@@ -103,7 +84,7 @@ func newPartitionLab(t *testing.T, m mode, keep string) (*lab.Lab, context.Conte
 		}
 		t.Logf("added to each host's redis-vip.yml:\n%s", add)
 	}
-	if m.witness {
+	if m.Witness {
 		if err := l.StartWitness(ctx); err != nil {
 			t.Fatalf("start the witness: %v", err)
 		}
@@ -123,7 +104,7 @@ func newPartitionLab(t *testing.T, m mode, keep string) (*lab.Lab, context.Conte
 	}
 	script(t, ctx, l, "start-redis", "h2")
 	script(t, ctx, l, "start-keepalived", "h2")
-	return l, ctx
+	return tableLab{l}, ctx
 }
 
 func appendFile(t *testing.T, path, s string) {
@@ -143,10 +124,6 @@ func appendFile(t *testing.T, path, s string) {
 // keepLogs copies what explains a cell (each host's logs and journal, the
 // witness's log, the writers' records) into dir, which outlives the lab.
 func keepLogs(t *testing.T, l *lab.Lab, dir string) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Logf("keep logs: %v", err)
-		return
-	}
 	rels := []string{"w/log/witness.log"}
 	for _, h := range lab.Hosts {
 		rels = append(rels, h+"/log/redis-vip.log", h+"/log/keepalived.log", h+"/log/redis.log",
@@ -156,22 +133,91 @@ func keepLogs(t *testing.T, l *lab.Lab, dir string) {
 	for _, w := range writers {
 		rels = append(rels, filepath.Base(w))
 	}
-	for _, rel := range rels {
-		copyFile(filepath.Join(l.Dir(), rel), filepath.Join(dir, strings.ReplaceAll(rel, "/", "_")))
-	}
-	t.Logf("logs of this cell kept in %s", dir)
+	parttable.Keep(t, l.Dir(), dir, rels)
 }
 
-func copyFile(src, dst string) {
-	in, err := os.Open(src)
-	if err != nil {
-		return
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return
-	}
-	defer out.Close()
-	_, _ = io.Copy(out, in)
+// tableLab is the keepalived lab as the partition table drives it.
+type tableLab struct{ *lab.Lab }
+
+func (tableLab) Peer(host string) string     { return lab.Peer(host) }
+func (tableLab) Addr(host string) string     { return lab.Addr[host] }
+func (tableLab) Announce(host string) string { return lab.Addr[host] + ":6379" }
+func (tableLab) Instance() string            { return lab.Instance }
+
+func tableState(s lab.State) parttable.State {
+	return parttable.State{Masters: s.Masters(), VIP: s.VIP, Desc: s.String()}
 }
+
+func (l tableLab) State(ctx context.Context) parttable.State { return tableState(l.Lab.State(ctx)) }
+
+// WaitSettled waits for lab.State.Settled: keepalived agrees too.
+func (l tableLab) WaitSettled(ctx context.Context, timeout time.Duration, ok func(string) bool) (string, parttable.State, error) {
+	s, err := l.Lab.WaitSettled(ctx, timeout, func(m string, _ lab.State) bool { return ok == nil || ok(m) })
+	m, _ := s.Settled()
+	return m, tableState(s), err
+}
+
+// Boot powers host on and starts Redis (through guard) and keepalived.
+func (l tableLab) Boot(ctx context.Context, host string) error {
+	if err := l.PowerOn(ctx, host); err != nil {
+		return err
+	}
+	if err := l.StartRedis(ctx, host); err != nil {
+		return err
+	}
+	return l.run(ctx, "start-keepalived", host)
+}
+
+func (l tableLab) KillRedis(ctx context.Context, host string) error {
+	return l.run(ctx, "stop-redis", host, "--kill")
+}
+
+// StartRedis is lab.sh start-redis: guard, then redis-server.
+func (l tableLab) StartRedis(ctx context.Context, host string) error {
+	return l.run(ctx, "start-redis", host)
+}
+
+func (l tableLab) StartWitness(ctx context.Context) error { return l.Lab.StartWitness(ctx) }
+
+// run runs lab.sh, its output in the error.
+func (l tableLab) run(ctx context.Context, args ...string) error {
+	out, err := l.Script(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, out)
+	}
+	return nil
+}
+
+// StartWriter: through the VIP from the client (key and settle as the
+// other scenarios' writers), or lab.StartLocalWriter.
+func (l tableLab) StartWriter(ctx context.Context, name, host string, args ...string) (parttable.Writer, error) {
+	var w *lab.WriterRun
+	var err error
+	if host == "client" {
+		w, err = l.Lab.StartWriter(ctx, name, "client", args...)
+	} else {
+		w, err = l.StartLocalWriter(ctx, name, host, args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return tableWriter{w, filepath.Join(l.Dir(), "writer-"+name+".json")}, nil
+}
+
+func (l tableLab) VerifyLog(ctx context.Context, path string, settle time.Duration) (writer.Report, error) {
+	return parttable.VerifyIn(ctx, l.NS("client"), env.writer, path, settle)
+}
+
+func (l tableLab) RedisVIPLog(host string) string {
+	return filepath.Join(l.HostDir(host), "log", "redis-vip.log")
+}
+func (l tableLab) WitnessLog() string           { return filepath.Join(l.Dir(), "w", "log", "witness.log") }
+func (l tableLab) BackupDir(host string) string { return filepath.Join(l.HostDir(host), "backups") }
+
+// tableWriter is a lab writer with the file StartLocalWriter saves to.
+type tableWriter struct {
+	*lab.WriterRun
+	saved string
+}
+
+func (w tableWriter) SavedLog() string { return w.saved }

@@ -1,4 +1,4 @@
-package e2e
+package parttable
 
 // One cell of the partition table: a partition shape (a row) under one
 // column's settings, in its own lab, with two writers: one through the VIP
@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -20,75 +19,112 @@ import (
 	"time"
 
 	"github.com/redis-vip/redis-vip/backup"
-	"github.com/redis-vip/redis-vip/test/lab"
 	"github.com/redis-vip/redis-vip/test/writer"
 )
 
-// w1Allowance is how many acknowledged writes per writer the crash window
+// W1Allowance is how many acknowledged writes per writer the crash window
 // W1 (DESIGN.md: written by a master, not yet sent to its replica when it
 // died or was cut off) may cost, and may be in no backup: the allowance
 // scenario 1 (kill -9 of the master's Redis) gives its writer.
-const w1Allowance = 5
+const W1Allowance = 5
 
-// holdFor is how long a partition lasts before it heals: longer than a
+// HoldFor is how long a partition lasts before it heals: longer than a
 // promotion on unknown evidence takes with the witness (the old master's
 // lease runs out, then fence_after and its margin), so that every column
 // shows the new master taking writes if it ever does.
-const holdFor = 15 * time.Second
+const HoldFor = 15 * time.Second
 
-// shape is a row of the table: a fault and its end.
-type shape struct {
-	name, title string
-	// crash: the master (its Redis, or its host) dies: the pair must fail
-	// over; witnessOnly: the row means nothing without a witness.
-	crash, witnessOnly bool
-	// partitioned: the old master lives on cut off from its peer, so the
-	// writer on its host can keep writing until it is fenced; reachable:
+// FenceAfter is the fence_after of the table's fencing columns (the least
+// fence.Validate allows), FenceInterval its fence_interval (the default),
+// WitnessTimeout the witness: timeout.
+const (
+	FenceAfter     = 3 * time.Second
+	FenceInterval  = 250 * time.Millisecond
+	WitnessTimeout = 300 * time.Millisecond
+)
+
+// Mode is a column of the table: the settings every node of the lab runs.
+type Mode struct {
+	Name, Title string
+	// Fence: fence_after and fence_interval set; Witness: a witness:
+	// section too, and the witness started on host w before the pair.
+	Fence, Witness bool
+}
+
+// Modes are the columns.
+var Modes = []Mode{
+	{Name: "off", Title: "fencing off (today)"},
+	{Name: "fence", Title: "fence_after 3s, no witness", Fence: true},
+	{Name: "witness", Title: "fence_after 3s + witness", Fence: true, Witness: true},
+}
+
+// Shape is a row of the table: a fault and its end.
+type Shape struct {
+	Name, Title string
+	// Crash: the master (its Redis, or its host) dies: the pair must fail
+	// over; WitnessOnly: the row means nothing without a witness.
+	Crash, WitnessOnly bool
+	// Partitioned: the old master lives on cut off from its peer, so the
+	// writer on its host can keep writing until it is fenced; Reachable:
 	// the client still reaches it too (the writer through the VIP can).
-	partitioned, reachable bool
+	Partitioned, Reachable bool
 	// fault makes the fault and undoes it (the heal, the host back).
 	fault func(c *cell)
 }
 
-var shapes = []shape{
-	{name: "isolate-master", title: "master isolated from everything", partitioned: true,
+// Shapes are the rows.
+var Shapes = []Shape{
+	{Name: "isolate-master", Title: "master isolated from everything", Partitioned: true,
 		fault: func(c *cell) {
 			c.hold(func(ctx context.Context) error { return c.l.Isolate(ctx, c.master) },
 				func(ctx context.Context) error { return c.l.Heal(ctx, c.master) })
 		}},
-	{name: "split", title: "h1-h2 link cut, client and witness reach both", partitioned: true, reachable: true,
+	{Name: "split", Title: "h1-h2 link cut, client and witness reach both", Partitioned: true, Reachable: true,
 		fault: func(c *cell) { c.hold(c.l.Split, c.l.HealSplit) }},
-	{name: "isolate-witness", title: "witness isolated", witnessOnly: true,
+	{Name: "isolate-witness", Title: "witness isolated", WitnessOnly: true,
 		fault: func(c *cell) {
-			c.hold(func(ctx context.Context) error { return c.l.Isolate(ctx, lab.Witness) },
-				func(ctx context.Context) error { return c.l.Heal(ctx, lab.Witness) })
+			c.hold(func(ctx context.Context) error { return c.l.Isolate(ctx, Witness) },
+				func(ctx context.Context) error { return c.l.Heal(ctx, Witness) })
 		}},
-	{name: "witness-dead", title: "witness dead (kill -9, then restarted)", witnessOnly: true,
+	{Name: "witness-dead", Title: "witness dead (kill -9, then restarted)", WitnessOnly: true,
+		fault: func(c *cell) { c.hold(c.l.KillWitness, c.l.StartWitness) }},
+	{Name: "kill-redis", Title: "crash: kill -9 of the master's Redis", Crash: true,
 		fault: func(c *cell) {
-			c.hold(c.l.KillWitness, func(ctx context.Context) error { return c.l.StartWitness(ctx) })
-		}},
-	{name: "kill-redis", title: "crash: kill -9 of the master's Redis", crash: true,
-		fault: func(c *cell) {
-			script(c.t, c.ctx, c.l, "stop-redis", c.master, "--kill")
+			c.must(c.l.KillRedis(c.ctx, c.master))
 			c.failover()
-			script(c.t, c.ctx, c.l, "start-redis", c.master)
+			c.must(c.l.StartRedis(c.ctx, c.master))
 		}},
-	{name: "poweroff", title: "crash: master host powered off", crash: true,
+	{Name: "poweroff", Title: "crash: master host powered off", Crash: true,
 		fault: func(c *cell) {
-			if err := c.l.PowerOff(c.ctx, c.master); err != nil {
-				c.t.Fatal(err)
-			}
+			c.must(c.l.PowerOff(c.ctx, c.master))
 			c.failover()
-			if err := c.l.PowerOn(c.ctx, c.master); err != nil {
-				c.t.Fatal(err)
-			}
-			script(c.t, c.ctx, c.l, "start-redis", c.master)
-			script(c.t, c.ctx, c.l, "start-keepalived", c.master)
+			c.must(c.l.Boot(c.ctx, c.master))
 		}},
 }
 
-// result is one cell's figures.
-type result struct {
+// ShapeNamed returns the row named name (it panics on a name no row has:
+// a mistake in the test).
+func ShapeNamed(name string) Shape {
+	for _, s := range Shapes {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("parttable: no shape " + name)
+}
+
+// ModeNamed returns the column named name (it panics on an unknown name).
+func ModeNamed(name string) Mode {
+	for _, m := range Modes {
+		if m.Name == name {
+			return m
+		}
+	}
+	panic("parttable: no mode " + name)
+}
+
+// Result is one cell's figures.
+type Result struct {
 	Shape, Mode string
 	// Skipped says why the cell did not run ("" when it did).
 	Skipped string
@@ -122,42 +158,56 @@ type result struct {
 type cell struct {
 	t            *testing.T
 	ctx          context.Context
-	l            *lab.Lab
-	sh           shape
-	m            mode
+	l            Lab
+	sh           Shape
+	m            Mode
 	master, peer string
-	vip, host    *lab.WriterRun
+	vip, host    Writer
 	hostAcks     string
 	faultAt      time.Time
-	res          *result
+	res          *Result
 }
 
-// hold makes a partition, keeps it holdFor (logging the pair's state on
-// the way), and heals it.
-func (c *cell) hold(make, heal func(context.Context) error) {
-	if err := make(c.ctx); err != nil {
+func (c *cell) must(err error) {
+	c.t.Helper()
+	if err != nil {
 		c.t.Fatal(err)
 	}
-	for _, at := range []time.Duration{2 * time.Second, 6 * time.Second, holdFor - time.Second} {
+}
+
+// hold makes a partition, keeps it HoldFor (logging the pair's state on
+// the way), and heals it.
+func (c *cell) hold(make, heal func(context.Context) error) {
+	c.must(make(c.ctx))
+	for _, at := range []time.Duration{2 * time.Second, 6 * time.Second, HoldFor - time.Second} {
 		time.Sleep(time.Until(c.faultAt.Add(at)))
 		c.t.Logf("%.0fs into the partition: %s; VIP writer acked %d, host writer %d", at.Seconds(), c.l.State(c.ctx), c.vip.Acked(), c.host.Acked())
 	}
-	time.Sleep(time.Until(c.faultAt.Add(holdFor)))
-	if err := heal(c.ctx); err != nil {
+	time.Sleep(time.Until(c.faultAt.Add(HoldFor)))
+	c.must(heal(c.ctx))
+}
+
+// settled waits for the pair to settle and fails the test if it does not.
+func (c *cell) settled(timeout time.Duration, ok func(master string) bool) string {
+	c.t.Helper()
+	m, s, err := c.l.WaitSettled(c.ctx, timeout, ok)
+	if err != nil {
 		c.t.Fatal(err)
 	}
+	c.t.Logf("settled: %s", s)
+	return m
 }
 
 // failover waits for the peer to be the master holding the VIP, and for
 // the writer through the VIP to be acknowledged by it.
 func (c *cell) failover() {
-	_, err := c.l.WaitSettled(c.ctx, 60*time.Second, func(m string, _ lab.State) bool { return m == c.peer })
+	_, _, err := c.l.WaitSettled(c.ctx, 60*time.Second, func(m string) bool { return m == c.peer })
 	if err != nil {
 		c.t.Errorf("no failover: %v", err)
 		return
 	}
 	c.t.Logf("failed over %.1fs after the fault: %s", time.Since(c.faultAt).Seconds(), c.l.State(c.ctx))
-	if err := c.vip.WaitMoreAcks(c.ctx, 100, 30*time.Second); err != nil {
+	if err := waitMoreAcks(c.ctx, "pt-vip", c.vip, 100, 30*time.Second); err != nil {
 		c.t.Errorf("after the failover: %v", err)
 		return
 	}
@@ -169,9 +219,9 @@ func (c *cell) failover() {
 // and a fault before the master holds the lease would test a pair without
 // a witness.
 func (c *cell) waitLease() {
-	node := fmt.Sprintf(`"node": "%s:6379"`, lab.Addr[c.master])
-	err := lab.WaitFor(c.ctx, 30*time.Second, "the witness to grant the lease to "+c.master, func() bool {
-		for _, line := range strings.Split(c.l.Tail("w/log/witness.log", 50), "\n") {
+	node := fmt.Sprintf(`"node": "%s"`, c.l.Announce(c.master))
+	err := WaitFor(c.ctx, 30*time.Second, "the witness to grant the lease to "+c.master, func() bool {
+		for _, line := range strings.Split(tail(c.l.WitnessLog(), 50), "\n") {
 			if strings.Contains(line, "lease granted") && strings.Contains(line, node) {
 				return true
 			}
@@ -179,50 +229,58 @@ func (c *cell) waitLease() {
 		return false
 	})
 	if err != nil {
-		c.t.Fatalf("%v; witness.log:\n%s", err, indent(c.l.Tail("w/log/witness.log", 10)))
+		c.t.Fatalf("%v; witness.log:\n%s", err, Indent(tail(c.l.WitnessLog(), 10)))
 	}
 }
 
-// runCell runs one cell and returns its figures; keep is where its logs go.
-func runCell(t *testing.T, sh shape, m mode, keep string) *result {
+// startWriter starts a writer and waits until it got going.
+func (c *cell) startWriter(name, host string, args ...string) Writer {
+	c.t.Helper()
+	w, err := c.l.StartWriter(c.ctx, name, host, args...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { _, _ = w.Stop(40 * time.Second) })
+	if err := waitAcked(c.ctx, name, w, 50, 15*time.Second); err != nil {
+		c.t.Fatal(err)
+	}
+	return w
+}
+
+// Cell runs one cell in a lab of its own and returns its figures; keep is
+// where its logs go ("" nowhere).
+func (tb Table) Cell(t *testing.T, sh Shape, m Mode, keep string) *Result {
 	start := time.Now()
-	res := &result{Shape: sh.name, Mode: m.name}
-	l, ctx := newPartitionLab(t, m, keep)
-	master, _ := settled(t, ctx, l, 40*time.Second, nil)
-	c := &cell{t: t, ctx: ctx, l: l, sh: sh, m: m, master: master, peer: lab.Peer(master), res: res}
-	if m.witness {
+	res := &Result{Shape: sh.Name, Mode: m.Name}
+	l, ctx := tb.NewLab(t, m, keep)
+	c := &cell{t: t, ctx: ctx, l: l, sh: sh, m: m, res: res}
+	c.master = c.settled(40*time.Second, nil)
+	c.peer = l.Peer(c.master)
+	if m.Witness {
 		c.waitLease()
 	}
 
-	c.vip = startWriter(t, ctx, l, "pt-vip", "--duration", "170s")
+	c.vip = c.startWriter("pt-vip", "client", "--key", "e2e:pt-vip", "--settle", "20s", "--duration", "170s")
 	c.hostAcks = filepath.Join(l.Dir(), "writer-pt-host.acks")
-	host, err := l.StartLocalWriter(ctx, "pt-host", master, "--ack-log", c.hostAcks, "--duration", "170s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.host = host
-	t.Cleanup(func() { _, _ = host.Stop(30 * time.Second) })
-	if err := host.WaitAcked(ctx, 50, 15*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c.host = c.startWriter("pt-host", c.master, "--ack-log", c.hostAcks, "--duration", "170s")
 	// A steady stretch before the fault, to measure the host writer's rate.
 	time.Sleep(3 * time.Second)
 	c.faultAt = time.Now()
-	t.Logf("fault %q at %s: %s", sh.title, c.faultAt.Format("15:04:05.000"), l.State(ctx))
+	t.Logf("fault %q at %s: %s", sh.Title, c.faultAt.Format("15:04:05.000"), l.State(ctx))
 	sh.fault(c)
 
-	healed, _ := settled(t, ctx, l, 60*time.Second, nil)
+	healed := c.settled(60*time.Second, nil)
 	t.Logf("after the fault: master %s", healed)
-	if err := c.vip.WaitMoreAcks(ctx, 100, 20*time.Second); err != nil {
+	if err := waitMoreAcks(ctx, "pt-vip", c.vip, 100, 20*time.Second); err != nil {
 		t.Errorf("after the heal: %v", err)
 	}
 	// The host writer stops first (it writes beside the pair); the writer
 	// through the VIP then reads its list back from the final master.
-	if _, err := host.Stop(30 * time.Second); err != nil {
+	if _, err := c.host.Stop(30 * time.Second); err != nil {
 		res.HostKilled = true
 		t.Logf("host writer: %v", err)
 	}
-	res.VIP = stopWriter(t, c.vip)
+	res.VIP = c.stopVIP()
 	res.Host = c.verifyHost()
 	c.rate()
 	c.fenced()
@@ -232,28 +290,31 @@ func runCell(t *testing.T, sh shape, m mode, keep string) *result {
 	return res
 }
 
+// stopVIP stops the writer through the VIP and returns its report.
+func (c *cell) stopVIP() writer.Report {
+	r, err := c.vip.Stop(45 * time.Second)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Logf("%s: %s", "pt-vip", r.Summary())
+	c.t.Logf("%s: acked by server %v, client-side errors %v", "pt-vip", r.AckedBy, r.Errors)
+	return r
+}
+
 // verifyHost counts the host writer's lost writes from its ack log, as
 // rv-writer --verify-log in the client namespace (the same reading of the
 // final master as the writer through the VIP); when the writer ended by
 // itself its saved log must agree with the ack log.
 func (c *cell) verifyHost() writer.Report {
 	t := c.t
-	cctx, cancel := context.WithTimeout(c.ctx, time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(cctx, "ip", "netns", "exec", c.l.NS("client"), env.writer,
-		"--verify-log", c.hostAcks, "--json", "--settle", "20s").Output()
-	var r writer.Report
-	line := strings.TrimSpace(string(out))
-	if i := strings.LastIndex(line, "\n"); i >= 0 {
-		line = line[i+1:]
-	}
-	if jerr := json.Unmarshal([]byte(line), &r); jerr != nil {
-		t.Fatalf("host writer: verify %s: %v: no report in %q", c.hostAcks, err, out)
+	r, err := c.l.VerifyLog(c.ctx, c.hostAcks, 20*time.Second)
+	if err != nil {
+		t.Fatalf("host writer: verify %s: %v", c.hostAcks, err)
 	}
 	t.Logf("pt-host (from its ack log, verified from the client): %s", r.Summary())
 	acks := readLog(t, c.hostAcks)
 	if !c.res.HostKilled {
-		saved := readLog(t, strings.TrimSuffix(c.hostAcks, ".acks")+".json")
+		saved := readLog(t, c.host.SavedLog())
 		if len(saved.Acks) != len(acks.Acks) {
 			t.Errorf("host writer: its ack log holds %d acknowledgements, its saved log %d", len(acks.Acks), len(saved.Acks))
 		}
@@ -289,7 +350,7 @@ func (c *cell) rate() {
 		}
 	}
 	c.res.HostRate = float64(n) / window.Seconds()
-	c.res.Bound = int(math.Ceil(c.res.HostRate * fenceAfter.Seconds()))
+	c.res.Bound = int(math.Ceil(c.res.HostRate * FenceAfter.Seconds()))
 	lost := map[int64]bool{}
 	for _, rg := range c.res.Host.LostRanges {
 		for x := rg[0]; x <= rg[1]; x++ {
@@ -308,7 +369,7 @@ func (c *cell) rate() {
 // the fence after the fault (a figure for the table, from its log).
 func (c *cell) fenced() {
 	c.res.FencedAfter = -1
-	b, err := os.ReadFile(filepath.Join(c.l.HostDir(c.master), "log", "redis-vip.log"))
+	b, err := os.ReadFile(c.l.RedisVIPLog(c.master))
 	if err != nil {
 		return
 	}
@@ -339,8 +400,8 @@ func (c *cell) backups() {
 	for k := range keys {
 		found[k] = map[int64]bool{}
 	}
-	for _, h := range lab.Hosts {
-		entries, err := backup.List(filepath.Join(c.l.HostDir(h), "backups"), lab.Instance)
+	for _, h := range Hosts {
+		entries, err := backup.List(c.l.BackupDir(h), c.l.Instance())
 		if err != nil {
 			c.t.Errorf("%s backups: %v", h, err)
 			continue
@@ -382,7 +443,7 @@ func (c *cell) backups() {
 
 // readRDB loads an RDB into a scratch redis-server inside host's namespace
 // (127.0.0.1:6391, no persistence) and reads the keys' lists and DBSIZE.
-func readRDB(ctx context.Context, l *lab.Lab, host, rdb string, keys map[string]*writer.Report) (map[string][]int64, int64, error) {
+func readRDB(ctx context.Context, l Lab, host, rdb string, keys map[string]*writer.Report) (map[string][]int64, int64, error) {
 	dir, err := os.MkdirTemp(l.Dir(), "scratch-")
 	if err != nil {
 		return nil, 0, err
@@ -402,7 +463,7 @@ func readRDB(ctx context.Context, l *lab.Lab, host, rdb string, keys map[string]
 	}
 	defer func() { _, _ = l.Exec(context.Background(), host, "redis-cli", "-p", "6391", "shutdown", "nosave") }()
 	var size int64
-	err = lab.WaitFor(ctx, 15*time.Second, "the scratch redis to load "+filepath.Base(rdb), func() bool {
+	err = WaitFor(ctx, 15*time.Second, "the scratch redis to load "+filepath.Base(rdb), func() bool {
 		out, e := l.Exec(ctx, host, "redis-cli", "-p", "6391", "DBSIZE")
 		if e != nil {
 			return false
@@ -411,7 +472,7 @@ func readRDB(ctx context.Context, l *lab.Lab, host, rdb string, keys map[string]
 		return e == nil
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w (%s)", err, strings.TrimSpace(l.Tail(strings.TrimPrefix(filepath.Join(dir, "redis.log"), l.Dir()+"/"), 3)))
+		return nil, 0, fmt.Errorf("%w (%s)", err, strings.TrimSpace(tail(filepath.Join(dir, "redis.log"), 3)))
 	}
 	lists := map[string][]int64{}
 	for k := range keys {
@@ -447,8 +508,8 @@ func (c *cell) goals() {
 	}{{"through the VIP", r.VIP, r.VIPInBackup}, {"on the master's host", r.Host, r.HostInBackup}} {
 		// W3: a lost write is in a verified backup, but for the crash
 		// window W1 (written, not yet replicated, when the master died).
-		if gone := w.rep.Lost - w.inBackup; gone > w1Allowance {
-			miss("%s: %d lost writes are in no backup (W1 allows %d)", w.name, gone, w1Allowance)
+		if gone := w.rep.Lost - w.inBackup; gone > W1Allowance {
+			miss("%s: %d lost writes are in no backup (W1 allows %d)", w.name, gone, W1Allowance)
 		}
 		if w.rep.VerifyError != "" {
 			miss("%s: the writer could not verify: %s", w.name, w.rep.VerifyError)
@@ -458,42 +519,42 @@ func (c *cell) goals() {
 		miss("at the end the VIP reaches %q, the master is %q (masters %v)", r.VIP.VIPHost, r.VIP.FinalMaster, r.VIP.Masters)
 	}
 	s := c.l.State(c.ctx)
-	if m := s.Masters(); len(m) != 1 || s.VIP != m[0] {
+	if m := s.Masters; len(m) != 1 || s.VIP != m[0] {
 		miss("at the end: masters %v, VIP on %s, want one master holding the VIP", m, s.VIP)
 	}
-	if c.sh.crash && !r.FailedOver {
+	if c.sh.Crash && !r.FailedOver {
 		miss("the crash did not fail over")
 	}
-	if !c.m.fence {
+	if !c.m.Fence {
 		return // the baseline: today's loss, asserted only to be in backups
 	}
 	// With fencing, the host writer loses at most what it wrote within
 	// fence_after of the fault (plus W1); so does the writer through the
 	// VIP where the client still reaches the old master. Elsewhere the
 	// client cannot reach the old master after the fault: W1 only.
-	hostMax, vipMax := w1Allowance, w1Allowance
-	if c.sh.partitioned {
-		hostMax = r.Bound + w1Allowance
-		if c.sh.reachable {
-			vipMax = r.Bound + w1Allowance
+	hostMax, vipMax := W1Allowance, W1Allowance
+	if c.sh.Partitioned {
+		hostMax = r.Bound + W1Allowance
+		if c.sh.Reachable {
+			vipMax = r.Bound + W1Allowance
 		}
 	}
 	// With the witness, the side that keeps the lease keeps the role: a
 	// split or a lost witness costs nothing.
-	if c.m.witness && (c.sh.witnessOnly || c.sh.name == "split") {
+	if c.m.Witness && (c.sh.WitnessOnly || c.sh.Name == "split") {
 		hostMax, vipMax = 0, 0
 	}
 	if r.Host.Lost > hostMax {
 		miss("on the master's host: %d acknowledged writes lost, the goal allows %d (fence_after %s at %.0f writes/s, plus W1 %d)",
-			r.Host.Lost, hostMax, fenceAfter, r.HostRate, w1Allowance)
+			r.Host.Lost, hostMax, FenceAfter, r.HostRate, W1Allowance)
 	}
 	if r.VIP.Lost > vipMax {
 		miss("through the VIP: %d acknowledged writes lost, the goal allows %d", r.VIP.Lost, vipMax)
 	}
 }
 
-// summary is the cell's one line.
-func (r *result) summary() string {
+// Summary is the cell's one line.
+func (r *Result) Summary() string {
 	if r.Skipped != "" {
 		return fmt.Sprintf("%s / %s: skipped (%s)", r.Shape, r.Mode, r.Skipped)
 	}
