@@ -12,8 +12,10 @@
 // its detection time, far inside fence_after. The fence is open
 // (min-replicas-to-write 0) only when losing the peer cannot hide a
 // partition: the peer is positively dead, the peer is connected and syncing,
-// the witness lease is held, or this node is the one that promoted itself on
-// unknown evidence and has waited out the old master's fence.
+// the witness lease is held and no replica is in sync (one in sync keeps an
+// armed fence's writes flowing, and armed still holds if redis-vip dies
+// while the lease moves on), or this node is the one that promoted itself
+// on unknown evidence and has waited out the old master's fence.
 //
 // Everything here is pure: facts and durations in, a decision out.
 package fence
@@ -146,6 +148,9 @@ type Input struct {
 	// PeerSyncing: the peer is connected to this master as a replica and
 	// in a full sync (it answers, and it cannot be promoted, S11).
 	PeerSyncing bool
+	// PeerInSync: the peer is this master's replica with its link up, so
+	// its acknowledgements keep an armed fence's writes flowing.
+	PeerInSync bool
 	// Witness: a witness is configured. LeaseHeld: this node holds the
 	// lease for at least the margin still, by a renewal sent after the
 	// peer was last seen: a lease renewed before the peer vanished says
@@ -165,6 +170,10 @@ type Decision struct {
 	Reason string
 	// Recheck, when non-zero, is when the decision changes by itself.
 	Recheck time.Duration
+	// OnLease: the level is open only because this node holds the witness
+	// lease, so it lasts only while someone renews the lease (a keeper
+	// that stops arms it).
+	OnLease bool
 }
 
 // Decide is the fence of a master.
@@ -183,8 +192,14 @@ func Decide(in Input) Decision {
 		// last acknowledgement it received, which is before this
 		// promotion.
 		return Decision{Level: Closed, Reason: fmt.Sprintf("promoted on unknown evidence: writes wait %v for the old master's fence", (wait - in.Since).Round(time.Millisecond)), Recheck: wait - in.Since}
+	case in.Witness && in.LeaseHeld && in.PeerInSync:
+		// Open would do as long as this node's redis-vip renews the lease;
+		// armed also holds once it stops (dies, hangs) and the lease moves
+		// on: Redis then fences itself within fence_after of the replica's
+		// last acknowledgement, as without a witness.
+		return Decision{Level: Armed, Reason: "armed: the replica's acknowledgements keep writes flowing (this node holds the witness lease; armed also fences it if redis-vip stops renewing)"}
 	case in.Witness && in.LeaseHeld:
-		return Decision{Level: Open, Reason: "this node holds the witness lease"}
+		return Decision{Level: Open, Reason: "this node holds the witness lease and no replica is in sync", OnLease: true}
 	case in.Witness && in.Peer == Unknown:
 		return Decision{Level: Closed, Reason: "peer unknown and no witness lease: writes stop until the peer or the lease returns"}
 	case !in.Witness && in.PromotedOnUnknown:

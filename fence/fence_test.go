@@ -81,7 +81,11 @@ func TestDecide(t *testing.T) {
 		{"in sync: armed", Input{FenceAfter: fa, Peer: Alive}, Armed, "armed"},
 		{"peer unknown: closed", Input{FenceAfter: fa, Peer: Unknown}, Closed, "peer unknown"},
 		{"lease", Input{FenceAfter: fa, Peer: Unknown, Witness: true, LeaseHeld: true}, Open, "witness lease"},
-		{"lease, peer in sync", Input{FenceAfter: fa, Peer: Alive, Witness: true, LeaseHeld: true}, Open, "witness lease"},
+		{"lease, peer in sync: armed", Input{FenceAfter: fa, Peer: Alive, PeerInSync: true, Witness: true, LeaseHeld: true}, Armed, "armed"},
+		{"lease, peer syncing", Input{FenceAfter: fa, Peer: Alive, PeerSyncing: true, Witness: true, LeaseHeld: true}, Open, "syncing"},
+		{"lease, peer alive, no replica in sync", Input{FenceAfter: fa, Peer: Alive, Witness: true, LeaseHeld: true}, Open, "witness lease"},
+		{"lease, peer dead", Input{FenceAfter: fa, Peer: Dead, Witness: true, LeaseHeld: true}, Open, "positively dead"},
+		{"promoted with lease, waited, peer in sync: armed", Input{FenceAfter: fa, Peer: Alive, PeerInSync: true, Witness: true, LeaseHeld: true, PromotedOnUnknown: true, Since: wait}, Armed, "armed"},
 		{"witness, no lease, peer unknown", Input{FenceAfter: fa, Peer: Unknown, Witness: true}, Closed, "no witness lease"},
 		{"witness, no lease, peer in sync", Input{FenceAfter: fa, Peer: Alive, Witness: true}, Armed, "armed"},
 		{"witness, promoted, lease lost", Input{FenceAfter: fa, Peer: Unknown, Witness: true, PromotedOnUnknown: true, Since: time.Hour}, Closed, "no witness lease"},
@@ -125,6 +129,35 @@ func TestNeverTwoOpenOnUnknown(t *testing.T) {
 			if a.Level == Armed || b.Level == Armed {
 				t.Errorf("witness %v, mask %b: armed on unknown evidence: a live redis-vip closes it (%s / %s)", witness, mask, a.Reason, b.Reason)
 			}
+		}
+	}
+}
+
+// A lease holder whose replica is in sync is armed, never open: if its
+// redis-vip stops renewing (dies, hangs) and the lease moves on, its Redis
+// fences itself within fence_after, as without a witness. It is open on the
+// lease only while no replica acknowledges, and that open says so (OnLease:
+// a keeper that stops arms it).
+func TestLeaseHolderInSyncIsArmed(t *testing.T) {
+	fa := 5 * time.Second
+	wait := fa + Margin(fa)
+	for mask := 0; mask < 1<<5; mask++ {
+		in := Input{FenceAfter: fa, Peer: Alive, PeerInSync: true, Witness: true, LeaseHeld: true,
+			PromotedOnUnknown: mask&1 != 0, Since: []time.Duration{0, wait - time.Millisecond, wait, time.Hour}[(mask>>1)&3]}
+		d := Decide(in)
+		if d.Level == Open || d.OnLease {
+			t.Errorf("%+v: %+v, want armed (or closed while a promotion waits)", in, d)
+		}
+	}
+	for _, peer := range []Evidence{Unknown, Alive} {
+		d := Decide(Input{FenceAfter: fa, Peer: peer, Witness: true, LeaseHeld: true})
+		if d.Level != Open || !d.OnLease {
+			t.Errorf("lease held, peer %v, no replica in sync: %+v, want open on the lease", peer, d)
+		}
+	}
+	for _, in := range []Input{{FenceAfter: fa, Peer: Dead, Witness: true, LeaseHeld: true}, {FenceAfter: fa, Peer: Alive, PeerSyncing: true, Witness: true, LeaseHeld: true}, {Peer: Unknown}} {
+		if d := Decide(in); d.OnLease {
+			t.Errorf("%+v: %+v, want an open that does not rest on the lease", in, d)
 		}
 	}
 }

@@ -142,7 +142,7 @@ func (r *Runner) fenceWait(ctx context.Context, t Ticket) (string, error) {
 	wait := fa + fence.Margin(fa)
 	var probed, peerSeen time.Time
 	lost := false
-	evidence, syncing := fence.Unknown, false
+	evidence, syncing, inSync := fence.Unknown, false, false
 	for {
 		if r.State.Superseded(t) {
 			return "", ErrSuperseded
@@ -156,7 +156,7 @@ func (r *Runner) fenceWait(ctx context.Context, t Ticket) (string, error) {
 			since = 0
 		}
 		if time.Since(probed) >= probeEvery {
-			evidence, syncing = r.probePeer(ctx)
+			evidence, syncing, inSync = r.probePeer(ctx)
 			probed = time.Now()
 			// The lease's reference (see Keeper.peerSeen): the last
 			// time seen alive, or the end of the first failing read.
@@ -173,7 +173,7 @@ func (r *Runner) fenceWait(ctx context.Context, t Ticket) (string, error) {
 			}
 			held = lv.held(time.Now(), peerSeen, evidence == fence.Alive)
 		}
-		d := fence.Decide(fence.Input{FenceAfter: fa, Peer: evidence, PeerSyncing: syncing, Witness: r.Witness != nil, LeaseHeld: held,
+		d := fence.Decide(fence.Input{FenceAfter: fa, Peer: evidence, PeerSyncing: syncing, PeerInSync: inSync, Witness: r.Witness != nil, LeaseHeld: held,
 			PromotedOnUnknown: true, Since: since})
 		if d.Level != fence.Closed || since >= wait {
 			if err := SetFence(ctx, r.Local, d.Level, fa); err != nil {
@@ -192,13 +192,13 @@ func (r *Runner) fenceWait(ctx context.Context, t Ticket) (string, error) {
 }
 
 // probePeer reads the peer once: the evidence, and whether it is syncing
-// from local.
-func (r *Runner) probePeer(ctx context.Context) (fence.Evidence, bool) {
+// from local or in sync as local's replica.
+func (r *Runner) probePeer(ctx context.Context) (ev fence.Evidence, syncing, inSync bool) {
 	pf, err := r.Peer.Facts(ctx)
 	if err != nil {
-		return fence.Classify(err), false
+		return fence.Classify(err), false, false
 	}
-	return fence.Alive, PeerSyncing(pf, r.LocalAnnounce)
+	return fence.Alive, PeerSyncing(pf, r.LocalAnnounce), isReplicaOf(pf, r.LocalAnnounce) && pf.InSync()
 }
 
 // leaseView is one node's witness lease as its process knows it: the last

@@ -62,7 +62,7 @@ func KeeperPlan(v KeeperView) KeeperActions {
 	}
 	promoted := v.Promoted && !v.PeerInSync
 	a.ClearPromotion = v.Promoted && v.PeerInSync
-	a.Decision = fence.Decide(fence.Input{FenceAfter: v.FenceAfter, Peer: v.Peer, PeerSyncing: v.PeerSyncing,
+	a.Decision = fence.Decide(fence.Input{FenceAfter: v.FenceAfter, Peer: v.Peer, PeerSyncing: v.PeerSyncing, PeerInSync: v.PeerInSync,
 		Witness: v.Witness, LeaseHeld: v.LeaseHeld, PromotedOnUnknown: promoted, Since: v.Since})
 	a.Decided = true
 	if lag := fence.MaxLag(v.FenceAfter); a.Decision.Level == fence.Armed && v.MaxLag != lag {
@@ -122,6 +122,7 @@ type keeperMemo struct {
 	master   bool
 	lease    bool
 	promoted bool
+	onLease  bool // the level is open only on the lease (fence.Decision.OnLease)
 }
 
 // complainer logs a repeating problem once, then once a minute.
@@ -161,14 +162,36 @@ func (k *Keeper) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			if k.lease != nil && k.lease.lease.Valid(time.Now()) {
-				// Stopping (a restart, a shutdown): the lease runs out by
-				// itself; keep it, so the fence stays as decided meanwhile.
-				k.Log.Info("fence keeper stopped; the witness lease runs out by itself")
-			}
+			k.stop(ctx)
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// stop ends the keeper (a restart, a shutdown). The lease runs out by
+// itself; a fence open only because of it is armed first: nobody renews
+// the lease now, so it may move to the peer, and an open fence would stay
+// open behind it (armed, Redis fences itself unless a replica
+// acknowledges, which a promoted peer never does).
+func (k *Keeper) stop(ctx context.Context) {
+	if k.last.decided && k.last.master && k.last.onLease {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.ProbeTimeout)
+		err := SetFence(c, k.Local, fence.Armed, k.FenceAfter)
+		cancel()
+		if err != nil {
+			k.Log.Warn("fence keeper stopped with the fence open on the witness lease; arming it failed (it stays open until redis-vip runs again)", zap.Error(err))
+		} else {
+			k.Log.Info("fence keeper stopped: the fence, open on the witness lease, is armed (nobody renews the lease now)")
+			_ = k.State.UpdateFence(func(f *FenceState) bool {
+				l := fence.Armed
+				f.Level, f.Reason = &l, "armed by the fence keeper as it stopped: the lease it held open on is no longer renewed"
+				return true
+			})
+		}
+	}
+	if k.lease != nil && k.lease.lease.Valid(time.Now()) {
+		k.Log.Info("fence keeper stopped; the witness lease runs out by itself")
 	}
 }
 
@@ -283,7 +306,7 @@ func (k *Keeper) apply(ctx context.Context, v KeeperView, a KeeperActions) {
 			return
 		}
 	}
-	memo := keeperMemo{level: a.Decision.Level, decided: a.Decided, evidence: v.Peer, master: v.LocalMaster, lease: v.LeaseHeld, promoted: v.Promoted}
+	memo := keeperMemo{level: a.Decision.Level, decided: a.Decided, evidence: v.Peer, master: v.LocalMaster, lease: v.LeaseHeld, promoted: v.Promoted, onLease: a.Decision.OnLease}
 	if a.Decided && (!k.last.decided || k.last.level != memo.level) {
 		k.Log.Info("fence "+a.Decision.Level.String(), zap.Int(cfgMinReplicas, a.Decision.Level.MinReplicas()),
 			zap.String("reason", a.Decision.Reason), zap.String("peer", v.Peer.String()), zap.Bool("lease_held", v.LeaseHeld))

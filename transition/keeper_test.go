@@ -40,6 +40,12 @@ func TestKeeperPlan(t *testing.T) {
 			decided: true, level: fence.Open, setLag: -1, setMin: 0, reason: "positively dead"},
 		{name: "peer syncing from local: open", v: KeeperView{LocalMaster: true, Peer: fence.Alive, PeerSyncing: true, MinReplicas: 1, MaxLag: lag},
 			decided: true, level: fence.Open, setLag: -1, setMin: 0, reason: "syncing"},
+		{name: "witness, lease held, peer in sync: armed, not open", v: KeeperView{LocalMaster: true, Peer: fence.Alive, PeerInSync: true, Witness: true, LeaseHeld: true, LeaseValid: true, MinReplicas: 0, MaxLag: 10},
+			decided: true, level: fence.Armed, setLag: lag, setMin: 1, reason: "armed"},
+		{name: "witness, lease held, peer alive but no replica in sync: open", v: KeeperView{LocalMaster: true, Peer: fence.Alive, Witness: true, LeaseHeld: true, LeaseValid: true, MinReplicas: 1, MaxLag: lag},
+			decided: true, level: fence.Open, setLag: -1, setMin: 0, reason: "witness lease"},
+		{name: "witness, promoted with the lease, waited, peer back in sync: armed and settled", v: KeeperView{LocalMaster: true, Peer: fence.Alive, PeerInSync: true, Witness: true, LeaseHeld: true, Promoted: true, Since: wait, MinReplicas: 0, MaxLag: lag},
+			decided: true, level: fence.Armed, setLag: -1, setMin: 1, clear: true, reason: "armed"},
 		{name: "witness, lease held, peer unknown: open", v: KeeperView{LocalMaster: true, Peer: fence.Unknown, Witness: true, LeaseHeld: true, LeaseValid: true, MinReplicas: 2, MaxLag: lag},
 			decided: true, level: fence.Open, setLag: -1, setMin: 0, reason: "witness lease"},
 		{name: "witness, no lease, peer unknown: closed", v: KeeperView{LocalMaster: true, Peer: fence.Unknown, Witness: true, MinReplicas: 0, MaxLag: lag},
@@ -142,16 +148,20 @@ func TestKeeperLocalUnreadable(t *testing.T) {
 	}
 }
 
-// With a witness: the holder stays open when the peer vanishes, a node
-// that cannot get the lease closes, a replica gives the lease back.
+// With a witness: the holder is armed while its replica is in sync, opens
+// when the peer vanishes, a node that cannot get the lease closes, a
+// replica gives the lease back.
 func TestKeeperWitness(t *testing.T) {
 	w := &fakeWitness{grant: true}
 	g, k, logs := keeperRig(t, w)
 	ctx := context.Background()
 	g.local.config = map[string]string{"min-replicas-to-write": "1"}
 	k.Pass(ctx)
-	if g.local.config["min-replicas-to-write"] != "0" {
-		t.Fatalf("lease held, peer in sync: config %v, want open", g.local.config)
+	if g.local.config["min-replicas-to-write"] != "1" || g.local.config["min-replicas-max-lag"] != "3" {
+		t.Fatalf("lease held, peer in sync: config %v, want armed with lag 3", g.local.config)
+	}
+	if acq, _ := w.counts(); acq != 1 {
+		t.Errorf("%d witness calls, want 1: an armed holder keeps its lease", acq)
 	}
 	k.Pass(ctx) // the peer seen alive after the last renewal
 	g.peer.fail("Facts", 0, errUnreachable)
@@ -193,6 +203,47 @@ func TestKeeperWitness(t *testing.T) {
 	k.Pass(ctx)
 	if _, rel := w.counts(); rel != 1 {
 		t.Errorf("%d releases after the demotion, want 1", rel)
+	}
+}
+
+// A keeper that stops with the fence open on the lease arms it (nobody
+// renews the lease now); one that stops armed or open for another reason
+// leaves it.
+func TestKeeperStopArms(t *testing.T) {
+	w := &fakeWitness{grant: true}
+	g, k, logs := keeperRig(t, w)
+	ctx, cancel := context.WithCancel(context.Background())
+	k.Pass(ctx)
+	k.Pass(ctx)
+	g.peer.fail("Facts", 0, errUnreachable)
+	k.lease.asked = time.Now().Add(-time.Second)
+	k.Pass(ctx)
+	if g.local.config["min-replicas-to-write"] != "0" {
+		t.Fatalf("lease held, peer unknown: config %v, want open", g.local.config)
+	}
+	cancel()
+	k.stop(ctx)
+	if g.local.config["min-replicas-to-write"] != "1" || g.local.config["min-replicas-max-lag"] != "3" {
+		t.Errorf("stopped open on the lease: config %v, want armed", g.local.config)
+	}
+	if fs, _ := k.State.ReadFence(); fs.Level == nil || *fs.Level != fence.Armed {
+		t.Errorf("fence file %+v, want armed", fs)
+	}
+	if n := logs.FilterMessageSnippet("is armed").Len(); n != 1 {
+		t.Errorf("%d lines about arming, want 1", n)
+	}
+
+	// Open because the peer is positively dead: left open.
+	g2, k2, _ := keeperRig(t, nil)
+	g2.peer.fail("Facts", 0, errRefused)
+	k2.Pass(context.Background())
+	if fs, _ := k2.State.ReadFence(); fs.Level == nil || *fs.Level != fence.Open {
+		t.Fatalf("peer dead: fence file %+v, want open", fs)
+	}
+	sets := g2.local.n("ConfigSet")
+	k2.stop(context.Background())
+	if g2.local.n("ConfigSet") != sets {
+		t.Errorf("stopped open on a dead peer: %v, want nothing set", g2.local.log())
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis-vip/redis-vip/fence"
 	"github.com/redis-vip/redis-vip/transition"
 	"github.com/redis-vip/redis-vip/witness"
 )
@@ -19,7 +20,8 @@ const fenceMaxLease = 5 * time.Second
 
 // witnessPair starts a witness and a pair (A master, B its replica) that
 // use it, A's fence keeper running, and waits until A holds the lease and
-// its fence is open. secretB, when not "", is B's secret instead.
+// its fence is armed (its replica in sync: a holder is open only while no
+// replica acknowledges). secretB, when not "", is B's secret instead.
 func witnessPair(t *testing.T, secretB string) (a, b *node, w *witnessProc) {
 	t.Helper()
 	secret := writeSecret(t, witnessSecret)
@@ -30,9 +32,10 @@ func witnessPair(t *testing.T, secretB string) (a, b *node, w *witnessProc) {
 		b = writeConfig(t, "redis", b.srv, a.srv, with(extra, settings{"witness.secret_file": writeSecret(t, secretB)}))
 	}
 	startKeeper(t, a)
-	waitFor(t, "A to hold the lease with its fence open", 60*time.Second, func() bool {
+	waitFor(t, "A to hold the lease with its fence armed", 60*time.Second, func() bool {
 		f := fenceFile(t, a)
-		return f.LeaseUntil != nil && configGet(t, a.srv, "min-replicas-to-write") == "0"
+		return f.LeaseUntil != nil && f.Level != nil && *f.Level == fence.Armed && configGet(t, a.srv, "min-replicas-to-write") == "1" &&
+			configGet(t, a.srv, "min-replicas-max-lag") == "1"
 	})
 	return a, b, w
 }
@@ -47,18 +50,48 @@ func logLines(t *testing.T, n *node, s string) int {
 	return strings.Count(string(b), s)
 }
 
-// (d) The master holding the lease keeps accepting writes while its
-// replica is hung (unknown), past the time its Redis would have fenced
-// itself armed.
+// (d) The master holding the lease, armed while its replica is in sync,
+// opens once its keeper sees the replica hung (unknown) and keeps accepting
+// writes, past the time its Redis would have fenced itself armed. Between
+// the hang and the keeper's decision its armed Redis may refuse writes for
+// a moment (the replica's last acknowledgement was up to a second before
+// the hang, and the keeper needs a probe timeout): the test prints how long.
 func TestFenceWitnessHolderKeepsWriting(t *testing.T) {
 	a, b, _ := witnessPair(t, "")
-	stop(t, b.srv)
 	wa := fenceWriter(t, a.srv)
+	stop(t, b.srv)
+	hung := time.Now()
+	refused, first, last := 0, time.Duration(0), time.Duration(0)
+	for n := 0; ; n++ {
+		err := set(wa, "k")
+		switch {
+		case noReplicas(err):
+			if refused == 0 {
+				first = time.Since(hung)
+			}
+			refused++
+			last = time.Since(hung)
+		case err != nil:
+			t.Fatalf("write %d to the lease holder while its replica is hung: %v", n, err)
+		}
+		if f := fenceFile(t, a); err == nil && f.Level != nil && *f.Level == fence.Open {
+			break
+		}
+		if time.Since(hung) > 10*time.Second {
+			t.Fatalf("the lease holder's fence not open 10 s after its replica hung: %+v", fenceFile(t, a))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("replica hung: fence open on the lease %v after; %d writes refused in between (from %v to %v after the hang)",
+		time.Since(hung).Round(time.Millisecond), refused, first.Round(time.Millisecond), last.Round(time.Millisecond))
+	if last > 3*time.Second {
+		t.Errorf("writes refused until %v after the hang, want the keeper to open within fence_after", last)
+	}
 	end := time.Now().Add(3*time.Second + 3*time.Second) // well past fence_after and a renewal
 	n := 0
 	for time.Now().Before(end) {
 		if err := set(wa, "k"); err != nil {
-			t.Fatalf("write %d to the lease holder while its replica is hung: %v", n, err)
+			t.Fatalf("write %d to the lease holder, open, while its replica is hung: %v", n, err)
 		}
 		n++
 		time.Sleep(20 * time.Millisecond)
@@ -114,7 +147,10 @@ func TestFenceWitnessLeaseBlocksReplica(t *testing.T) {
 func TestFenceWitnessDown(t *testing.T) {
 	a, b, w := witnessPair(t, "")
 	w.kill(t)
-	waitFor(t, "A armed once its lease ran out", 30*time.Second, func() bool { return configGet(t, a.srv, "min-replicas-to-write") == "1" })
+	waitFor(t, "A's lease to run out", 30*time.Second, func() bool { return fenceFile(t, a).LeaseUntil == nil })
+	if v := configGet(t, a.srv, "min-replicas-to-write"); v != "1" {
+		t.Fatalf("A without its lease: min-replicas-to-write %s, want armed (1)", v)
+	}
 	if err := set(fenceWriter(t, a.srv), "armed"); err != nil {
 		t.Fatalf("write to A, armed with its replica in sync: %v", err)
 	}
