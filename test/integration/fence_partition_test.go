@@ -4,6 +4,7 @@ import (
 	"context"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,24 +38,30 @@ func with(base settings, more settings) settings {
 }
 
 // startKeeper runs `redis-vip reconcile --loop` for n (its fence keeper,
-// with fencing on) until the end of the test.
-func startKeeper(t *testing.T, n *node) {
+// with fencing on) until the end of the test, or until the function it
+// returns stops it (SIGTERM, waiting for it to exit).
+func startKeeper(t *testing.T, n *node) (stop func()) {
 	t.Helper()
 	cmd := exec.Command(redistest.Binary(t), "reconcile", "--loop", "--config", n.config)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _, _ = cmd.Process.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _, _ = cmd.Process.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // stop SIGSTOPs a Redis (unknown to its peer) until resume or the end of

@@ -23,6 +23,12 @@ const fenceMaxLease = 5 * time.Second
 // its fence is armed (its replica in sync: a holder is open only while no
 // replica acknowledges). secretB, when not "", is B's secret instead.
 func witnessPair(t *testing.T, secretB string) (a, b *node, w *witnessProc) {
+	a, b, w, _ = witnessPairKeeper(t, secretB)
+	return a, b, w
+}
+
+// witnessPairKeeper is witnessPair, and the function that stops A's keeper.
+func witnessPairKeeper(t *testing.T, secretB string) (a, b *node, w *witnessProc, stopKeeper func()) {
 	t.Helper()
 	secret := writeSecret(t, witnessSecret)
 	w = startWitness(t, "127.0.0.1:0", secret, fenceMaxLease)
@@ -31,13 +37,13 @@ func witnessPair(t *testing.T, secretB string) (a, b *node, w *witnessProc) {
 	if secretB != "" {
 		b = writeConfig(t, "redis", b.srv, a.srv, with(extra, settings{"witness.secret_file": writeSecret(t, secretB)}))
 	}
-	startKeeper(t, a)
+	stopKeeper = startKeeper(t, a)
 	waitFor(t, "A to hold the lease with its fence armed", 60*time.Second, func() bool {
 		f := fenceFile(t, a)
 		return f.LeaseUntil != nil && f.Level != nil && *f.Level == fence.Armed && configGet(t, a.srv, "min-replicas-to-write") == "1" &&
 			configGet(t, a.srv, "min-replicas-max-lag") == "1"
 	})
-	return a, b, w
+	return a, b, w, stopKeeper
 }
 
 // logLines counts the lines of n's redis-vip log that contain s.
@@ -99,6 +105,29 @@ func TestFenceWitnessHolderKeepsWriting(t *testing.T) {
 	if f := fenceFile(t, a); f.Evidence != "unknown" || f.Level == nil || *f.Level != 0 {
 		t.Errorf("A's fence file %+v: want the peer unknown and the fence open", f)
 	}
+}
+
+// (d) A keeper that stops (SIGTERM) while its fence is open on the lease
+// arms it: nobody renews the lease now, and the Redis, its replica hung,
+// refuses writes by itself.
+func TestFenceWitnessKeeperStopArms(t *testing.T) {
+	a, b, _, stopKeeper := witnessPairKeeper(t, "")
+	stop(t, b.srv)
+	waitFor(t, "A's fence open on the lease", 10*time.Second, func() bool {
+		f := fenceFile(t, a)
+		return f.Level != nil && *f.Level == fence.Open && configGet(t, a.srv, "min-replicas-to-write") == "0"
+	})
+	stopKeeper()
+	if v, lag := configGet(t, a.srv, "min-replicas-to-write"), configGet(t, a.srv, "min-replicas-max-lag"); v != "1" || lag != "1" {
+		t.Fatalf("after the keeper stopped: min-replicas-to-write %s, max-lag %s; want armed (1, 1)", v, lag)
+	}
+	if f := fenceFile(t, a); f.Level == nil || *f.Level != fence.Armed {
+		t.Errorf("fence file after the stop: %+v, want armed", f)
+	}
+	wa := fenceWriter(t, a.srv)
+	waitFor(t, "A, armed with its replica hung, to refuse writes (within fence_after of the replica's last acknowledgement)", 5*time.Second, func() bool {
+		return noReplicas(set(wa, "after-stop"))
+	})
 }
 
 // (d) The replica cannot promote on unknown evidence while the master
