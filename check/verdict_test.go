@@ -403,6 +403,20 @@ func TestVerdictOffsetSkew(t *testing.T) {
 		in: check.Input{Local: vMaster(vLocal, vHistA, 1000, 50),
 			Peer: vReplica(vPeer, vLocal, true, vHistA, 1050, 51)},
 		ok: true, reason: "local is master",
+	}, {
+		// Torture seed 5004: the replica reconnects after a partition; its
+		// link is down, yet it replicates local's current history, so it
+		// holds nothing local lacks.
+		name: "master read before its reconnecting replica",
+		in: check.Input{Local: vMaster(vLocal, vHistA, 1000, 50),
+			Peer: vReplica(vPeer, vLocal, false, vHistA, 1050, 51)},
+		ok: true, reason: "local is master",
+	}, {
+		name: "master restarted (a new history) behind its replica of the old one",
+		in: check.Input{Local: with(vMaster(vLocal, vHistB, 10, 5), func(f *node.Facts) {
+			f.ReplID2, f.SecondReplOffset = vHistA, 11 // restarted from an RDB at offset 10
+		}), Peer: vReplica(vPeer, vLocal, false, vHistA, 1050, 51)},
+		reason: "stale",
 	}})
 }
 

@@ -81,6 +81,30 @@ func Compare(a, b Facts) Relation {
 	return Diverged
 }
 
+// sourceOf reports whether master m (reached at mAddr) is where replica
+// r's data comes from: r follows mAddr on m's current replid. A master's
+// replid is new at each start and each promotion (the old one becomes its
+// replid2), so only m's own stream carries it, and r holds nothing m lacks.
+func sourceOf(m, r Facts, mAddr string) bool {
+	return m.Role == RoleMaster && r.Role == RoleReplica && SameAddr(r.MasterAddr(), mAddr) &&
+		m.ReplID != "" && r.ReplID == m.ReplID && !m.Loading && !r.Loading && !m.Empty() && !r.Empty()
+}
+
+// Unskew corrects rel (how master a's data stands against b's, a read
+// before b) when b is a's replica on a's current history: b holds nothing
+// a lacks, so a higher offset on b only means b was read after a, and the
+// two are the Same. Torture seed 5004: a master read first, its
+// reconnecting replica a moment later, was judged behind it, and the plan
+// promoted the replica over the master that held the witness lease. aAddr
+// is the address a's replicas name as their master. The other way round
+// (a replica read first) the skew shows the replica behind, which is safe.
+func Unskew(rel Relation, a, b Facts, aAddr string) Relation {
+	if rel == Behind && sourceOf(a, b, aAddr) {
+		return Same
+	}
+	return rel
+}
+
 // drained reports whether the empty node e was emptied on purpose after
 // holding everything x holds (a FLUSHALL, or every key deleted or expired):
 // its own history contains x's position and goes further. An empty node

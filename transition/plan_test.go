@@ -309,7 +309,19 @@ func TestDecideMaster(t *testing.T) {
 			name: "peer is our replica read a moment after us (offset skew): keep master",
 			in: transition.Input{Event: ev, Local: pMaster(planLocal, histA, 2000, 100),
 				Peer: pp(pReplica(planPeer, planLocal, true, histA, 2050, 101))},
-			decision: "keep-master", relation: "behind", reason: "replica",
+			decision: "keep-master", relation: "same", reason: "replica",
+		},
+		{
+			name: "local master restarted empty (a new replid), its replica, reconnecting, holds the data: promote it, copy, take over (S5)",
+			in: transition.Input{Event: ev, Local: pMaster(planLocal, histB, 0, 0),
+				Peer: pp(pReplica(planPeer, planLocal, false, histA, 52198, 905))},
+			decision: "promote-peer-then-sync", steps: steps(transition.StepPromotePeer, sPauseL, sFollow, sWait, sPause, sRewrite), relation: "behind", reason: "S5",
+		},
+		{
+			name: "our replica, reconnecting, read a moment after us (offset skew): keep master, never promote it (seed 5004)",
+			in: transition.Input{Event: ev, Local: pMaster(planLocal, histA, 49253, 900),
+				Peer: pp(pReplica(planPeer, planLocal, false, histA, 52198, 905))},
+			decision: "keep-master", relation: "same", reason: "replica",
 		},
 		{
 			name: "peer is an older replica of someone else, local replica: promote",
@@ -779,7 +791,7 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 	}
 	p := *in.Peer
 	raw := node.Compare(in.Local, p)
-	rel := node.Refine(raw, in.LocalStream, in.PeerStream)
+	rel := node.Refine(node.Unskew(raw, in.Local, p, planLocal), in.LocalStream, in.PeerStream)
 	// S11: writes local took since a fork are backed up before a follow
 	// discards them, unless its stream shows it took none; and an unfinished
 	// peer is never followed.
