@@ -148,9 +148,21 @@ type Input struct {
 	// PeerSyncing: the peer is connected to this master as a replica and
 	// in a full sync (it answers, and it cannot be promoted, S11).
 	PeerSyncing bool
-	// PeerInSync: the peer is this master's replica with its link up, so
-	// its acknowledgements keep an armed fence's writes flowing.
+	// PeerInSync: the peer is this master's replica with its link up, and
+	// this master counts an acknowledgement of it within the armed max-lag,
+	// so an armed fence lets writes flow. (A replica's own "link up" can
+	// be stale after a partition heals: its acknowledgements resume only
+	// after TCP's retransmission backoff, seconds later.)
 	PeerInSync bool
+	// PeerElsewhere: the peer answered and does not replicate this master
+	// (another master, or the replica of someone else). No replica of
+	// this master's exists, so an armed fence would pass nothing but
+	// stale acknowledgements: ones a partition held back on the old
+	// replication connection, delivered at the heal just before its
+	// close, which make Redis count a good replica for a moment (torture
+	// seeds 5011, 5015: a write acknowledged by the old master 0.1 s
+	// after the heal, lost).
+	PeerElsewhere bool
 	// Witness: a witness is configured. LeaseHeld: this node holds the
 	// lease for at least the margin still, by a renewal sent after the
 	// peer was last seen: a lease renewed before the peer vanished says
@@ -204,6 +216,8 @@ func Decide(in Input) Decision {
 		return Decision{Level: Closed, Reason: "peer unknown and no witness lease: writes stop until the peer or the lease returns"}
 	case !in.Witness && in.PromotedOnUnknown:
 		return Decision{Level: Open, Reason: "promoted on unknown evidence; the old master's fence is up"}
+	case in.Peer == Alive && in.PeerElsewhere:
+		return Decision{Level: Closed, Reason: "the peer answers but does not replicate this master (another master?): writes stop until it follows or the roles are settled"}
 	case in.Peer == Alive:
 		return Decision{Level: Armed, Reason: "armed: the replica's acknowledgements keep writes flowing"}
 	}

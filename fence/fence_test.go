@@ -93,6 +93,10 @@ func TestDecide(t *testing.T) {
 		{"promoted, waiting", Input{FenceAfter: fa, Peer: Unknown, PromotedOnUnknown: true, Since: wait - time.Millisecond}, Closed, "writes wait"},
 		{"promoted, waited", Input{FenceAfter: fa, Peer: Unknown, PromotedOnUnknown: true, Since: wait}, Open, "fence is up"},
 		{"dead wins over waiting", Input{FenceAfter: fa, Peer: Dead, PromotedOnUnknown: true}, Open, "positively dead"},
+		{"peer another master: closed, not armed (stale acknowledgements)", Input{FenceAfter: fa, Peer: Alive, PeerElsewhere: true}, Closed, "does not replicate"},
+		{"peer another master, lease held: open", Input{FenceAfter: fa, Peer: Alive, PeerElsewhere: true, Witness: true, LeaseHeld: true}, Open, "witness lease"},
+		{"peer another master, no lease: closed", Input{FenceAfter: fa, Peer: Alive, PeerElsewhere: true, Witness: true}, Closed, "does not replicate"},
+		{"promoted, waited, the old master back as a master: open", Input{FenceAfter: fa, Peer: Alive, PeerElsewhere: true, PromotedOnUnknown: true, Since: wait}, Open, "fence is up"},
 	} {
 		d := Decide(c.in)
 		if d.Level != c.level || !strings.Contains(d.Reason, c.want) {

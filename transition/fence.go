@@ -45,6 +45,33 @@ func PeerSyncing(p node.Facts, localAnnounce string) bool {
 	return isReplicaOf(p, localAnnounce) && !p.InSync()
 }
 
+// PeerAsReplica is how peer p, read just after master l, stands as l's
+// replica (the fence's inputs): syncing (it follows l, its link not up
+// or a full sync running), in sync (its link up, and l counts an
+// acknowledgement within maxLag seconds: what an armed fence needs), or
+// elsewhere (it follows nobody, or someone else).
+func PeerAsReplica(l, p node.Facts, localAnnounce string, maxLag int) (syncing, inSync, elsewhere bool) {
+	if !isReplicaOf(p, localAnnounce) {
+		return false, false, true
+	}
+	if !p.InSync() {
+		return true, false, false
+	}
+	return false, acknowledged(l, maxLag), false
+}
+
+// acknowledged reports whether master l has a replica online whose last
+// acknowledgement is at most maxLag seconds old, as Redis counts one for
+// min-replicas-to-write.
+func acknowledged(l node.Facts, maxLag int) bool {
+	for _, r := range l.Replicas {
+		if r.State == "online" && r.Lag >= 0 && r.Lag <= int64(maxLag) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *Runner) fencing() bool { return r.Opts.FenceAfter > 0 }
 
 // setFence is the steps fence-close and fence-open. fence-close marks a
@@ -142,7 +169,7 @@ func (r *Runner) fenceWait(ctx context.Context, t Ticket) (string, error) {
 	wait := fa + fence.Margin(fa)
 	var probed, peerSeen time.Time
 	lost := false
-	evidence, syncing, inSync := fence.Unknown, false, false
+	evidence, syncing, inSync, elsewhere := fence.Unknown, false, false, false
 	for {
 		if r.State.Superseded(t) {
 			return "", ErrSuperseded
@@ -156,7 +183,7 @@ func (r *Runner) fenceWait(ctx context.Context, t Ticket) (string, error) {
 			since = 0
 		}
 		if time.Since(probed) >= probeEvery {
-			evidence, syncing, inSync = r.probePeer(ctx)
+			evidence, syncing, inSync, elsewhere = r.probePeer(ctx)
 			probed = time.Now()
 			// The lease's reference (see Keeper.peerSeen): the last
 			// time seen alive, or the end of the first failing read.
@@ -173,7 +200,7 @@ func (r *Runner) fenceWait(ctx context.Context, t Ticket) (string, error) {
 			}
 			held = lv.held(time.Now(), peerSeen, evidence == fence.Alive)
 		}
-		d := fence.Decide(fence.Input{FenceAfter: fa, Peer: evidence, PeerSyncing: syncing, PeerInSync: inSync, Witness: r.Witness != nil, LeaseHeld: held,
+		d := fence.Decide(fence.Input{FenceAfter: fa, Peer: evidence, PeerSyncing: syncing, PeerInSync: inSync, PeerElsewhere: elsewhere, Witness: r.Witness != nil, LeaseHeld: held,
 			PromotedOnUnknown: true, Since: since})
 		if d.Level != fence.Closed || since >= wait {
 			if err := SetFence(ctx, r.Local, d.Level, fa); err != nil {
@@ -191,14 +218,20 @@ func (r *Runner) fenceWait(ctx context.Context, t Ticket) (string, error) {
 	}
 }
 
-// probePeer reads the peer once: the evidence, and whether it is syncing
-// from local or in sync as local's replica.
-func (r *Runner) probePeer(ctx context.Context) (ev fence.Evidence, syncing, inSync bool) {
+// probePeer reads local, then the peer, once: the evidence, and how the
+// peer stands as local's replica (PeerAsReplica).
+func (r *Runner) probePeer(ctx context.Context) (ev fence.Evidence, syncing, inSync, elsewhere bool) {
+	lf, lerr := r.Local.Facts(ctx)
 	pf, err := r.Peer.Facts(ctx)
 	if err != nil {
-		return fence.Classify(err), false, false
+		return fence.Classify(err), false, false, false
 	}
-	return fence.Alive, PeerSyncing(pf, r.LocalAnnounce), isReplicaOf(pf, r.LocalAnnounce) && pf.InSync()
+	if lerr != nil {
+		// Local's view of the acknowledgements is unknown: not in sync.
+		lf = node.Facts{}
+	}
+	syncing, inSync, elsewhere = PeerAsReplica(lf, pf, r.LocalAnnounce, fence.MaxLag(r.Opts.FenceAfter))
+	return fence.Alive, syncing, inSync, elsewhere
 }
 
 // leaseView is one node's witness lease as its process knows it: the last

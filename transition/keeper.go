@@ -19,10 +19,11 @@ type KeeperView struct {
 	FenceAfter time.Duration
 	// LocalMaster: the local Redis is a master.
 	LocalMaster bool
-	// Peer is the evidence of this pass's peer read; PeerSyncing and
-	// PeerInSync say how the peer replicates local (neither when it does not).
-	Peer                    fence.Evidence
-	PeerSyncing, PeerInSync bool
+	// Peer is the evidence of this pass's peer read; PeerSyncing,
+	// PeerInSync and PeerElsewhere say how the peer stands as local's
+	// replica (PeerAsReplica; none when it could not be read).
+	Peer                                   fence.Evidence
+	PeerSyncing, PeerInSync, PeerElsewhere bool
 	// Witness: a witness is configured. LeaseHeld: fence.Input's;
 	// LeaseValid: this node holds a grant at all (to give back).
 	Witness, LeaseHeld, LeaseValid bool
@@ -62,7 +63,7 @@ func KeeperPlan(v KeeperView) KeeperActions {
 	}
 	promoted := v.Promoted && !v.PeerInSync
 	a.ClearPromotion = v.Promoted && v.PeerInSync
-	a.Decision = fence.Decide(fence.Input{FenceAfter: v.FenceAfter, Peer: v.Peer, PeerSyncing: v.PeerSyncing, PeerInSync: v.PeerInSync,
+	a.Decision = fence.Decide(fence.Input{FenceAfter: v.FenceAfter, Peer: v.Peer, PeerSyncing: v.PeerSyncing, PeerInSync: v.PeerInSync, PeerElsewhere: v.PeerElsewhere,
 		Witness: v.Witness, LeaseHeld: v.LeaseHeld, PromotedOnUnknown: promoted, Since: v.Since})
 	a.Decided = true
 	if lag := fence.MaxLag(v.FenceAfter); a.Decision.Level == fence.Armed && v.MaxLag != lag {
@@ -223,8 +224,7 @@ func (k *Keeper) Pass(ctx context.Context) {
 			}
 		} else {
 			k.lost = false
-			v.PeerSyncing = PeerSyncing(pf, k.LocalAnnounce)
-			v.PeerInSync = isReplicaOf(pf, k.LocalAnnounce) && pf.InSync()
+			v.PeerSyncing, v.PeerInSync, v.PeerElsewhere = PeerAsReplica(lf, pf, k.LocalAnnounce, fence.MaxLag(k.FenceAfter))
 			k.peerSeen = time.Now()
 			k.seenAt, _ = fence.Now()
 		}

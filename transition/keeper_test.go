@@ -3,6 +3,8 @@ package transition
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/redis-vip/redis-vip/fence"
 	"github.com/redis-vip/redis-vip/maintenance"
+	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/witness"
 )
 
@@ -56,6 +59,8 @@ func TestKeeperPlan(t *testing.T) {
 			decided: true, level: fence.Open, setLag: -1, setMin: 0, reason: "fence is up"},
 		{name: "promoted, peer back in sync: arm and settle the promotion", v: KeeperView{LocalMaster: true, Peer: fence.Alive, PeerInSync: true, Promoted: true, Since: time.Second, MinReplicas: 2, MaxLag: 10},
 			decided: true, level: fence.Armed, setLag: lag, setMin: 1, clear: true, reason: "armed"},
+		{name: "the old master after a heal, its peer another master: closed (torture seeds 5011, 5015)", v: KeeperView{LocalMaster: true, Peer: fence.Alive, PeerElsewhere: true, MinReplicas: 2, MaxLag: lag},
+			decided: true, level: fence.Closed, setLag: -1, setMin: -1, reason: "does not replicate"},
 		{name: "CONFIG GET refused: set it all", v: KeeperView{LocalMaster: true, Peer: fence.Alive, MinReplicas: -1, MaxLag: -1},
 			decided: true, level: fence.Armed, setLag: lag, setMin: 1, reason: "armed"},
 	} {
@@ -257,5 +262,44 @@ func TestKeeperMaintenance(t *testing.T) {
 	k.Run(ctx)
 	if n := g.local.n("Facts") + g.local.n("ConfigSet"); n != 0 {
 		t.Errorf("%d calls under maintenance, want none", n)
+	}
+}
+
+// PeerAsReplica judges the peer from both sides: a replica's own "link
+// up" is not enough for an armed fence, which needs the master to count
+// an acknowledgement within max-lag (after a heal the replica's link can
+// look up while its acknowledgements wait out TCP's retransmission
+// backoff: a 12 s gap of refused writes on a lease holder).
+func TestPeerAsReplica(t *testing.T) {
+	const local = "192.0.2.1:6379"
+	master := func(reps ...node.Replica) node.Facts {
+		return node.Facts{Role: node.RoleMaster, ReplID: "a", Replicas: reps}
+	}
+	replica := func(of string, up bool) node.Facts {
+		host, port, _ := net.SplitHostPort(of)
+		n, _ := strconv.Atoi(port)
+		return node.Facts{Role: node.RoleReplica, MasterHost: host, MasterPort: n, MasterLinkUp: up, ReplID: "a"}
+	}
+	online := func(lag int64) node.Replica {
+		return node.Replica{IP: "192.0.2.2", Port: 6379, State: "online", Lag: lag}
+	}
+	for _, c := range []struct {
+		name                       string
+		l, p                       node.Facts
+		syncing, inSync, elsewhere bool
+	}{
+		{"in sync, acknowledged within max-lag", master(online(0)), replica(local, true), false, true, false},
+		{"at max-lag", master(online(1)), replica(local, true), false, true, false},
+		{"link up on the replica, acknowledgements 12 s old", master(online(12)), replica(local, true), false, false, false},
+		{"link up on the replica, no replica on the master", master(), replica(local, true), false, false, false},
+		{"in a full sync on the master", master(node.Replica{IP: "192.0.2.2", Port: 6379, State: "wait_bgsave"}), replica(local, true), false, false, false},
+		{"link down", master(online(0)), replica(local, false), true, false, false},
+		{"another master", master(online(0)), node.Facts{Role: node.RoleMaster, ReplID: "b"}, false, false, true},
+		{"the replica of someone else", master(), replica("192.0.2.3:6379", true), false, false, true},
+	} {
+		s, i, e := PeerAsReplica(c.l, c.p, local, 1)
+		if s != c.syncing || i != c.inSync || e != c.elsewhere {
+			t.Errorf("%s: syncing %v, in sync %v, elsewhere %v; want %v %v %v", c.name, s, i, e, c.syncing, c.inSync, c.elsewhere)
+		}
 	}
 }

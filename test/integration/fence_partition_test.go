@@ -266,3 +266,27 @@ func TestFenceKeeperClosesOnUnknownPeer(t *testing.T) {
 		t.Errorf("min-replicas-to-write %s after the replica came back, want 1 (armed)", v)
 	}
 }
+
+// (c) A master whose peer answers as another master (promoted while a
+// partition hid it, then healed) has no replica to acknowledge anything:
+// its keeper closes the fence rather than arming it, because armed would
+// pass stale acknowledgements that the partition held back on the old
+// replication connection (torture seeds 5011, 5015).
+func TestFenceKeeperClosesWhenPeerIsAnotherMaster(t *testing.T) {
+	a, b := pair(t, 20, fenceSettings)
+	startKeeper(t, a)
+	waitFor(t, "A armed", 15*time.Second, func() bool { return configGet(t, a.srv, "min-replicas-to-write") == "1" })
+	if err := b.srv.Client().SlaveOf(context.Background(), "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "A closed while B is another master", 15*time.Second, func() bool {
+		return configGet(t, a.srv, "min-replicas-to-write") == "2"
+	})
+	waitFor(t, "A's fence file to say why", 5*time.Second, func() bool {
+		f := fenceFile(t, a)
+		return f.Level != nil && *f.Level == fence.Closed && strings.Contains(f.Reason, "does not replicate")
+	})
+	if err := set(fenceWriter(t, a.srv), "k"); !noReplicas(err) {
+		t.Errorf("write to A while B is another master: %v, want -NOREPLICAS", err)
+	}
+}
