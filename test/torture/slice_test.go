@@ -39,9 +39,18 @@ var slice = []sliceCase{
 // TestTortureSlice runs the fixed slice (make test). Each schedule takes
 // 20-70 s (the three partition seeds 25-30 s each); the convergence bound
 // is 40 s after the last fault is healed.
+//
+// The schedules run two at a time (go test's -parallel, GOMAXPROCS by
+// default): each has its own servers, ports, directories and loopback
+// addresses, and the invariants are judged on each one's own record.
 func TestTortureSlice(t *testing.T) {
 	testtier.RequireEndToEnd(t) // about a minute per seed
-	runCases(t, slice)
+	for _, c := range slice {
+		t.Run(fmt.Sprintf("seed%d", c.seed), func(t *testing.T) {
+			t.Parallel()
+			runCases(t, []sliceCase{c})
+		})
+	}
 }
 
 // regression is a failing seed found by the suite, kept as a named test.
@@ -85,6 +94,7 @@ func TestTortureRegressions(t *testing.T) {
 	testtier.RequireEndToEnd(t) // about a minute per seed
 	for _, r := range regressions {
 		t.Run(r.name, func(t *testing.T) {
+			t.Parallel() // two at a time, as the slice
 			if r.skip != "" && !*flags.regressions {
 				t.Skipf("seed %d (%s): %s; skipped: %s (run with -args -torture.regressions)", r.seed, r.mode, r.what, r.skip)
 			}
