@@ -547,15 +547,29 @@ func (r *Runner) execute(ctx context.Context, t Ticket, plan Plan, rec *Record, 
 			r.unpauseLocal()
 		}
 	}()
+	owed := false // a writable replica was just made read-only
 	for _, step := range plan.Steps {
-		if r.State.Superseded(t) {
-			return ErrSuperseded
-		}
-		if err := ctx.Err(); err != nil { // the bound, or a reconcile pass yielding
-			return fmt.Errorf("before step %s: %w", step, err)
+		stepCtx := ctx
+		if owed && step == StepBackup {
+			// What clients wrote to the writable replica is in no offset:
+			// once it is read-only no later plan sees that a backup is
+			// owed, so finish it even when a newer event supersedes this
+			// transition or a reconcile pass yields (torture seed 5023).
+			// The transition's own bound still holds.
+			c, cancel := owedContext(ctx)
+			defer cancel()
+			stepCtx = c
+		} else {
+			if r.State.Superseded(t) {
+				return ErrSuperseded
+			}
+			if err := ctx.Err(); err != nil { // the bound, or a reconcile pass yielding
+				return fmt.Errorf("before step %s: %w", step, err)
+			}
 		}
 		began := r.Now()
-		detail, err := r.do(ctx, syncCtx, t, step, rec)
+		detail, err := r.do(stepCtx, syncCtx, t, step, rec)
+		owed = step == StepReadOnly && err == nil
 		res := StepResult{Step: step, OK: err == nil, Detail: detail, DurationMS: r.Now().Sub(began).Milliseconds()}
 		if err != nil {
 			res.Error = err.Error()
@@ -567,6 +581,17 @@ func (r *Runner) execute(ctx context.Context, t Ticket, plan Plan, rec *Record, 
 		}
 	}
 	return nil
+}
+
+// owedContext is ctx without its cancellation but with its deadline: for
+// a step that must finish once begun (a backup owed to a writable
+// replica's writes).
+func owedContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	c := context.WithoutCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(c, dl)
+	}
+	return context.WithCancel(c)
 }
 
 // do performs one step. syncCtx carries the S2 deadline.

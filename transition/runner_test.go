@@ -1125,6 +1125,26 @@ func TestRunSuperseded(t *testing.T) {
 			},
 		},
 		{
+			name: "after a writable replica was made read-only: its backup is still taken (seed 5023)",
+			ev:   EventBackup,
+			setup: func(g *rig) {
+				g.local.follow("192.0.2.3:6379", false)
+				g.local.writable = true
+				g.peer.offset = 200
+				g.local.on("ConfigSet", 1, func() { enqueue(g, EventMaster) })
+			},
+			outcome: OutcomeSuperseded, attempts: 1,
+			steps: []string{"replica-read-only", "backup"},
+			check: func(t *testing.T, g *rig, _ Record) {
+				if saved := g.backups.calls(); len(saved) != 1 {
+					t.Errorf("backups = %+v, want the one owed to the writable replica", saved)
+				}
+				if g.local.n("ReplicaOf") != 0 {
+					t.Errorf("followed after the newer event: %v", g.local.log())
+				}
+			},
+		},
+		{
 			name: "after the backup of a paused master: local unpaused, not followed",
 			ev:   EventBackup,
 			setup: func(g *rig) {
