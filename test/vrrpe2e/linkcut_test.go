@@ -38,10 +38,17 @@ func TestLinkCutAndHeal(t *testing.T) {
 	must(t, netlab.WaitFor(mdi+time.Second, "one holder after the heal", func() bool { return len(l.Holders()) <= 1 }))
 	t.Logf("heal: one holder again after %s", ms(time.Since(healed)))
 	// From one master-down interval after the heal on, never two holders.
+	// With preempt h1 may take the role back within this window: then h2
+	// drains (keeps the VIP, unannounced, until h1 announces it), so one
+	// look may catch both for the millisecond of the claim; two looks in a
+	// row 20 ms apart is two holders.
 	settle := time.Now().Add(mdi)
 	for time.Since(healed) < 5*time.Second {
 		if hs := l.Holders(); len(hs) > 1 && time.Now().After(settle) {
-			t.Fatalf("two VIP holders %s after the heal", time.Since(healed))
+			time.Sleep(20 * time.Millisecond)
+			if hs := l.Holders(); len(hs) > 1 {
+				t.Fatalf("two VIP holders %s after the heal, 20 ms apart", time.Since(healed))
+			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
