@@ -398,8 +398,12 @@ func (l *Lab) Backups(host string) []string {
 }
 
 // Tail returns the last n lines of a file under the lab dir (for failure logs).
-func (l *Lab) Tail(rel string, n int) string {
-	f, err := os.Open(filepath.Join(l.o.Dir, rel))
+func (l *Lab) Tail(rel string, n int) string { return TailFile(filepath.Join(l.o.Dir, rel), n) }
+
+// TailFile returns the last n lines of the file at path (the error's text
+// when it cannot be read), for failure logs of either lab.
+func TailFile(path string, n int) string {
+	f, err := os.Open(path)
 	if err != nil {
 		return err.Error()
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/redis-vip/redis-vip/backup"
+	"github.com/redis-vip/redis-vip/test/lab"
 	"github.com/redis-vip/redis-vip/test/writer"
 )
 
@@ -220,8 +221,8 @@ func (c *cell) failover() {
 // a witness.
 func (c *cell) waitLease() {
 	node := fmt.Sprintf(`"node": "%s"`, c.l.Announce(c.master))
-	err := WaitFor(c.ctx, 30*time.Second, "the witness to grant the lease to "+c.master, func() bool {
-		for _, line := range strings.Split(tail(c.l.WitnessLog(), 50), "\n") {
+	err := lab.WaitFor(c.ctx, 30*time.Second, "the witness to grant the lease to "+c.master, func() bool {
+		for _, line := range strings.Split(lab.TailFile(c.l.WitnessLog(), 50), "\n") {
 			if strings.Contains(line, "lease granted") && strings.Contains(line, node) {
 				return true
 			}
@@ -229,7 +230,7 @@ func (c *cell) waitLease() {
 		return false
 	})
 	if err != nil {
-		c.t.Fatalf("%v; witness.log:\n%s", err, Indent(tail(c.l.WitnessLog(), 10)))
+		c.t.Fatalf("%v; witness.log:\n%s", err, Indent(lab.TailFile(c.l.WitnessLog(), 10)))
 	}
 }
 
@@ -463,7 +464,7 @@ func readRDB(ctx context.Context, l Lab, host, rdb string, keys map[string]*writ
 	}
 	defer func() { _, _ = l.Exec(context.Background(), host, "redis-cli", "-p", "6391", "shutdown", "nosave") }()
 	var size int64
-	err = WaitFor(ctx, 15*time.Second, "the scratch redis to load "+filepath.Base(rdb), func() bool {
+	err = lab.WaitFor(ctx, 15*time.Second, "the scratch redis to load "+filepath.Base(rdb), func() bool {
 		out, e := l.Exec(ctx, host, "redis-cli", "-p", "6391", "DBSIZE")
 		if e != nil {
 			return false
@@ -472,7 +473,7 @@ func readRDB(ctx context.Context, l Lab, host, rdb string, keys map[string]*writ
 		return e == nil
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w (%s)", err, strings.TrimSpace(tail(filepath.Join(dir, "redis.log"), 3)))
+		return nil, 0, fmt.Errorf("%w (%s)", err, strings.TrimSpace(lab.TailFile(filepath.Join(dir, "redis.log"), 3)))
 	}
 	lists := map[string][]int64{}
 	for k := range keys {

@@ -1,7 +1,6 @@
 package parttable
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -10,50 +9,18 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// WaitFor polls cond every 100 ms for at most timeout (and while ctx lasts).
-func WaitFor(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return nil
-		}
-		if !time.Now().Before(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+	"github.com/redis-vip/redis-vip/test/lab"
+)
 
 // waitAcked waits until the writer has at least n acknowledged writes.
 func waitAcked(ctx context.Context, name string, w Writer, n int, timeout time.Duration) error {
-	return WaitFor(ctx, timeout, fmt.Sprintf("writer %s to reach %d acks (at %d)", name, n, w.Acked()), func() bool { return w.Acked() >= n })
+	return lab.WaitFor(ctx, timeout, fmt.Sprintf("writer %s to reach %d acks (at %d)", name, n, w.Acked()), func() bool { return w.Acked() >= n })
 }
 
 // waitMoreAcks waits until the writer has n more acknowledged writes than now.
 func waitMoreAcks(ctx context.Context, name string, w Writer, n int, timeout time.Duration) error {
 	return waitAcked(ctx, name, w, w.Acked()+n, timeout)
-}
-
-// tail is the last n lines of the file at path (the error's text when it
-// cannot be read).
-func tail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 // Indent indents s by four spaces, for multi-line test logs.
