@@ -38,13 +38,6 @@ func SetFence(ctx context.Context, s Server, l fence.Level, fenceAfter time.Dura
 	return nil
 }
 
-// PeerSyncing reports whether the peer (its facts p) replicates the local
-// node at localAnnounce and is not in sync yet (a full sync, or its link
-// coming up): it answers, and it cannot be promoted (fence.Input).
-func PeerSyncing(p node.Facts, localAnnounce string) bool {
-	return isReplicaOf(p, localAnnounce) && !p.InSync()
-}
-
 // PeerAsReplica is how peer p, read just after master l, stands as l's
 // replica (the fence's inputs): syncing (it follows l, its link not up
 // or a full sync running), in sync (its link up, and l counts an
