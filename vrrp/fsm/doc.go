@@ -43,12 +43,16 @@
 //   - Shutdown: cancel the timer, release the addresses, send an advert with
 //     priority 0, go to Init.
 //   - Adver_Timer fires (Tick): send an advert, restart the timer.
-//   - Advert with priority 0: send an advert at once and restart the timer.
+//   - Advert with priority 0: send an advert at once, restart the timer,
+//     and ask for the addresses to be announced again (Reclaim).
 //   - Advert with higher priority, or equal priority from a higher primary
 //     address (compared as unsigned integers of the address bytes): cancel
 //     the timer, adopt the sender's interval (version 3), release the
-//     addresses, start the Master_Down_Timer, go to Backup.
-//   - Advert with lower priority, or equal from a lower address: discard.
+//     addresses, send an advert with priority 0, start the
+//     Master_Down_Timer, go to Backup.
+//   - Advert with lower priority, or equal from a lower address: send an
+//     advert at once, restart the timer, and Reclaim at most once per
+//     Master_Down_Interval.
 //
 // Fault is not in the RFC; it is keepalived's FAULT state, entered when a
 // tracked script fails. SetHealthy(false) moves Backup or Master to Fault;
@@ -74,8 +78,18 @@
 //
 //   - The address owner always preempts, whatever Config.Preempt says (RFC
 //     5798 section 6.1).
-//   - A Master ignores a lower-priority advert, as the RFC says; keepalived
-//     answers it with an immediate advert, which only speeds up convergence.
+//   - Two Masters at once (a partition that heals) leave neighbours
+//     sending to whichever announced the addresses last, which may be the
+//     one that yields. So, as keepalived does with garp_lower_prio_repeat,
+//     a Master answers a lower-priority advert with an immediate advert
+//     and a Reclaim (announce the addresses again), where the RFC only
+//     discards it. And a Master that yields to a better one sends priority
+//     0, as every other exit from Master does, where the RFC sends nothing:
+//     the better Master may never have heard the yielding one (its advert
+//     may be the first to cross the healed link), and the priority 0 makes
+//     it Reclaim. A priority 0 always reclaims; lower-priority adverts at
+//     most once per Master_Down_Interval, since a router that cannot hear
+//     us keeps advertising.
 //   - Adverts from our own primary address are ignored.
 //   - Every transition to a state other than Master comes with
 //     ActBecomeBackup, so the driver removes the addresses if they are

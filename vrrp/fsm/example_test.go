@@ -42,5 +42,5 @@ func Example() {
 	// [StateChanged(INIT->BACKUP: start) BecomeBackup]
 	// down timer in 3.609375s
 	// [StateChanged(BACKUP->MASTER: master down timer expired) SendAdvert(100) BecomeMaster]
-	// [StateChanged(MASTER->BACKUP: advert with higher priority) BecomeBackup]
+	// [StateChanged(MASTER->BACKUP: advert with higher priority) BecomeBackup SendAdvert(0)]
 }

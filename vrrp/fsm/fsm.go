@@ -74,6 +74,14 @@ const (
 	// (Backup, Fault and Init), so a restarted process also clears a VIP
 	// left behind by a crash.
 	ActBecomeBackup
+	// ActReclaim asks a Master to announce its virtual addresses again
+	// (gratuitous ARP / unsolicited NA) if it holds them: another router
+	// acted as Master too (it advertised a lower priority, or yielded to
+	// us with priority 0), so neighbours may still send to it. This is
+	// keepalived's garp_lower_prio_repeat. It comes for every priority-0
+	// advert and at most once per Master_Down_Interval for lower-priority
+	// ones.
+	ActReclaim
 )
 
 // String returns the kind's name.
@@ -87,6 +95,8 @@ func (k ActionKind) String() string {
 		return "BecomeMaster"
 	case ActBecomeBackup:
 		return "BecomeBackup"
+	case ActReclaim:
+		return "Reclaim"
 	}
 	return fmt.Sprintf("ActionKind(%d)", uint8(k))
 }
@@ -180,6 +190,9 @@ type Machine struct {
 	adverAt time.Time
 	// downAt is the Master_Down_Timer deadline; set only in Backup.
 	downAt time.Time
+	// reclaimAt is when a Master may ask for its addresses to be announced
+	// again (ActReclaim) at the earliest.
+	reclaimAt time.Time
 }
 
 // New returns a machine in state Init, healthy, for a valid cfg.
@@ -300,25 +313,48 @@ func (m *Machine) ReceiveAdvert(adv Advert, now time.Time) []Action {
 		// Master_Down_Timer fire.
 		return nil
 	case Master:
-		if adv.Priority == 0 {
-			// Another Master is stopping: advertise at once so that its
-			// Backups keep following us.
-			m.adverAt = now.Add(m.cfg.AdvertInterval)
-			return []Action{sendAdvert(m.cfg.Priority)}
-		}
 		var reason Reason
 		switch {
+		case adv.Priority == 0:
+			// Another Master is stopping, or yielding to us after both
+			// acted as Master (a healed partition): advertise at once so
+			// that its Backups keep following us, and announce the
+			// addresses again for the neighbours that followed it. Every
+			// such advert ends one mastership of the other router, so it
+			// is never rate-limited.
+			m.reclaimAt = time.Time{}
+			return m.reassert(now)
 		case adv.Priority > m.cfg.Priority:
 			reason = ReasonHigherPriority
 		case adv.Priority == m.cfg.Priority && addrGreater(src, m.primary):
 			reason = ReasonHigherAddress
 		default:
-			return nil // lower priority, or equal from a lower address
+			// A lower priority, or equal from a lower address, also acts
+			// as Master: RFC 5798 discards the advert, which leaves the
+			// neighbours that followed the other Master sending to it
+			// until it hears us. Advertise at once so that it yields
+			// sooner, and announce the addresses again.
+			return m.reassert(now)
 		}
 		m.learnInterval(adv)
 		return m.becomeBackup(now, reason)
 	}
 	return nil
+}
+
+// reassert is a Master's answer to another router acting as Master with
+// less right to: an advert now, and ActReclaim at most once per
+// Master_Down_Interval for lower-priority adverts (the other router may
+// keep advertising if it cannot hear us, and neighbours should not be
+// pulled back at every advert).
+func (m *Machine) reassert(now time.Time) []Action {
+	m.adverAt = now.Add(m.cfg.AdvertInterval)
+	acts := []Action{sendAdvert(m.cfg.Priority)}
+	if !now.Before(m.reclaimAt) {
+		m.reclaimAt = now.Add(m.MasterDownInterval())
+		acts = append(acts, Action{Kind: ActReclaim})
+	}
+	return acts
 }
 
 // SetHealthy reports the result of the health check (keepalived's tracked
@@ -373,16 +409,24 @@ func (m *Machine) becomeMaster(now time.Time, reason Reason) []Action {
 }
 
 // becomeBackup releases the addresses and starts the Master_Down_Timer from
-// the current Master_Adver_Interval.
+// the current Master_Adver_Interval. A Master that yields to a better one
+// also sends priority 0, as every exit from Master does: the better Master
+// may never have heard this one (the first advert after a healed partition
+// may be its), and the priority 0 tells it to announce the addresses again
+// (ActReclaim) for the neighbours that followed this one.
 func (m *Machine) becomeBackup(now time.Time, reason Reason) []Action {
 	from := m.state
 	m.state = Backup
 	m.adverAt = time.Time{}
 	m.downAt = now.Add(m.MasterDownInterval())
-	return []Action{
+	acts := []Action{
 		changed(from, Backup, reason),
 		{Kind: ActBecomeBackup},
 	}
+	if from == Master {
+		acts = append(acts, sendAdvert(0))
+	}
+	return acts
 }
 
 // leave moves to Init or Fault: no timer, no address, and a priority-0

@@ -87,6 +87,7 @@ func send(p uint8) Action { return Action{Kind: ActSendAdvert, Priority: p} }
 var (
 	toMaster = Action{Kind: ActBecomeMaster}
 	toBackup = Action{Kind: ActBecomeBackup}
+	reclaim  = Action{Kind: ActReclaim}
 )
 
 // asMaster brings a non-owner v3 machine (priority 100, 1 s) to Master at
@@ -284,44 +285,67 @@ func TestTransitions(t *testing.T) {
 			wantState: Master, wantDeadline: mdi100 + 2*time.Second,
 		},
 		{
-			name: "6.4.3 master advert priority 0 sends advert at once",
+			name: "6.4.3 master advert priority 0 sends advert at once and reclaims",
 			cfg:  baseConfig(), setup: asMaster,
 			in:        advert(mdi100+300*time.Millisecond, 0, addrHigher, time.Second),
-			want:      []Action{send(100)},
+			want:      []Action{send(100), reclaim},
 			wantState: Master, wantDeadline: mdi100 + 1300*time.Millisecond,
 		},
 		{
 			name: "6.4.3 master advert higher priority goes Backup",
 			cfg:  baseConfig(), setup: asMaster,
 			in:        advert(5*time.Second, 101, addrLower, time.Second),
-			want:      []Action{chg(Master, Backup, ReasonHigherPriority), toBackup},
+			want:      []Action{chg(Master, Backup, ReasonHigherPriority), toBackup, send(0)},
 			wantState: Backup, wantDeadline: 5*time.Second + mdi100,
 		},
 		{
 			name: "6.4.3 master advert higher priority adopts its v3 interval",
 			cfg:  baseConfig(), setup: asMaster,
 			in:        advert(5*time.Second, 200, addrLower, 2*time.Second),
-			want:      []Action{chg(Master, Backup, ReasonHigherPriority), toBackup},
+			want:      []Action{chg(Master, Backup, ReasonHigherPriority), toBackup, send(0)},
 			wantState: Backup, wantDeadline: 5*time.Second + mdi100at2s,
 		},
 		{
 			name: "6.4.3 master advert equal priority higher address goes Backup",
 			cfg:  baseConfig(), setup: asMaster,
 			in:        advert(5*time.Second, 100, addrHigher, time.Second),
-			want:      []Action{chg(Master, Backup, ReasonHigherAddress), toBackup},
+			want:      []Action{chg(Master, Backup, ReasonHigherAddress), toBackup, send(0)},
 			wantState: Backup, wantDeadline: 5*time.Second + mdi100,
 		},
 		{
-			name: "6.4.3 master advert equal priority lower address ignored",
+			name: "6.4.3 master advert equal priority lower address: advert at once, reclaim",
 			cfg:  baseConfig(), setup: asMaster,
 			in:        advert(4*time.Second, 100, addrLower, time.Second),
-			wantState: Master, wantDeadline: mdi100 + time.Second,
+			want:      []Action{send(100), reclaim},
+			wantState: Master, wantDeadline: 5 * time.Second,
 		},
 		{
-			name: "6.4.3 master advert lower priority ignored",
+			name: "6.4.3 master advert lower priority: advert at once, reclaim",
 			cfg:  baseConfig(), setup: asMaster,
 			in:        advert(4*time.Second, 99, addrHigher, time.Second),
-			wantState: Master, wantDeadline: mdi100 + time.Second,
+			want:      []Action{send(100), reclaim},
+			wantState: Master, wantDeadline: 5 * time.Second,
+		},
+		{
+			name: "master reclaims at most once per master down interval",
+			cfg:  baseConfig(), setup: append(slices.Clone(asMaster), advert(4*time.Second, 99, addrHigher, time.Second)),
+			in:        advert(4*time.Second+mdi100-time.Millisecond, 99, addrHigher, time.Second),
+			want:      []Action{send(100)},
+			wantState: Master, wantDeadline: 5*time.Second + mdi100 - time.Millisecond,
+		},
+		{
+			name: "master reclaims on every priority 0",
+			cfg:  baseConfig(), setup: append(slices.Clone(asMaster), advert(4*time.Second, 99, addrHigher, time.Second)),
+			in:        advert(4*time.Second+time.Millisecond, 0, addrHigher, time.Second),
+			want:      []Action{send(100), reclaim},
+			wantState: Master, wantDeadline: 5*time.Second + time.Millisecond,
+		},
+		{
+			name: "master reclaims again after a master down interval",
+			cfg:  baseConfig(), setup: append(slices.Clone(asMaster), advert(4*time.Second, 99, addrHigher, time.Second)),
+			in:        advert(4*time.Second+mdi100, 99, addrHigher, time.Second),
+			want:      []Action{send(100), reclaim},
+			wantState: Master, wantDeadline: 5*time.Second + mdi100,
 		},
 		{
 			name: "master ignores advert from its own address",
@@ -338,7 +362,8 @@ func TestTransitions(t *testing.T) {
 			}(),
 			setup:     asMaster,
 			in:        advert(4*time.Second, 100, netip.MustParseAddr("fe80::ff%eth0"), time.Second),
-			wantState: Master, wantDeadline: mdi100 + time.Second,
+			want:      []Action{send(100), reclaim},
+			wantState: Master, wantDeadline: 5 * time.Second,
 		},
 		{
 			name: "IPv6 equal priority higher address wins",
@@ -349,7 +374,7 @@ func TestTransitions(t *testing.T) {
 			}(),
 			setup:     asMaster,
 			in:        advert(4*time.Second, 100, netip.MustParseAddr("fe80::1:0%eth0"), time.Second),
-			want:      []Action{chg(Master, Backup, ReasonHigherAddress), toBackup},
+			want:      []Action{chg(Master, Backup, ReasonHigherAddress), toBackup, send(0)},
 			wantState: Backup, wantDeadline: 4*time.Second + mdi100,
 		},
 

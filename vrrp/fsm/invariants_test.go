@@ -59,8 +59,9 @@ func checkMachine(t testing.TB, m *Machine, now time.Time) {
 // from state before to state after, are well formed: at most one
 // StateChanged, first, matching the states; becoming Master sends our
 // priority and takes the VIP; every other transition releases the VIP, and
-// leaving Master sends exactly one priority-0 advert; adverts carry our
-// priority otherwise.
+// leaving Master (for any state) sends exactly one priority-0 advert;
+// adverts carry our priority otherwise. Without a transition only a Master
+// acts: an advert, possibly followed by Reclaim.
 func checkActions(t testing.TB, cfg Config, before, after State, acts []Action) {
 	t.Helper()
 	changes := 0
@@ -82,6 +83,10 @@ func checkActions(t testing.TB, cfg Config, before, after State, acts []Action) 
 				t.Errorf("advert with priority %d, config %d", a.Priority, cfg.Priority)
 			}
 		case ActBecomeMaster, ActBecomeBackup:
+		case ActReclaim:
+			if changes != 0 || before != Master || after != Master {
+				t.Errorf("Reclaim outside a steady Master (%v->%v): %v", before, after, acts)
+			}
 		default:
 			t.Errorf("unknown action %v", a)
 		}
@@ -90,7 +95,10 @@ func checkActions(t testing.TB, cfg Config, before, after State, acts []Action) 
 		if before != after {
 			t.Errorf("state went %v->%v without StateChanged: %v", before, after, acts)
 		}
-		if len(acts) > 1 || len(acts) == 1 && (after != Master || acts[0] != (Action{Kind: ActSendAdvert, Priority: cfg.Priority})) {
+		advert := Action{Kind: ActSendAdvert, Priority: cfg.Priority}
+		ok := len(acts) == 0 ||
+			after == Master && acts[0] == advert && (len(acts) == 1 || len(acts) == 2 && acts[1].Kind == ActReclaim)
+		if !ok {
 			t.Errorf("actions without transition in %v: %v", after, acts)
 		}
 		return
@@ -102,7 +110,7 @@ func checkActions(t testing.TB, cfg Config, before, after State, acts []Action) 
 	switch {
 	case after == Master:
 		want = []Action{acts[0], {Kind: ActSendAdvert, Priority: cfg.Priority}, {Kind: ActBecomeMaster}}
-	case before == Master && after != Backup:
+	case before == Master:
 		want = []Action{acts[0], {Kind: ActBecomeBackup}, {Kind: ActSendAdvert}}
 	default:
 		want = []Action{acts[0], {Kind: ActBecomeBackup}}

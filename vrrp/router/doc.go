@@ -91,7 +91,12 @@
 // On taking the VIPs the Router sends garp_count rounds of gratuitous ARP
 // / unsolicited NA; with garp_master_refresh set it sends
 // garp_master_refresh_repeat rounds again every garp_master_refresh while
-// it holds them (keepalived's vrrp_garp_master_refresh).
+// it holds them (keepalived's vrrp_garp_master_refresh). When another
+// router acted as Master too and yields, or advertises a lower priority
+// (a healed partition), the Router sends garp_count rounds again
+// (fsm.ActReclaim, keepalived's garp_lower_prio_repeat): the neighbours
+// that followed the other router's announcements come back at once
+// instead of when their ARP entries expire.
 //
 // # Maintenance mode
 //

@@ -596,8 +596,23 @@ func (l *loop) apply(actions []fsm.Action) {
 				l.release()
 			}
 			l.work.submit(eventFor(l.state))
+		case fsm.ActReclaim:
+			l.reclaim()
 		}
 	}
+}
+
+// reclaim announces the VIPs again because another router acted as
+// Master too (a healed partition): the neighbours that followed its
+// announcements would keep sending to it, where nobody answers for the
+// VIPs any more, until their ARP entries expire. Not before the VIPs are
+// held (take announces them then), and not while draining.
+func (l *loop) reclaim() {
+	if !l.holding || l.dr.on {
+		return
+	}
+	l.r.log.Info("another router acted as master: announcing the VIPs again", zap.Stringers("vips", l.r.vips))
+	l.announceRounds(l.r.o.Settings.GARPCount)
 }
 
 // ordered moves an advert with priority 0 (leaving Master: Fault or

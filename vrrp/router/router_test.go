@@ -316,10 +316,27 @@ func TestPartitionHeals(t *testing.T) {
 		if !a.vips.Held() {
 			t.Fatal("a gave up the VIP although it hears nobody")
 		}
+		before := a.vips.Announces()
 		l.setCut(a, false)
 		took := waitFor(t, time.Second, "one holder", func() bool { return !b.vips.Held() })
 		if took > 110*time.Millisecond {
 			t.Errorf("dual holding lasted %s after the heal, want one advert interval", took)
+		}
+		// b announced the VIP during the partition: a, which never left
+		// Master, announces it again so that the neighbours come back.
+		waitFor(t, time.Second, "a announcing the VIP again", func() bool { return a.vips.Announces() > before })
+		time.Sleep(5 * time.Second)
+		a.vips.mu.Lock()
+		aLast, aN := a.vips.announced[len(a.vips.announced)-1], a.vips.announces
+		a.vips.mu.Unlock()
+		b.vips.mu.Lock()
+		bLast := b.vips.announced[len(b.vips.announced)-1]
+		b.vips.mu.Unlock()
+		if !aLast.After(bLast) {
+			t.Errorf("a last announced at %s, before b's %s: the neighbours still follow b", aLast, bLast)
+		}
+		if aN != before+1 {
+			t.Errorf("a announced %d times after the heal, want once", aN-before)
 		}
 	})
 }
