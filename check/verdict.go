@@ -136,10 +136,9 @@ func judge(in Input) Result {
 	}
 	if in.Peer != nil && !in.Peer.Loading && !in.Peer.MasterSyncInProgress {
 		p := *in.Peer
-		raw := node.Compare(l, p)
 		// A replica of local on local's current history holds nothing
-		// local lacks, whichever was read first (Unskew).
-		rel := node.Refine(node.Unskew(raw, l, p, in.LocalAnnounce), in.LocalStream, in.PeerStream)
+		// local lacks, whichever was read first (Judge unskews).
+		rel, raw := node.Judge(l, p, in.LocalAnnounce, in.LocalStream, in.PeerStream)
 		switch {
 		case l.Empty() && !p.Empty() && !l.MasterSyncInProgress && rel != node.Ahead:
 			return fail("local is empty while the peer holds %d keys: it must not serve (S5)", p.Keys)

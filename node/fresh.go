@@ -170,6 +170,18 @@ func ForkPoint(a, b Facts) (int64, bool) {
 	return 0, false
 }
 
+// Judge is how local's data stands against the peer's, every correction
+// applied, for a local read before the peer: Compare, then Unskew (a
+// replica of local on local's current history holds nothing local lacks;
+// localAddr is the address local's replicas name as their master), then
+// Refine with what each side's stream since a fork holds (S11). raw is
+// Compare's answer alone: some rules need to know that the histories
+// forked even where the streams show one side holds everything.
+func Judge(local, peer Facts, localAddr string, localStream, peerStream Writes) (rel, raw Relation) {
+	raw = Compare(local, peer)
+	return Refine(Unskew(raw, local, peer, localAddr), localStream, peerStream), raw
+}
+
 // Refine corrects a Successor or Predecessor relation with what each side's
 // replication stream since the fork holds (S11). Offsets grow with key
 // expiry, eviction and PINGs, so a node promoted during a blip that no

@@ -316,3 +316,38 @@ func TestLinkedTo(t *testing.T) {
 		t.Error("a master counted as linked")
 	}
 }
+
+// Judge applies Compare, Unskew and Refine in that order, and returns
+// Compare's answer beside the corrected one.
+func TestJudge(t *testing.T) {
+	const addr = "192.0.2.11:6379"
+	master := func(f Facts) Facts { f.Role = RoleMaster; return f }
+	replicaOf := func(f Facts, host string, port int) Facts {
+		f.Role, f.MasterHost, f.MasterPort, f.MasterLinkUp = RoleReplica, host, port, true
+		return f
+	}
+	for _, tc := range []struct {
+		name        string
+		local, peer Facts
+		ls, ps      Writes
+		rel, raw    Relation
+	}{
+		{"the same history and offset", master(hist(idO, 100, 5)), replicaOf(hist(idO, 100, 5), "192.0.2.11", 6379),
+			WritesUnknown, WritesUnknown, Same, Same},
+		{"local's replica read a moment later is not ahead (Unskew)", master(hist(idO, 100, 5)), replicaOf(hist(idO, 140, 5), "192.0.2.11", 6379),
+			WritesUnknown, WritesUnknown, Same, Behind},
+		{"a replica of another master further on is", master(hist(idO, 100, 5)), replicaOf(hist(idO, 140, 5), "192.0.2.99", 6379),
+			WritesUnknown, WritesUnknown, Behind, Behind},
+		{"a promoted peer that took no writes is behind local's writes (Refine)", master(hist(idO, 200, 5)), master(promoted(idX, idO, 101, 160, 5)),
+			WritesSome, WritesNone, Ahead, Predecessor},
+		{"writes on both sides stay a fork", master(hist(idO, 200, 5)), master(promoted(idX, idO, 101, 160, 5)),
+			WritesSome, WritesSome, Predecessor, Predecessor},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rel, raw := Judge(tc.local, tc.peer, addr, tc.ls, tc.ps)
+			if rel != tc.rel || raw != tc.raw {
+				t.Errorf("Judge = %v (raw %v), want %v (raw %v)", rel, raw, tc.rel, tc.raw)
+			}
+		})
+	}
+}

@@ -290,9 +290,9 @@ func relation(in Input) node.Relation {
 		// undo guard's choice and drop the peer's writes since (seed 4014).
 		return node.Behind
 	}
-	// The runner reads local first, then the peer (Unskew's order).
-	rel := node.Unskew(node.Compare(in.Local, *in.Peer), in.Local, *in.Peer, in.LocalAnnounce)
-	return node.Refine(rel, in.LocalStream, in.PeerStream)
+	// The runner reads local first, then the peer (Judge's order).
+	rel, _ := node.Judge(in.Local, *in.Peer, in.LocalAnnounce, in.LocalStream, in.PeerStream)
+	return rel
 }
 
 // unfinished reports whether f is not a finished dataset (S11): loading, or

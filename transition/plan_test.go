@@ -790,8 +790,7 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 		return
 	}
 	p := *in.Peer
-	raw := node.Compare(in.Local, p)
-	rel := node.Refine(node.Unskew(raw, in.Local, p, planLocal), in.LocalStream, in.PeerStream)
+	rel, raw := node.Judge(in.Local, p, planLocal, in.LocalStream, in.PeerStream)
 	// S11: writes local took since a fork are backed up before a follow
 	// discards them, unless its stream shows it took none; and an unfinished
 	// peer is never followed.
