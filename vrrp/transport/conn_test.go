@@ -11,6 +11,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/redis-vip/redis-vip/internal/netnstest"
 )
 
 const (
@@ -37,21 +39,21 @@ type lab struct {
 
 func newLab(t *testing.T) lab {
 	t.Helper()
-	requireRoot(t)
-	l := lab{a: newNetns(t, "a"), b: newNetns(t, "b"), secondaryA: addrA4b}
-	run(t, "ip", "link", "add", ifA, "netns", l.a, "type", "veth", "peer", "name", ifB, "netns", l.b)
+	netnstest.RequireRoot(t)
+	l := lab{a: netnstest.New(t, "transport", "a"), b: netnstest.New(t, "transport", "b"), secondaryA: addrA4b}
+	netnstest.Run(t, "ip", "link", "add", ifA, "netns", l.a, "type", "veth", "peer", "name", ifB, "netns", l.b)
 	for _, s := range []struct {
 		ns, ifname string
 		v4, v6     netip.Addr
 	}{{l.a, ifA, addrA4, addrA6}, {l.b, ifB, addrB4, addrB6}} {
-		run(t, "ip", "netns", "exec", s.ns, "sysctl", "-q", "-w", "net.ipv6.conf."+s.ifname+".accept_dad=0")
-		run(t, "ip", "-n", s.ns, "addr", "add", s.v4.String()+"/24", "dev", s.ifname)
-		run(t, "ip", "-n", s.ns, "addr", "add", s.v6.String()+"/64", "dev", s.ifname, "nodad")
-		run(t, "ip", "-n", s.ns, "link", "set", s.ifname, "up")
+		netnstest.Run(t, "ip", "netns", "exec", s.ns, "sysctl", "-q", "-w", "net.ipv6.conf."+s.ifname+".accept_dad=0")
+		netnstest.Run(t, "ip", "-n", s.ns, "addr", "add", s.v4.String()+"/24", "dev", s.ifname)
+		netnstest.Run(t, "ip", "-n", s.ns, "addr", "add", s.v6.String()+"/64", "dev", s.ifname, "nodad")
+		netnstest.Run(t, "ip", "-n", s.ns, "link", "set", s.ifname, "up")
 	}
-	run(t, "ip", "-n", l.a, "addr", "add", addrA4b.String()+"/24", "dev", ifA)
-	inNetns(t, l.a, func() { l.llA, l.ifindexA = waitLinkLocal(t, ifA) })
-	inNetns(t, l.b, func() { l.llB, l.ifindexB = waitLinkLocal(t, ifB) })
+	netnstest.Run(t, "ip", "-n", l.a, "addr", "add", addrA4b.String()+"/24", "dev", ifA)
+	netnstest.In(t, l.a, func() { l.llA, l.ifindexA = waitLinkLocal(t, ifA) })
+	netnstest.In(t, l.b, func() { l.llB, l.ifindexB = waitLinkLocal(t, ifB) })
 	return l
 }
 
@@ -108,13 +110,13 @@ func receive(t *testing.T, c *Conn) Datagram {
 func TestExchangeNetns(t *testing.T) {
 	l := newLab(t)
 	var a4, a6, a4src, a6src, b4, b6 *Conn
-	inNetns(t, l.a, func() {
+	netnstest.In(t, l.a, func() {
 		a4 = listen(t, Config{Interface: ifA, Family: IPv4})
 		a6 = listen(t, Config{Interface: ifA, Family: IPv6})
 		a4src = listen(t, Config{Interface: ifA, Family: IPv4, Source: l.secondaryA})
 		a6src = listen(t, Config{Interface: ifA, Family: IPv6, Source: addrA6})
 	})
-	inNetns(t, l.b, func() {
+	netnstest.In(t, l.b, func() {
 		b4 = listen(t, Config{Interface: ifB, Family: IPv4})
 		b6 = listen(t, Config{Interface: ifB, Family: IPv6})
 	})
@@ -195,8 +197,8 @@ func TestExchangeNetns(t *testing.T) {
 func TestReceiveContextAndClose(t *testing.T) {
 	l := newLab(t)
 	var a, b *Conn
-	inNetns(t, l.a, func() { a = listen(t, Config{Interface: ifA, Family: IPv4}) })
-	inNetns(t, l.b, func() { b = listen(t, Config{Interface: ifB, Family: IPv4}) })
+	netnstest.In(t, l.a, func() { a = listen(t, Config{Interface: ifA, Family: IPv4}) })
+	netnstest.In(t, l.b, func() { b = listen(t, Config{Interface: ifB, Family: IPv4}) })
 
 	t.Run("already cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())

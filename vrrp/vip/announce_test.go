@@ -13,6 +13,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sys/unix"
+
+	"github.com/redis-vip/redis-vip/internal/netnstest"
 )
 
 // frameListener captures every frame arriving on one interface.
@@ -126,11 +128,11 @@ func checkNA(t *testing.T, f []byte, mac net.HardwareAddr) (netip.Addr, bool) {
 func TestAnnounceNetns(t *testing.T) {
 	local, peer := newLab(t)
 	var l *frameListener
-	inNetns(t, peer, func() { l = listenFrames(t, testPeer) })
+	netnstest.In(t, peer, func() { l = listenFrames(t, testPeer) })
 
 	const rounds = 2
 	var mac net.HardwareAddr
-	inNetns(t, local, func() {
+	netnstest.In(t, local, func() {
 		m, err := New(testIf, testVIPs, zaptest.NewLogger(t))
 		if err != nil {
 			t.Fatal(err)
@@ -192,7 +194,7 @@ func mapsLess(got, want map[netip.Addr]int) bool {
 
 func TestAnnounceHonoursContext(t *testing.T) {
 	local, _ := newLab(t)
-	inNetns(t, local, func() {
+	netnstest.In(t, local, func() {
 		m, err := New(testIf, testVIPs, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/redis-vip/redis-vip/internal/netnstest"
 )
 
 // A probe is the announcement (TestBuildGratuitousARP checks every field)
@@ -106,7 +108,7 @@ func inNetnsAsync(name string, f func() error) <-chan error {
 func peerMAC(t *testing.T, peer string) net.HardwareAddr {
 	t.Helper()
 	var mac net.HardwareAddr
-	inNetns(t, peer, func() {
+	netnstest.In(t, peer, func() {
 		link, err := netlink.LinkByName(testPeer)
 		if err != nil {
 			t.Fatal(err)
@@ -120,7 +122,7 @@ func peerMAC(t *testing.T, peer string) net.HardwareAddr {
 func holdVIP(t *testing.T, local string) *Manager {
 	t.Helper()
 	var m *Manager
-	inNetns(t, local, func() {
+	netnstest.In(t, local, func() {
 		var err error
 		if m, err = New(testIf, claimVIPs, nil); err != nil {
 			t.Fatal(err)
@@ -136,7 +138,7 @@ func holdVIP(t *testing.T, local string) *Manager {
 // m's VIP to be claimed, and checks that mac claimed it.
 func wantClaim(t *testing.T, local string, m *Manager, mac net.HardwareAddr) {
 	t.Helper()
-	inNetns(t, local, func() {
+	netnstest.In(t, local, func() {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		ip, from, err := m.WaitClaimed(ctx, 20*time.Millisecond)
@@ -155,7 +157,7 @@ func TestWaitClaimedSeesTheNewHoldersAnnouncement(t *testing.T) {
 	mac := peerMAC(t, peer)
 	// The peer answers no ARP request at all (arp_ignore 8), so only its
 	// gratuitous ARP can end the wait.
-	run(t, "ip", "netns", "exec", peer, "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=8")
+	netnstest.Run(t, "ip", "netns", "exec", peer, "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=8")
 	announcing, stop := context.WithCancel(t.Context())
 	defer stop()
 	took := inNetnsAsync(peer, func() error {
@@ -183,7 +185,7 @@ func TestWaitClaimedProbesAHolderThatDoesNotAnnounce(t *testing.T) {
 	local, peer := newLab(t)
 	m := holdVIP(t, local)
 	mac := peerMAC(t, peer)
-	run(t, "ip", "-n", peer, "addr", "add", "192.0.2.100/24", "dev", testPeer)
+	netnstest.Run(t, "ip", "-n", peer, "addr", "add", "192.0.2.100/24", "dev", testPeer)
 	wantClaim(t, local, m, mac)
 }
 
@@ -192,8 +194,8 @@ func TestWaitClaimedEndsWithItsContext(t *testing.T) {
 	m := holdVIP(t, local)
 	// The peer holds another address: it answers nothing, and our own
 	// probes are no claims.
-	run(t, "ip", "-n", peer, "addr", "add", "192.0.2.12/24", "dev", testPeer)
-	inNetns(t, local, func() {
+	netnstest.Run(t, "ip", "-n", peer, "addr", "add", "192.0.2.12/24", "dev", testPeer)
+	netnstest.In(t, local, func() {
 		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		defer cancel()
 		if _, _, err := m.WaitClaimed(ctx, 20*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {

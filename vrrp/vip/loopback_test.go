@@ -12,6 +12,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/redis-vip/redis-vip/internal/netnstest"
 )
 
 // loAddrs returns the addresses on lo in the current namespace.
@@ -23,8 +25,8 @@ func loAddrs(t *testing.T) map[netip.Addr]netlink.Addr {
 func TestHoldOnLoopbackAddsWithLifetimeAndReleases(t *testing.T) {
 	local, _ := newLab(t)
 	v4, v6, theirs := netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("2001:db8::100"), netip.MustParseAddr("192.0.2.101")
-	run(t, "ip", "-n", local, "addr", "add", "192.0.2.101/32", "dev", "lo")
-	inNetns(t, local, func() {
+	netnstest.Run(t, "ip", "-n", local, "addr", "add", "192.0.2.101/32", "dev", "lo")
+	netnstest.In(t, local, func() {
 		release, err := HoldOnLoopback(t.Context(), []netip.Addr{v4, v6, theirs}, 2500*time.Millisecond, zaptest.NewLogger(t))
 		if err != nil {
 			t.Fatalf("HoldOnLoopback: %v", err)
@@ -66,7 +68,7 @@ func TestHoldOnLoopbackAddsWithLifetimeAndReleases(t *testing.T) {
 func TestHoldOnLoopbackRunsOut(t *testing.T) {
 	local, _ := newLab(t)
 	v4 := netip.MustParseAddr("192.0.2.100")
-	inNetns(t, local, func() {
+	netnstest.In(t, local, func() {
 		if _, err := HoldOnLoopback(t.Context(), []netip.Addr{v4}, time.Second, nil); err != nil {
 			t.Fatalf("HoldOnLoopback: %v", err)
 		}
@@ -89,11 +91,11 @@ func TestHoldOnLoopbackRunsOut(t *testing.T) {
 // address.
 func TestHoldOnLoopbackKeepsConnectionsAnswering(t *testing.T) {
 	local, peer := newLab(t)
-	run(t, "ip", "-n", local, "addr", "add", "192.0.2.1/24", "dev", testIf)
-	run(t, "ip", "-n", local, "addr", "add", "192.0.2.100/24", "dev", testIf)
-	run(t, "ip", "-n", peer, "addr", "add", "192.0.2.2/24", "dev", testPeer)
+	netnstest.Run(t, "ip", "-n", local, "addr", "add", "192.0.2.1/24", "dev", testIf)
+	netnstest.Run(t, "ip", "-n", local, "addr", "add", "192.0.2.100/24", "dev", testIf)
+	netnstest.Run(t, "ip", "-n", peer, "addr", "add", "192.0.2.2/24", "dev", testPeer)
 	var ln net.Listener
-	inNetns(t, local, func() {
+	netnstest.In(t, local, func() {
 		var err error
 		if ln, err = net.Listen("tcp", "192.0.2.100:0"); err != nil {
 			t.Fatal(err)
@@ -101,7 +103,7 @@ func TestHoldOnLoopbackKeepsConnectionsAnswering(t *testing.T) {
 	})
 	defer ln.Close()
 	var client net.Conn
-	inNetns(t, peer, func() {
+	netnstest.In(t, peer, func() {
 		var err error
 		if client, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second); err != nil {
 			t.Fatal(err)
@@ -115,13 +117,13 @@ func TestHoldOnLoopbackKeepsConnectionsAnswering(t *testing.T) {
 	defer server.Close()
 
 	var release func(context.Context) error
-	inNetns(t, local, func() {
+	netnstest.In(t, local, func() {
 		if release, err = HoldOnLoopback(t.Context(), []netip.Addr{netip.MustParseAddr("192.0.2.100")}, 5*time.Second, nil); err != nil {
 			t.Fatal(err)
 		}
 	})
 	defer func() { _ = release(context.Background()) }()
-	run(t, "ip", "-n", local, "addr", "del", "192.0.2.100/24", "dev", testIf)
+	netnstest.Run(t, "ip", "-n", local, "addr", "del", "192.0.2.100/24", "dev", testIf)
 
 	if _, err := server.Write([]byte("-READONLY\r\n")); err != nil {
 		t.Fatalf("server write: %v", err)

@@ -13,6 +13,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sys/unix"
+
+	"github.com/redis-vip/redis-vip/internal/netnstest"
 )
 
 const (
@@ -30,13 +32,13 @@ var testVIPs = []netip.Prefix{
 // and testPeer in the second, both up, IPv6 DAD off. It returns the names.
 func newLab(t *testing.T) (local, peer string) {
 	t.Helper()
-	requireRoot(t)
-	local = newNetns(t, "a")
-	peer = newNetns(t, "b")
-	run(t, "ip", "link", "add", testIf, "netns", local, "type", "veth", "peer", "name", testPeer, "netns", peer)
+	netnstest.RequireRoot(t)
+	local = netnstest.New(t, "vip", "a")
+	peer = netnstest.New(t, "vip", "b")
+	netnstest.Run(t, "ip", "link", "add", testIf, "netns", local, "type", "veth", "peer", "name", testPeer, "netns", peer)
 	for _, s := range []struct{ ns, ifname string }{{local, testIf}, {peer, testPeer}} {
-		run(t, "ip", "netns", "exec", s.ns, "sysctl", "-q", "-w", "net.ipv6.conf."+s.ifname+".accept_dad=0")
-		run(t, "ip", "-n", s.ns, "link", "set", s.ifname, "up")
+		netnstest.Run(t, "ip", "netns", "exec", s.ns, "sysctl", "-q", "-w", "net.ipv6.conf."+s.ifname+".accept_dad=0")
+		netnstest.Run(t, "ip", "-n", s.ns, "link", "set", s.ifname, "up")
 	}
 	// The kernel adds the IPv6 link-local address a moment after the link
 	// comes up (later still on a loaded machine); until then an unsolicited
@@ -91,7 +93,7 @@ func assertPresent(t *testing.T, m *Manager, wantHeld, wantMissing []netip.Prefi
 
 func TestManagerNetns(t *testing.T) {
 	local, _ := newLab(t)
-	inNetns(t, local, func() {
+	netnstest.In(t, local, func() {
 		ctx := t.Context()
 		m, err := New(testIf, testVIPs, zaptest.NewLogger(t))
 		if err != nil {
@@ -167,7 +169,7 @@ func TestManagerNetns(t *testing.T) {
 
 		// Reconcile removes an address added while not wanted, even with a
 		// different prefix length than configured.
-		run(t, "ip", "addr", "add", "192.0.2.101/28", "dev", testIf)
+		netnstest.Run(t, "ip", "addr", "add", "192.0.2.101/28", "dev", testIf)
 		assertPresent(t, m, testVIPs[1:2], []netip.Prefix{testVIPs[0], testVIPs[2]})
 		changed, err = m.Reconcile(ctx, false)
 		if err != nil || !changed {
@@ -191,7 +193,7 @@ func TestManagerNetns(t *testing.T) {
 
 func TestManagerCancelledContext(t *testing.T) {
 	local, _ := newLab(t)
-	inNetns(t, local, func() {
+	netnstest.In(t, local, func() {
 		m, err := New(testIf, testVIPs, nil)
 		if err != nil {
 			t.Fatal(err)

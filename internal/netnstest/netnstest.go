@@ -1,4 +1,7 @@
-package transport
+// Package netnstest gives tests their own network namespaces: created
+// under a name unique to the test binary's run, deleted when the test
+// ends whatever its outcome, and entered from one goroutine's OS thread.
+package netnstest
 
 import (
 	"fmt"
@@ -11,9 +14,9 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// requireRoot skips tests that create network namespaces unless run as root
-// with the ip command available.
-func requireRoot(t *testing.T) {
+// RequireRoot skips tests that create network namespaces unless run as
+// root with the ip command available.
+func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces")
@@ -23,8 +26,8 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-// run runs a command and fails the test with its output if it fails.
-func run(t *testing.T, name string, args ...string) {
+// Run runs a command and fails the test with its output if it fails.
+func Run(t testing.TB, name string, args ...string) {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -32,14 +35,15 @@ func run(t *testing.T, name string, args ...string) {
 	}
 }
 
-// newNetns creates a named network namespace that is deleted when the test
-// ends, whatever its outcome.
-func newNetns(t *testing.T, suffix string) string {
+// New creates the network namespace rvtest-SCOPE-PID-SUFFIX, deleted when
+// the test ends. scope names the package, so that two packages' tests
+// running at once never share a name.
+func New(t testing.TB, scope, suffix string) string {
 	t.Helper()
-	name := fmt.Sprintf("rvtest-transport-%d-%s", os.Getpid(), suffix)
+	name := fmt.Sprintf("rvtest-%s-%d-%s", scope, os.Getpid(), suffix)
 	// A namespace left over by a crashed run with the same pid is stale.
 	_ = exec.Command("ip", "netns", "del", name).Run()
-	run(t, "ip", "netns", "add", name)
+	Run(t, "ip", "netns", "add", name)
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
 			t.Errorf("ip netns del %s: %v\n%s", name, err, out)
@@ -48,11 +52,11 @@ func newNetns(t *testing.T, suffix string) string {
 	return name
 }
 
-// inNetns runs f on the current goroutine's OS thread switched into the named
+// In runs f on the current goroutine's OS thread switched into the named
 // namespace, and switches back afterwards. Sockets opened inside f stay in
-// that namespace after it returns. If switching back fails the thread stays
-// locked, so the runtime discards it rather than reuse it.
-func inNetns(t *testing.T, name string, f func()) {
+// that namespace after it returns. If switching back fails the thread
+// stays locked, so the runtime discards it rather than reuse it.
+func In(t testing.TB, name string, f func()) {
 	t.Helper()
 	target, err := netns.GetFromName(name)
 	if err != nil {
