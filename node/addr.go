@@ -37,6 +37,10 @@ func (a Addr) String() string { return joinHostPort(a.Host, a.Port) }
 // IsZero reports whether a is unset.
 func (a Addr) IsZero() bool { return a == Addr{} }
 
+// Valid reports whether a is a usable host:port, as ParseAddr returns one:
+// a host, and a port 1-65535.
+func (a Addr) Valid() bool { return a.Host != "" && a.Port >= 1 && a.Port <= 65535 }
+
 // IsLoopback reports whether the host is localhost or a loopback or
 // unspecified IP: an address the peer cannot reach this server by.
 func (a Addr) IsLoopback() bool {
@@ -47,10 +51,15 @@ func (a Addr) IsLoopback() bool {
 	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
 }
 
-// Same reports whether a and b name the same server (SameAddr).
+// Same reports whether a and b name the same server: equal IPs in any
+// spelling are the same, hostnames compare as written, the ports must
+// match, and the zero Addr is the same as no address, not even itself. The
+// rules are SameAddr's on the two strings.
 func (a Addr) Same(b Addr) bool { return SameAddr(a.String(), b.String()) }
 
-// SameAddr compares two host:port strings, treating equal IPs as equal.
+// SameAddr compares two host:port strings, treating equal IPs as equal: for
+// addresses that arrive as text and are not parsed (config compares its raw
+// values with it); parsed addresses use Addr.Same.
 func SameAddr(a, b string) bool {
 	ha, pa, errA := net.SplitHostPort(a)
 	hb, pb, errB := net.SplitHostPort(b)
