@@ -30,7 +30,7 @@ func TestVerdictFence(t *testing.T) {
 	master := vMaster(vLocal, vHistA, 100, 10)
 	in := func(f check.Fence, peer *node.Facts, perr error) check.Input {
 		f.FenceAfter, f.Now, f.PendingSlack, f.KeeperStale = fa, now, time.Minute, 15*time.Second
-		return check.Input{Local: master, Peer: peer, PeerErr: perr, LocalAnnounce: vLocal, PeerAddr: vPeer, Now: vNow, Fence: f}
+		return check.Input{Local: master, Peer: peer, PeerErr: perr, LocalAnnounce: addrLocal, PeerAddr: addrPeer, Now: vNow, Fence: f}
 	}
 	for _, c := range []struct {
 		name    string
@@ -99,7 +99,7 @@ func TestVerdictReplicaPeerRenewsLease(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := c.fence
 			f.FenceAfter, f.Now, f.PendingSlack, f.KeeperStale = fa, now, time.Minute, 15*time.Second
-			in := check.Input{Local: replica, PeerErr: unknown, LocalAnnounce: vLocal, PeerAddr: vPeer, Now: vNow, Fence: f, TransitionRunning: c.running}
+			in := check.Input{Local: replica, PeerErr: unknown, LocalAnnounce: addrLocal, PeerAddr: addrPeer, Now: vNow, Fence: f, TransitionRunning: c.running}
 			if c.running {
 				in.LastEvent = transition.EventMaster
 			}

@@ -22,7 +22,7 @@ type FactsReader interface {
 // dir, into a Verdict input. It returns when ctx ends even if a server is
 // still not answering (a client library may wait on its own timeouts, e.g.
 // during its connection handshake); such a server counts as unreachable.
-func Gather(ctx context.Context, local, peer FactsReader, sd transition.StateDir, localAnnounce, peerAddr string, now time.Time) (Input, error) {
+func Gather(ctx context.Context, local, peer FactsReader, sd transition.StateDir, localAnnounce, peerAddr node.Addr, now time.Time) (Input, error) {
 	in := Input{LocalAnnounce: localAnnounce, PeerAddr: peerAddr, Now: now}
 	localCh, peerCh := readAsync(ctx, local), readAsync(ctx, peer)
 	if t, err := sd.Newest(); err == nil {

@@ -63,11 +63,11 @@ func TestVerdictInMaintenance(t *testing.T) {
 			reason: "local master is stale",
 		},
 	})
-	res := check.Verdict(check.Input{Local: master, Peer: ourReplica, Maintenance: on, LocalAnnounce: vLocal, PeerAddr: vPeer})
+	res := check.Verdict(check.Input{Local: master, Peer: ourReplica, Maintenance: on, LocalAnnounce: addrLocal, PeerAddr: addrPeer})
 	if !res.Maintenance {
 		t.Error("Result.Maintenance not set while on")
 	}
-	if res := check.Verdict(check.Input{Local: master, Peer: ourReplica, LocalAnnounce: vLocal, PeerAddr: vPeer}); res.Maintenance {
+	if res := check.Verdict(check.Input{Local: master, Peer: ourReplica, LocalAnnounce: addrLocal, PeerAddr: addrPeer}); res.Maintenance {
 		t.Error("Result.Maintenance set while off")
 	}
 }

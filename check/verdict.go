@@ -26,7 +26,7 @@ type Input struct {
 	Peer    *node.Facts
 	PeerErr error
 	// LocalAnnounce and PeerAddr are the configured addresses.
-	LocalAnnounce, PeerAddr string
+	LocalAnnounce, PeerAddr node.Addr
 	// LastEvent is the newest event keepalived sent this instance ("" none).
 	LastEvent transition.Event
 	// TransitionRunning is true while a notify hook holds the instance lock.
@@ -226,8 +226,8 @@ func peerLeaseVerdict(in Input) Result {
 }
 
 func replicaVerdict(in Input, l node.Facts, warnings []string) Result {
-	followsPeer := node.SameAddr(l.MasterAddr(), in.PeerAddr)
-	if in.Peer != nil && followsPeer && in.Peer.Role == node.RoleReplica && node.SameAddr(in.Peer.MasterAddr(), in.LocalAnnounce) {
+	followsPeer := l.Master().Same(in.PeerAddr)
+	if in.Peer != nil && followsPeer && in.Peer.Role == node.RoleReplica && in.Peer.Master().Same(in.LocalAnnounce) {
 		return fail("replication loop: local and peer replicate each other")
 	}
 	if followsPeer && in.Peer == nil && peerHoldsLease(in) {

@@ -23,6 +23,9 @@ const (
 	vHistB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 )
 
+// addrLocal and addrPeer are vLocal and vPeer, parsed.
+var addrLocal, addrPeer = node.Addr{Host: "192.0.2.1", Port: 6379}, node.Addr{Host: "192.0.2.2", Port: 6379}
+
 var vNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func vMaster(addr, replid string, off, keys int64) *node.Facts {
@@ -67,11 +70,11 @@ func runVerdictCases(t *testing.T, cases []verdictCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.in
-			if in.LocalAnnounce == "" {
-				in.LocalAnnounce = vLocal
+			if in.LocalAnnounce.IsZero() {
+				in.LocalAnnounce = addrLocal
 			}
-			if in.PeerAddr == "" {
-				in.PeerAddr = vPeer
+			if in.PeerAddr.IsZero() {
+				in.PeerAddr = addrPeer
 			}
 			if in.Now.IsZero() {
 				in.Now = vNow

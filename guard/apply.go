@@ -134,8 +134,8 @@ type Runner struct {
 	Log           *zap.Logger
 	Local         Pinger
 	Peer          Peer
-	PeerAddr      string
-	LocalAnnounce string
+	PeerAddr      node.Addr
+	LocalAnnounce node.Addr
 	Files         DataFiles
 	Include       string
 	BackupDir     string
@@ -197,13 +197,13 @@ func (r *Runner) readPeer(ctx context.Context) (*node.Facts, error) {
 		case err == nil && !f.Loading:
 			return &f, nil
 		case err != nil && (!node.Answered(err) || errors.Is(err, node.ErrAuth)):
-			r.Log.Info("peer unreachable", zap.String("peer", r.PeerAddr), zap.Error(err))
+			r.Log.Info("peer unreachable", zap.String("peer", r.PeerAddr.String()), zap.Error(err))
 			return nil, err
 		}
 		select {
 		case <-ctx.Done():
 			if err != nil {
-				r.Log.Warn("peer answers with an error", zap.String("peer", r.PeerAddr), zap.Error(err))
+				r.Log.Warn("peer answers with an error", zap.String("peer", r.PeerAddr.String()), zap.Error(err))
 				return nil, err
 			}
 			return &f, nil
@@ -235,13 +235,12 @@ func (r *Runner) backup(l LocalData) (string, error) {
 
 // WriteInclude writes the include file atomically; the same decision
 // writes the same directive, so guard is idempotent.
-func WriteInclude(path string, d Decision, peerAddr string, now time.Time) error {
+func WriteInclude(path string, d Decision, peer node.Addr, now time.Time) error {
 	var directive string
 	switch d.Action {
 	case StartAsReplica:
-		peer, err := node.ParseAddr(peerAddr)
-		if err != nil {
-			return fmt.Errorf("guard: peer address %q: %w", peerAddr, err)
+		if !peer.Valid() {
+			return fmt.Errorf("guard: peer address %q: not a host:port", peer)
 		}
 		directive = fmt.Sprintf("replicaof %s %d\n", peer.Host, peer.Port)
 	case StartAsMaster:

@@ -54,8 +54,8 @@ type Input struct {
 	// kept (local starts as master) rather than backed up and resynced, as
 	// the notify hooks do.
 	RefuseDiverged bool
-	// LocalAnnounce is how the peer knows the local Redis (host:port).
-	LocalAnnounce string
+	// LocalAnnounce is how the peer knows the local Redis.
+	LocalAnnounce node.Addr
 }
 
 // Decision is guard's answer.
@@ -92,7 +92,7 @@ func Decide(in Input) Decision {
 	if p.Loading || p.MasterSyncInProgress {
 		return Decision{Action: LeaveAlone, Reason: "peer is still loading or in a full sync: its dataset is not finished (S11): start as configured"}
 	}
-	peerIsOurReplica := p.Role == node.RoleReplica && node.SameAddr(p.MasterAddr(), in.LocalAnnounce)
+	peerIsOurReplica := p.Role == node.RoleReplica && p.Master().Same(in.LocalAnnounce)
 	if p.Empty() {
 		if l.HasReplInfo && node.Compare(node.Facts{ReplID: l.ReplID, ReplOffset: l.ReplOffset, Keys: 1}, p) == node.Behind {
 			// The peer holds local's position and went further, then lost

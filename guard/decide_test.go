@@ -14,6 +14,9 @@ const (
 	gHistB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 )
 
+// gLocalAddr is gLocal, parsed.
+var gLocalAddr = node.Addr{Host: "192.0.2.1", Port: 6379}
+
 func gMaster(replid string, off, keys int64) *node.Facts {
 	return &node.Facts{Addr: "192.0.2.2:6379", ServerName: "redis", Version: node.Version{Major: 7, Minor: 2}, RunID: "peer-run",
 		Role: node.RoleMaster, ReplID: replid, ReplOffset: off, Keys: keys}
@@ -209,7 +212,7 @@ func TestDecide(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.in
-			in.LocalAnnounce = gLocal
+			in.LocalAnnounce = gLocalAddr
 			got := guard.Decide(in)
 			if got.Action != tc.want.Action || got.PromotePeer != tc.want.PromotePeer || got.BackupLocal != tc.want.BackupLocal {
 				t.Errorf("Decide = {%s promotePeer=%v backup=%v}, want {%s promotePeer=%v backup=%v} (reason %q)",
@@ -252,7 +255,7 @@ func TestDecideSafety(t *testing.T) {
 	peers = append(peers, nil)
 	for _, l := range locals {
 		for _, p := range peers {
-			in := guard.Input{Local: l, Peer: p, LocalAnnounce: gLocal}
+			in := guard.Input{Local: l, Peer: p, LocalAnnounce: gLocalAddr}
 			d := guard.Decide(in)
 			peer := "unreachable"
 			if p != nil {
@@ -294,10 +297,10 @@ func TestDecideSafety(t *testing.T) {
 					t.Fatalf("S6: local data dropped without a backup: %s", where())
 				}
 			}
-			if d.PromotePeer && (d.Action != guard.StartAsReplica || p.Role != node.RoleReplica || !node.SameAddr(p.MasterAddr(), gLocal)) {
+			if d.PromotePeer && (d.Action != guard.StartAsReplica || p.Role != node.RoleReplica || !p.Master().Same(gLocalAddr)) {
 				t.Fatalf("PromotePeer only for a replica of us we are about to follow: %s", where())
 			}
-			if d.Action == guard.StartAsReplica && p.Role == node.RoleReplica && node.SameAddr(p.MasterAddr(), gLocal) && !d.PromotePeer {
+			if d.Action == guard.StartAsReplica && p.Role == node.RoleReplica && p.Master().Same(gLocalAddr) && !d.PromotePeer {
 				t.Fatalf("replication loop: replica of our own replica: %s", where())
 			}
 			if p.Role == node.RoleMaster && l.HasReplInfo && !p.Empty() &&

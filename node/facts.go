@@ -23,8 +23,8 @@ type Replica struct {
 	Lag    int64  `json:"lag"`
 }
 
-// Addr returns the replica's host:port.
-func (r Replica) Addr() string { return joinHostPort(r.IP, r.Port) }
+// Addr returns the replica's address (its String is "" when INFO named no ip).
+func (r Replica) Addr() Addr { return Addr{Host: r.IP, Port: r.Port} }
 
 // Facts is what INFO server, replication, persistence and keyspace say about
 // a node at one instant.
@@ -81,19 +81,23 @@ type Facts struct {
 	AOFLastWriteOK      bool      `json:"aof_last_write_ok"`
 }
 
-// MasterAddr returns the host:port a replica follows ("" on a master).
-func (f Facts) MasterAddr() string {
+// Master returns the address a replica follows (the zero Addr on a master).
+func (f Facts) Master() Addr {
 	if f.Role != RoleReplica {
-		return ""
+		return Addr{}
 	}
-	return joinHostPort(f.MasterHost, f.MasterPort)
+	return Addr{Host: f.MasterHost, Port: f.MasterPort}
 }
+
+// MasterAddr returns the host:port a replica follows ("" on a master), for
+// messages: compare Master with Addr.Same.
+func (f Facts) MasterAddr() string { return f.Master().String() }
 
 // LinkedTo reports whether f is a replica of the server at addr with its
 // link up: its history is that server's, so an offset above the master's is
 // read skew (f was read a moment later), not data the master lacks.
-func (f Facts) LinkedTo(addr string) bool {
-	return f.Role == RoleReplica && f.MasterLinkUp && SameAddr(f.MasterAddr(), addr)
+func (f Facts) LinkedTo(addr Addr) bool {
+	return f.Role == RoleReplica && f.MasterLinkUp && f.Master().Same(addr)
 }
 
 // Empty reports whether the node has finished loading and holds no keys.
@@ -112,8 +116,8 @@ func (f Facts) NoHistory() bool { return !f.Empty() && f.ReplOffset == 0 && !has
 // than the live peer (after backing the file up, S6). Redis replaces that
 // data at the coming sync, so p's data is the one that counts (S1, S11):
 // judged on replids alone, the two would look diverged.
-func AwaitsFirstSync(l, p Facts, masterAddr string) bool {
-	return l.Role == RoleReplica && SameAddr(l.MasterAddr(), masterAddr) && !l.MasterLinkUp && l.MasterLinkDownSecs < 0 &&
+func AwaitsFirstSync(l, p Facts, masterAddr Addr) bool {
+	return l.Role == RoleReplica && l.Master().Same(masterAddr) && !l.MasterLinkUp && l.MasterLinkDownSecs < 0 &&
 		l.NoHistory() && p.Role == RoleMaster && !p.Empty() && !p.Loading
 }
 

@@ -85,8 +85,8 @@ func Compare(a, b Facts) Relation {
 // r's data comes from: r follows mAddr on m's current replid. A master's
 // replid is new at each start and each promotion (the old one becomes its
 // replid2), so only m's own stream carries it, and r holds nothing m lacks.
-func sourceOf(m, r Facts, mAddr string) bool {
-	return m.Role == RoleMaster && r.Role == RoleReplica && SameAddr(r.MasterAddr(), mAddr) &&
+func sourceOf(m, r Facts, mAddr Addr) bool {
+	return m.Role == RoleMaster && r.Role == RoleReplica && r.Master().Same(mAddr) &&
 		m.ReplID != "" && r.ReplID == m.ReplID && !m.Loading && !r.Loading && !m.Empty() && !r.Empty()
 }
 
@@ -98,7 +98,7 @@ func sourceOf(m, r Facts, mAddr string) bool {
 // promoted the replica over the master that held the witness lease. aAddr
 // is the address a's replicas name as their master. The other way round
 // (a replica read first) the skew shows the replica behind, which is safe.
-func Unskew(rel Relation, a, b Facts, aAddr string) Relation {
+func Unskew(rel Relation, a, b Facts, aAddr Addr) Relation {
 	if rel == Behind && sourceOf(a, b, aAddr) {
 		return Same
 	}
@@ -177,7 +177,7 @@ func ForkPoint(a, b Facts) (int64, bool) {
 // Refine with what each side's stream since a fork holds (S11). raw is
 // Compare's answer alone: some rules need to know that the histories
 // forked even where the streams show one side holds everything.
-func Judge(local, peer Facts, localAddr string, localStream, peerStream Writes) (rel, raw Relation) {
+func Judge(local, peer Facts, localAddr Addr, localStream, peerStream Writes) (rel, raw Relation) {
 	raw = Compare(local, peer)
 	return Refine(Unskew(raw, local, peer, localAddr), localStream, peerStream), raw
 }

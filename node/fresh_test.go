@@ -302,17 +302,20 @@ func TestRelationString(t *testing.T) {
 
 func TestLinkedTo(t *testing.T) {
 	r := Facts{Role: RoleReplica, MasterHost: "192.0.2.11", MasterPort: 6379, MasterLinkUp: true}
-	if !r.LinkedTo("192.0.2.11:6379") {
+	if !r.LinkedTo(Addr{Host: "192.0.2.11", Port: 6379}) {
 		t.Error("linked replica not recognised")
 	}
-	if r.LinkedTo("192.0.2.12:6379") {
+	if r.LinkedTo(Addr{Host: "192.0.2.12", Port: 6379}) {
 		t.Error("replica of another server counted as linked")
 	}
+	if r.LinkedTo(Addr{}) {
+		t.Error("replica counted as linked to the zero Addr")
+	}
 	r.MasterLinkUp = false
-	if r.LinkedTo("192.0.2.11:6379") {
+	if r.LinkedTo(Addr{Host: "192.0.2.11", Port: 6379}) {
 		t.Error("replica with its link down counted as linked")
 	}
-	if (Facts{Role: RoleMaster}).LinkedTo("192.0.2.11:6379") {
+	if (Facts{Role: RoleMaster}).LinkedTo(Addr{Host: "192.0.2.11", Port: 6379}) {
 		t.Error("a master counted as linked")
 	}
 }
@@ -320,7 +323,7 @@ func TestLinkedTo(t *testing.T) {
 // Judge applies Compare, Unskew and Refine in that order, and returns
 // Compare's answer beside the corrected one.
 func TestJudge(t *testing.T) {
-	const addr = "192.0.2.11:6379"
+	addr := Addr{Host: "192.0.2.11", Port: 6379}
 	master := func(f Facts) Facts { f.Role = RoleMaster; return f }
 	replicaOf := func(f Facts, host string, port int) Facts {
 		f.Role, f.MasterHost, f.MasterPort, f.MasterLinkUp = RoleReplica, host, port, true

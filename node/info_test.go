@@ -440,7 +440,7 @@ func TestParseInfoAnyOrder(t *testing.T) {
 }
 
 func sortReplicas(rs []Replica) {
-	sort.Slice(rs, func(i, j int) bool { return rs[i].Addr() < rs[j].Addr() })
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Addr().String() < rs[j].Addr().String() })
 }
 
 // minimal is the least text ParseInfo accepts.
@@ -726,7 +726,7 @@ func TestFactsHelpers(t *testing.T) {
 	if !replica.InSync() || replica.Empty() {
 		t.Errorf("in-sync replica: InSync=%v Empty=%v", replica.InSync(), replica.Empty())
 	}
-	if got := replica.MasterAddr(); got != "127.0.0.1:23559" {
+	if got := replica.MasterAddr(); got != "127.0.0.1:23559" || replica.Master() != (Addr{Host: "127.0.0.1", Port: 23559}) {
 		t.Errorf("MasterAddr = %q", got)
 	}
 	want := "127.0.0.1:30001 replica keys=1005 replid=fa66eb81 offset=60 of=127.0.0.1:23559 link=up"
@@ -747,10 +747,13 @@ func TestFactsHelpers(t *testing.T) {
 	if master.MasterAddr() != "" || master.InSync() || !master.Empty() {
 		t.Errorf("empty master: MasterAddr=%q InSync=%v Empty=%v", master.MasterAddr(), master.InSync(), master.Empty())
 	}
-	if r := (Replica{IP: "::1", Port: 6380}); r.Addr() != "[::1]:6380" {
+	if master.Master() != (Addr{}) {
+		t.Errorf("empty master: Master = %+v", master.Master())
+	}
+	if r := (Replica{IP: "::1", Port: 6380}); r.Addr() != (Addr{Host: "::1", Port: 6380}) || r.Addr().String() != "[::1]:6380" {
 		t.Errorf("Replica.Addr = %q", r.Addr())
 	}
-	if r := (Replica{}); r.Addr() != "" {
+	if r := (Replica{}); r.Addr().String() != "" {
 		t.Errorf("empty Replica.Addr = %q", r.Addr())
 	}
 }

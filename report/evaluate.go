@@ -129,8 +129,8 @@ func follows(rep, mas Node) bool {
 	if rep.Facts == nil || rep.Facts.Role != node.RoleReplica {
 		return false
 	}
-	ma := rep.Facts.MasterAddr()
-	if node.SameAddr(ma, mas.Announce) || node.SameAddr(ma, mas.Addr) {
+	ma := rep.Facts.Master()
+	if ma.Same(mas.announced()) || ma.Same(mas.reached()) {
 		return true
 	}
 	if mas.Facts == nil {
@@ -138,7 +138,7 @@ func follows(rep, mas Node) bool {
 	}
 	for _, r := range mas.Facts.Replicas {
 		// Listed by mas: rep reaches mas under another name.
-		if node.SameAddr(r.Addr(), rep.Announce) || node.SameAddr(r.Addr(), rep.Addr) {
+		if r.Addr().Same(rep.announced()) || r.Addr().Same(rep.reached()) {
 			return true
 		}
 	}
@@ -348,7 +348,7 @@ func (e *evaluation) memory(n Node, th Thresholds) {
 
 // checkVerdict is what `redis-vip check` would answer now.
 func checkVerdict(in *Instance, now time.Time) *check.Result {
-	ci := check.Input{Local: in.Local.Facts, Peer: in.Peer.Facts, LocalAnnounce: in.Local.Announce, PeerAddr: in.Peer.Announce,
+	ci := check.Input{Local: in.Local.Facts, Peer: in.Peer.Facts, LocalAnnounce: in.Local.announced(), PeerAddr: in.Peer.announced(),
 		LastEvent: in.State.LastEvent, TransitionRunning: in.State.Busy, Holdoff: in.State.Holdoff, Now: now,
 		MaxLinkDown: in.MaxLinkDown, Maintenance: in.State.Maintenance,
 		Fence: check.Fence{On: in.Fence.On(), Witness: in.Fence.Witness != "", FenceAfter: in.Fence.FenceAfter,

@@ -19,6 +19,15 @@ const (
 	fxHistB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 )
 
+// mustAddr parses a test address.
+func mustAddr(s string) node.Addr {
+	a, err := node.ParseAddr(s)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
 var fxNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func fxMaster(addr string, keys, off int64) *node.Facts {

@@ -28,7 +28,7 @@ type Server interface {
 
 // Prober says which Redis answers on an address, by its run_id.
 type Prober interface {
-	RunID(ctx context.Context, addr string) (string, error)
+	RunID(ctx context.Context, addr node.Addr) (string, error)
 }
 
 // Sources is everything Gather reads for one instance.
@@ -37,7 +37,7 @@ type Sources struct {
 	Local, Peer Server
 	// LocalAddr is where the report reaches the local Redis; LocalAnnounce
 	// where the peer reaches it; PeerAddr where both reach the peer.
-	LocalAddr, LocalAnnounce, PeerAddr string
+	LocalAddr, LocalAnnounce, PeerAddr node.Addr
 	State                              transition.StateDir
 	// BackupDir holds the instance's backups (named <instance>-*.rdb).
 	BackupDir string
@@ -74,8 +74,8 @@ func Gather(ctx context.Context, src Sources, th Thresholds) Instance {
 	start := src.Now()
 	in := Instance{
 		Name:  src.Name,
-		Local: Node{Side: SideLocal, Addr: src.LocalAddr, Announce: src.LocalAnnounce, RDB: TriUnknown},
-		Peer:  Node{Side: SidePeer, Addr: src.PeerAddr, Announce: src.PeerAddr, RDB: TriUnknown},
+		Local: Node{Side: SideLocal, Addr: src.LocalAddr.String(), Announce: src.LocalAnnounce.String(), RDB: TriUnknown},
+		Peer:  Node{Side: SidePeer, Addr: src.PeerAddr.String(), Announce: src.PeerAddr.String(), RDB: TriUnknown},
 		VIPs:  make([]VIP, len(src.VIPs)),
 
 		MaxLinkDown: src.MaxLinkDown,
@@ -93,7 +93,12 @@ func Gather(ctx context.Context, src Sources, th Thresholds) Instance {
 				v.Err = "no prober"
 				return
 			}
-			id, err := src.Probe.RunID(ctx, v.Addr)
+			a, err := node.ParseAddr(v.Addr)
+			if err != nil {
+				v.Err = oneLine(fmt.Errorf("vip %s: %w", v.Addr, err))
+				return
+			}
+			id, err := src.Probe.RunID(ctx, a)
 			if err != nil {
 				v.Err = oneLine(err)
 				return
@@ -263,11 +268,11 @@ func oneLine(err error) string {
 // ClientProber asks who answers on an address with a fresh client per
 // probe, dialled with Options (credentials and TLS of the instance).
 type ClientProber struct {
-	Options func(addr string) (node.Options, error)
+	Options func(addr node.Addr) (node.Options, error)
 }
 
 // RunID connects to addr and returns the run_id INFO reports.
-func (p ClientProber) RunID(ctx context.Context, addr string) (string, error) {
+func (p ClientProber) RunID(ctx context.Context, addr node.Addr) (string, error) {
 	o, err := p.Options(addr)
 	if err != nil {
 		return "", err

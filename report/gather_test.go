@@ -45,11 +45,15 @@ func (f *fakeServer) ConfigGet(_ context.Context, name string) (string, error) {
 
 type fakeProber map[string]string
 
-func (p fakeProber) RunID(ctx context.Context, addr string) (string, error) {
+// fxHang is a VIP on which fakeProber never answers.
+const fxHang = "192.0.2.98:6379"
+
+func (p fakeProber) RunID(ctx context.Context, a node.Addr) (string, error) {
+	addr := a.String()
 	if id, ok := p[addr]; ok {
 		return id, nil
 	}
-	if addr == "hang" {
+	if addr == fxHang {
 		<-ctx.Done()
 		return "", ctx.Err()
 	}
@@ -61,7 +65,7 @@ func fakeSources(t *testing.T, local, peer *fakeServer) Sources {
 	dir := t.TempDir()
 	return Sources{
 		Name: "redis", Local: local, Peer: peer,
-		LocalAddr: fxLocal, LocalAnnounce: fxLocal, PeerAddr: fxPeer,
+		LocalAddr: mustAddr(fxLocal), LocalAnnounce: mustAddr(fxLocal), PeerAddr: mustAddr(fxPeer),
 		State:        transition.StateDir{Dir: filepath.Join(dir, "state"), Instance: "redis"},
 		BackupDir:    filepath.Join(dir, "backups"),
 		GuardInclude: filepath.Join(dir, "guard.conf"),
@@ -134,7 +138,7 @@ func TestGatherBoundedByContext(t *testing.T) {
 	local := &fakeServer{facts: fxMaster(fxLocal, 10, 100), save: ""}
 	peer := &fakeServer{block: true}
 	src := fakeSources(t, local, peer)
-	src.VIPs = []string{"hang"}
+	src.VIPs = []string{fxHang}
 	src.Probe = fakeProber{}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

@@ -59,10 +59,10 @@ func gatherLive(t *testing.T, inst *liveConfig, th Thresholds, vips ...string) I
 	local, peer := node.Dial(opts(inst.Local)), node.Dial(opts(inst.Peer))
 	defer local.Close()
 	defer peer.Close()
-	src := Sources{Name: inst.Name, Local: local, Peer: peer, LocalAddr: inst.Local, LocalAnnounce: inst.Announce, PeerAddr: inst.Peer,
+	src := Sources{Name: inst.Name, Local: local, Peer: peer, LocalAddr: mustAddr(inst.Local), LocalAnnounce: mustAddr(inst.Announce), PeerAddr: mustAddr(inst.Peer),
 		State: transition.StateDir{Dir: inst.StateDir, Instance: inst.Name}, BackupDir: inst.BackupDir, GuardInclude: inst.Guard.Include,
 		GuardWindow: inst.Timeouts.PeerWait + inst.Timeouts.Connect + time.Minute, VIPs: vips,
-		Probe:          ClientProber{Options: func(addr string) (node.Options, error) { return opts(addr), nil }},
+		Probe:          ClientProber{Options: func(addr node.Addr) (node.Options, error) { return opts(addr.String()), nil }},
 		InterfaceAddrs: net.InterfaceAddrs, Now: time.Now}
 	ctx, cancel := context.WithTimeout(context.Background(), inst.Timeouts.Check)
 	defer cancel()
@@ -236,7 +236,7 @@ func TestLivePersistenceOffWithGuard(t *testing.T) {
 	dir := t.TempDir()
 	include := filepath.Join(dir, "guard.conf")
 	// guard runs before redis-server starts (ExecStartPre) and writes its file.
-	if err := guard.WriteInclude(include, guard.Decision{Action: guard.StartAsMaster, Reason: "test"}, "127.0.0.1:1", time.Now()); err != nil {
+	if err := guard.WriteInclude(include, guard.Decision{Action: guard.StartAsMaster, Reason: "test"}, node.Addr{Host: "127.0.0.1", Port: 1}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	m := redistest.Start(t, redistest.Options{Args: []string{"include " + include}})

@@ -140,6 +140,20 @@ type Node struct {
 	GuardStatus string
 }
 
+// reached and announced are Addr and Announce parsed (the zero Addr, the
+// same as no server, when one is not host:port): Node keeps the text the
+// report shows, and the health endpoints read.
+func (n Node) reached() node.Addr   { return parseAddr(n.Addr) }
+func (n Node) announced() node.Addr { return parseAddr(n.Announce) }
+
+func parseAddr(s string) node.Addr {
+	a, err := node.ParseAddr(s)
+	if err != nil {
+		return node.Addr{}
+	}
+	return a
+}
+
 // Reachable reports whether the node's facts were read.
 func (n Node) Reachable() bool { return n.Facts != nil }
 

@@ -13,8 +13,8 @@ var ErrRefused = errors.New("switchover refused")
 // Input is what Check looks at.
 type Input struct {
 	Local, Peer node.Facts
-	// LocalAnnounce is how the peer reaches the local Redis (host:port).
-	LocalAnnounce string
+	// LocalAnnounce is how the peer reaches the local Redis.
+	LocalAnnounce node.Addr
 	// MaxLag is how many bytes of replication offset the peer may be behind;
 	// FAILOVER TO waits for the rest with writes paused.
 	MaxLag int64
@@ -35,7 +35,7 @@ func Check(in Input) error {
 		return fmt.Errorf("%w: local redis is already failing over (%s)", ErrRefused, l.FailoverState)
 	case p.Loading:
 		return fmt.Errorf("%w: peer is loading its dataset", ErrRefused)
-	case p.Role != node.RoleReplica || !node.SameAddr(p.MasterAddr(), in.LocalAnnounce):
+	case p.Role != node.RoleReplica || !p.Master().Same(in.LocalAnnounce):
 		return fmt.Errorf("%w: peer is not a replica of this node (%s)", ErrRefused, p.Summary())
 	case !p.MasterLinkUp:
 		return fmt.Errorf("%w: peer's replication link is down (%s)", ErrRefused, p.Summary())
@@ -51,6 +51,6 @@ func Check(in Input) error {
 
 // Done reports whether the role has moved: the peer is master and local is
 // its replica, in sync.
-func Done(local, peer node.Facts, peerAddr string) bool {
-	return peer.Role == node.RoleMaster && local.InSync() && node.SameAddr(local.MasterAddr(), peerAddr)
+func Done(local, peer node.Facts, peerAddr node.Addr) bool {
+	return peer.Role == node.RoleMaster && local.InSync() && local.Master().Same(peerAddr)
 }

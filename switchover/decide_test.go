@@ -7,9 +7,9 @@ import (
 	"github.com/redis-vip/redis-vip/node"
 )
 
-const (
-	localAddr = "192.0.2.11:6379"
-	peerAddr  = "192.0.2.12:6379"
+var (
+	localAddr = node.Addr{Host: "192.0.2.11", Port: 6379}
+	peerAddr  = node.Addr{Host: "192.0.2.12", Port: 6379}
 )
 
 func master(offset int64) node.Facts {

@@ -45,8 +45,8 @@ type Runner struct {
 	Log           *zap.Logger
 	Local         LocalServer
 	Peer          Server
-	LocalAnnounce string
-	PeerAddr      string
+	LocalAnnounce node.Addr
+	PeerAddr      node.Addr
 	// TrackFile is the file keepalived's track_file watches (weight 0).
 	TrackFile string
 	MaxLag    int64
@@ -63,7 +63,7 @@ type Runner struct {
 
 // Result says what happened.
 type Result struct {
-	From, To string
+	From, To node.Addr
 	Duration time.Duration
 }
 
@@ -103,7 +103,7 @@ func (r *Runner) Run(ctx context.Context) (Result, error) {
 	release := r.hold(ctx)
 	defer release()
 	r.Log.Info("switchover: handing the VIP to the peer through keepalived", zap.String("track_file", r.TrackFile),
-		zap.String("peer", r.PeerAddr), zap.Int64("local_offset", local.ReplOffset), zap.Int64("peer_offset", peer.ReplOffset))
+		zap.String("peer", r.PeerAddr.String()), zap.Int64("local_offset", local.ReplOffset), zap.Int64("peer_offset", peer.ReplOffset))
 	if err := writeTrack(r.TrackFile, 1); err != nil {
 		return res, err
 	}

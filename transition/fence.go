@@ -43,7 +43,7 @@ func SetFence(ctx context.Context, s Server, l fence.Level, fenceAfter time.Dura
 // or a full sync running), in sync (its link up, and l counts an
 // acknowledgement within maxLag seconds: what an armed fence needs), or
 // elsewhere (it follows nobody, or someone else).
-func PeerAsReplica(l, p node.Facts, localAnnounce string, maxLag int) (syncing, inSync, elsewhere bool) {
+func PeerAsReplica(l, p node.Facts, localAnnounce node.Addr, maxLag int) (syncing, inSync, elsewhere bool) {
 	if !isReplicaOf(p, localAnnounce) {
 		return false, false, true
 	}

@@ -83,7 +83,7 @@ type Keeper struct {
 	Log           *zap.Logger
 	State         StateDir
 	Local, Peer   Server
-	LocalAnnounce string
+	LocalAnnounce node.Addr
 	FenceAfter    time.Duration
 	Interval      time.Duration
 	// ProbeTimeout bounds each read of a server.

@@ -124,10 +124,10 @@ type Input struct {
 	// (replica-read-only no). Writes made on it are in no offset and are
 	// lost at the next full sync, so a follow is preceded by a backup.
 	LocalWritable bool
-	// LocalAnnounce is host:port at which the peer reaches the local Redis.
-	LocalAnnounce string
-	// PeerAddr is the configured host:port of the peer.
-	PeerAddr string
+	// LocalAnnounce is the address at which the peer reaches the local Redis.
+	LocalAnnounce node.Addr
+	// PeerAddr is the configured address of the peer.
+	PeerAddr node.Addr
 	// Force lets notify-backup follow an empty, older or diverged peer.
 	Force bool
 	// FollowDiverged is on_diverged = backup-and-follow.
@@ -609,22 +609,31 @@ func describe(rel node.Relation, p node.Facts) string {
 
 // yields reports whether local, at localAddr, is the side that follows when
 // two masters hold the same data: the one with the lower address (IP bytes,
-// then port; strings when they are not IP literals).
-func yields(localAddr, peerAddr string) bool {
-	l, errL := netip.ParseAddrPort(localAddr)
-	p, errP := netip.ParseAddrPort(peerAddr)
-	if errL != nil || errP != nil {
-		return localAddr < peerAddr
+// then port; host:port strings when they are not IP literals).
+func yields(localAddr, peerAddr node.Addr) bool {
+	l, okL := ipPort(localAddr)
+	p, okP := ipPort(peerAddr)
+	if !okL || !okP {
+		return localAddr.String() < peerAddr.String()
 	}
 	return l.Compare(p) < 0
 }
 
+// ipPort is a as an IP literal and port, when it is one.
+func ipPort(a node.Addr) (netip.AddrPort, bool) {
+	ip, err := netip.ParseAddr(a.Host)
+	if err != nil || a.Port < 0 || a.Port > 65535 {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ip, uint16(a.Port)), true
+}
+
 // followsPeer reports whether local is configured as a replica of the peer.
-func followsPeer(l node.Facts, peerAddr string) bool {
-	return l.Role == node.RoleReplica && node.SameAddr(l.MasterAddr(), peerAddr)
+func followsPeer(l node.Facts, peerAddr node.Addr) bool {
+	return l.Role == node.RoleReplica && l.Master().Same(peerAddr)
 }
 
 // isReplicaOf reports whether f replicates the server at addr.
-func isReplicaOf(f node.Facts, addr string) bool {
-	return f.Role == node.RoleReplica && node.SameAddr(f.MasterAddr(), addr)
+func isReplicaOf(f node.Facts, addr node.Addr) bool {
+	return f.Role == node.RoleReplica && f.Master().Same(addr)
 }

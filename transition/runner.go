@@ -95,8 +95,8 @@ type Runner struct {
 	Log           *zap.Logger
 	Instance      string
 	Local, Peer   Server
-	LocalAnnounce string
-	PeerAddr      string
+	LocalAnnounce node.Addr
+	PeerAddr      node.Addr
 	State         StateDir
 	Backups       Backupper
 	Opts          Options
@@ -598,7 +598,7 @@ func owedContext(ctx context.Context) (context.Context, context.CancelFunc) {
 func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Record) (string, error) {
 	switch step {
 	case StepFollowPeer:
-		host, port, err := splitHostPort(r.PeerAddr)
+		host, port, err := hostPort(r.PeerAddr)
 		if err != nil {
 			return "", err
 		}
@@ -620,7 +620,7 @@ func (r *Runner) do(ctx, syncCtx context.Context, t Ticket, step Step, rec *Reco
 			// A replica refuses writes itself from here on.
 			r.unpauseLocal()
 		}
-		return "replicaof " + r.PeerAddr, err
+		return "replicaof " + r.PeerAddr.String(), err
 	case StepWaitInSync:
 		return r.waitInSync(syncCtx, t)
 	case StepFailover:
@@ -700,7 +700,7 @@ func (r *Runner) waitInSync(syncCtx context.Context, t Ticket) (string, error) {
 			return false, nil
 		}
 		last = f
-		return f.InSync() && node.SameAddr(f.MasterAddr(), r.PeerAddr), nil
+		return f.InSync() && f.Master().Same(r.PeerAddr), nil
 	})
 	if err != nil {
 		return last.Summary(), err
@@ -726,7 +726,7 @@ func (r *Runner) poll(syncCtx context.Context, t Ticket, cond func() (bool, erro
 // it by.
 type side struct {
 	s        Server
-	announce string
+	announce node.Addr
 }
 
 func (r *Runner) localSide() side { return side{r.Local, r.LocalAnnounce} }
@@ -784,14 +784,14 @@ func (r *Runner) failover(ctx, syncCtx context.Context, t Ticket, master, target
 
 // replicaAsSeenBy finds the replica announced as addr in a master's replica
 // list, as FAILOVER TO needs the address the master knows the replica by.
-func replicaAsSeenBy(mf node.Facts, addr string) (string, int, error) {
-	host, port, err := splitHostPort(addr)
+func replicaAsSeenBy(mf node.Facts, addr node.Addr) (string, int, error) {
+	host, port, err := hostPort(addr)
 	if err != nil {
 		return "", 0, err
 	}
 	var samePort []node.Replica
 	for _, rep := range mf.Replicas {
-		if node.SameAddr(rep.Addr(), addr) {
+		if rep.Addr().Same(addr) {
 			return rep.IP, rep.Port, nil
 		}
 		if rep.Port == port {
@@ -844,7 +844,7 @@ func (r *Runner) pauseHandover(ctx, syncCtx context.Context, t Ticket, master, t
 		unpause()
 		return "", err
 	}
-	host, port, err := splitHostPort(target.announce)
+	host, port, err := hostPort(target.announce)
 	if err == nil {
 		err = master.s.ReplicaOf(ctx, host, port)
 	}
@@ -872,11 +872,11 @@ func (r *Runner) afterDemotion(ctx context.Context, s Server) string {
 	return msg
 }
 
-// splitHostPort splits a configured host:port, naming it in the error.
-func splitHostPort(addr string) (string, int, error) {
-	a, err := node.ParseAddr(addr)
-	if err != nil {
-		return "", 0, fmt.Errorf("address %q: %w", addr, err)
+// hostPort is a configured address's host and port, or an error naming it
+// when it is not a usable host:port (unset, or built without ParseAddr).
+func hostPort(a node.Addr) (string, int, error) {
+	if !a.Valid() {
+		return "", 0, fmt.Errorf("address %q: not a host:port", a)
 	}
 	return a.Host, a.Port, nil
 }

@@ -152,9 +152,9 @@ func TestRunSteps(t *testing.T) {
 			ev:   EventBackup,
 			setup: func(g *rig) {
 				g.peer.offset = 200
-				g.r.PeerAddr = "192.0.2.2"
+				g.r.PeerAddr = node.Addr{Host: "192.0.2.2"}
 			},
-			outcome: OutcomeFailed, errText: `address "192.0.2.2"`, attempts: 3,
+			outcome: OutcomeFailed, errText: `address "192.0.2.2:0"`, attempts: 3,
 			steps: []string{"pause-local-writes", "!follow-peer", "pause-local-writes", "!follow-peer", "pause-local-writes", "!follow-peer"},
 			check: func(t *testing.T, g *rig, _ Record) {
 				if g.local.n("ReplicaOf") != 0 {
@@ -993,7 +993,7 @@ func TestRunPauseHandoverUnpausesOnFailure(t *testing.T) {
 		}},
 		{"promote fails", func(g *rig) { base(g); g.local.fail("PromoteNoOne", 0, errBoom) }},
 		{"follow fails", func(g *rig) { base(g); g.peer.fail("ReplicaOf", 0, errBoom) }},
-		{"bad announce", func(g *rig) { base(g); g.r.LocalAnnounce = "192.0.2.1" }},
+		{"bad announce", func(g *rig) { base(g); g.r.LocalAnnounce = node.Addr{Host: "192.0.2.1"} }},
 	} {
 		t.Run("unpaused/"+c.name, func(t *testing.T) {
 			g := newRig(t)
@@ -1558,21 +1558,22 @@ func TestDoRejectsWhatItCannotDo(t *testing.T) {
 
 func TestReplicaAsSeenBy(t *testing.T) {
 	rep := func(addr string) node.Replica {
-		host, port, _ := splitHostPort(addr)
-		return node.Replica{IP: host, Port: port}
+		a := mustAddr(addr)
+		return node.Replica{IP: a.Host, Port: a.Port}
 	}
 	cases := []struct {
 		name     string
 		replicas []node.Replica
-		addr     string
+		addr     node.Addr
 		want     string
 		err      bool
 	}{
-		{"listed at its address", []node.Replica{rep("192.0.2.9:6380"), rep(addrL)}, addrL, addrL, false},
-		{"one replica on its port (NAT)", []node.Replica{rep("10.0.0.1:6379"), rep("10.0.0.2:6380")}, addrL, "10.0.0.1:6379", false},
-		{"two on its port: its own address", []node.Replica{rep("10.0.0.1:6379"), rep("10.0.0.2:6379")}, addrL, addrL, false},
-		{"not listed", nil, addrL, addrL, false},
-		{"malformed", nil, "192.0.2.1", "", true},
+		{"listed at its address", []node.Replica{rep("192.0.2.9:6380"), rep(addrL)}, mustAddr(addrL), addrL, false},
+		{"one replica on its port (NAT)", []node.Replica{rep("10.0.0.1:6379"), rep("10.0.0.2:6380")}, mustAddr(addrL), "10.0.0.1:6379", false},
+		{"two on its port: its own address", []node.Replica{rep("10.0.0.1:6379"), rep("10.0.0.2:6379")}, mustAddr(addrL), addrL, false},
+		{"not listed", nil, mustAddr(addrL), addrL, false},
+		{"malformed", nil, node.Addr{Host: "192.0.2.1"}, "", true},
+		{"unset", nil, node.Addr{}, "", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

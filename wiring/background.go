@@ -167,7 +167,7 @@ func FenceKeeper(in config.Instance, log *zap.Logger) (*transition.Keeper, func(
 	}
 	k := &transition.Keeper{
 		Log: log.With(zap.String("component", "fence")), State: StateDir(in),
-		Local: local, Peer: peer, LocalAnnounce: in.Announce.String(),
+		Local: local, Peer: peer, LocalAnnounce: in.Announce,
 		FenceAfter: in.FenceAfter, Interval: in.FenceInterval,
 		ProbeTimeout: in.Timeouts.Connect + min(in.Timeouts.Command, keeperProbeBound),
 		PendingSlack: in.Timeouts.Transition,

@@ -52,7 +52,7 @@ func TestFenceWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release()
-	if k.FenceAfter != 5*time.Second || k.Interval != 250*time.Millisecond || k.Witness == nil || k.LocalAnnounce != "192.0.2.1:6379" || k.ProbeTimeout <= 0 {
+	if k.FenceAfter != 5*time.Second || k.Interval != 250*time.Millisecond || k.Witness == nil || k.LocalAnnounce.String() != "192.0.2.1:6379" || k.ProbeTimeout <= 0 {
 		t.Errorf("keeper %+v", k)
 	}
 	in, _ := CheckInput(context.Background(), on, local, peer, time.Now())

@@ -26,7 +26,7 @@ func GuardRunner(in config.Instance, log *zap.Logger) (*guard.Runner, error) {
 	if in.Guard.DBFilename != "" {
 		files.DBFilename = in.Guard.DBFilename
 	}
-	return &guard.Runner{Log: log, PeerAddr: in.Peer.String(), LocalAnnounce: in.Announce.String(),
+	return &guard.Runner{Log: log, PeerAddr: in.Peer, LocalAnnounce: in.Announce,
 		Files: files, Include: in.Guard.Include, RefuseDiverged: in.OnDiverged == config.DivergedRefuse, BackupDir: in.BackupDir, Instance: in.Name,
 		Poll: 100 * time.Millisecond, Now: time.Now, Keep: in.BackupsKeep}, nil
 }

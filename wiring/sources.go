@@ -23,7 +23,7 @@ const guardSlack = time.Minute
 // servers through local and peer, and its state dir (the error, if any,
 // is the state dir's; the verdict is still good).
 func CheckInput(ctx context.Context, in config.Instance, local, peer check.FactsReader, now time.Time) (check.Input, error) {
-	input, err := check.Gather(ctx, local, peer, StateDir(in), in.Announce.String(), in.Peer.String(), now)
+	input, err := check.Gather(ctx, local, peer, StateDir(in), in.Announce, in.Peer, now)
 	input.MaxLinkDown = in.MaxLinkDown
 	input.Fence.On, input.Fence.Witness, input.Fence.FenceAfter = in.Fencing(), in.HasWitness(), in.FenceAfter
 	input.Fence.PendingSlack, input.Fence.KeeperStale = in.Timeouts.Transition, keeperStale(in)
@@ -51,7 +51,7 @@ func ReportSources(in config.Instance, vips []string) (report.Sources, func(), e
 	}
 	src := report.Sources{
 		Name: in.Name, Local: local, Peer: peer,
-		LocalAddr: in.Local.String(), LocalAnnounce: in.Announce.String(), PeerAddr: in.Peer.String(),
+		LocalAddr: in.Local, LocalAnnounce: in.Announce, PeerAddr: in.Peer,
 		State:        StateDir(in),
 		BackupDir:    in.BackupDir,
 		GuardInclude: in.Guard.Include,
@@ -60,13 +60,12 @@ func ReportSources(in config.Instance, vips []string) (report.Sources, func(), e
 		Fence: report.FenceSettings{FenceAfter: in.FenceAfter, Witness: in.Witness.Address,
 			PendingSlack: in.Timeouts.Transition, KeeperStale: keeperStale(in)},
 		VIPs: vips,
-		Probe: report.ClientProber{Options: func(addr string) (node.Options, error) {
-			a, _ := node.ParseAddr(addr)
-			tlsCfg, err := TLSConfig(in, a)
+		Probe: report.ClientProber{Options: func(addr node.Addr) (node.Options, error) {
+			tlsCfg, err := TLSConfig(in, addr)
 			if err != nil {
 				return node.Options{}, fmt.Errorf("vip %s: %w", addr, err)
 			}
-			return node.Options{Addr: addr, Username: in.Username, Password: in.Password, TLS: tlsCfg,
+			return node.Options{Addr: addr.String(), Username: in.Username, Password: in.Password, TLS: tlsCfg,
 				DialTimeout: in.Timeouts.Connect, CommandTimeout: in.Timeouts.Command}, nil
 		}},
 		InterfaceAddrs: net.InterfaceAddrs,

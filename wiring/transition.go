@@ -27,7 +27,7 @@ func Runner(in config.Instance, local, peer transition.Server, log *zap.Logger, 
 		Poll: poll, Now: time.Now, Log: log.With(zap.String("component", "backup"))}}
 	return &transition.Runner{
 		Log: log, Instance: in.Name, Local: local, Peer: peer,
-		LocalAnnounce: in.Announce.String(), PeerAddr: in.Peer.String(),
+		LocalAnnounce: in.Announce, PeerAddr: in.Peer,
 		State:   StateDir(in),
 		Backups: backups,
 		Opts: transition.Options{Force: force, FollowDiverged: in.OnDiverged == config.DivergedBackupAndFollow, Handover: in.Handover,

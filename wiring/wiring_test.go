@@ -61,7 +61,7 @@ func TestRunner(t *testing.T) {
 	if r.Opts != want {
 		t.Errorf("options = %+v, want %+v", r.Opts, want)
 	}
-	if r.Instance != "redis-6380" || r.LocalAnnounce != "192.0.2.1:6380" || r.PeerAddr != "192.0.2.2:6380" ||
+	if r.Instance != "redis-6380" || r.LocalAnnounce.String() != "192.0.2.1:6380" || r.PeerAddr.String() != "192.0.2.2:6380" ||
 		r.Local != transition.Server(local) || r.Peer != transition.Server(peer) ||
 		r.State != (transition.StateDir{Dir: in.StateDir, Instance: "redis-6380"}) || r.Now == nil {
 		t.Errorf("runner = %+v", r)
@@ -122,7 +122,7 @@ func TestGuardRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.Files.Dir != dir || r.Files.DBFilename != "x.rdb" || r.Include != dir+"/inc.conf" || !r.RefuseDiverged || r.Keep != 4 ||
-		r.PeerAddr != "192.0.2.2:6379" || r.LocalAnnounce != "192.0.2.1:6379" || r.Instance != "a" {
+		r.PeerAddr.String() != "192.0.2.2:6379" || r.LocalAnnounce.String() != "192.0.2.1:6379" || r.Instance != "a" {
 		t.Errorf("runner %+v", r)
 	}
 	in.Guard.DataDir = ""

@@ -64,7 +64,7 @@ func switchoverCommand() *cli.Command {
 			// after the move; each poll is one INFO on each server.
 			poll := 20 * time.Millisecond
 			r := &switchover.Runner{
-				Log: e.log, Local: local, Peer: peer, LocalAnnounce: e.inst.Announce.String(), PeerAddr: e.inst.Peer.String(),
+				Log: e.log, Local: local, Peer: peer, LocalAnnounce: e.inst.Announce, PeerAddr: e.inst.Peer,
 				TrackFile: track, MaxLag: c.Int64("max-lag"), Now: time.Now,
 				Wait: func(ctx context.Context) error {
 					select {
