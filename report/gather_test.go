@@ -133,6 +133,18 @@ func TestGatherReadsEverything(t *testing.T) {
 	}
 }
 
+// A VIP that is not ip:port is parsed once, in Gather, and never probed.
+func TestGatherVIPNotHostPort(t *testing.T) {
+	local := &fakeServer{facts: fxMaster(fxLocal, 10, 100), save: ""}
+	src := fakeSources(t, local, &fakeServer{facts: fxReplica(fxPeer, fxLocal, true, 10, 100)})
+	src.VIPs = []string{"192.0.2.10"}
+	src.Probe = fakeProber{"192.0.2.10": "never asked"}
+	in := Gather(context.Background(), src, DefaultThresholds())
+	if v := in.VIPs[0]; v.RunID != "" || !strings.HasPrefix(v.Err, "vip 192.0.2.10: ") {
+		t.Fatalf("%+v", v)
+	}
+}
+
 // A peer (and a VIP) that never answer cost no more than ctx allows.
 func TestGatherBoundedByContext(t *testing.T) {
 	local := &fakeServer{facts: fxMaster(fxLocal, 10, 100), save: ""}
