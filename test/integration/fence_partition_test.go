@@ -276,7 +276,7 @@ func TestFenceKeeperClosesWhenPeerIsAnotherMaster(t *testing.T) {
 	a, b := pair(t, 20, fenceSettings)
 	startKeeper(t, a)
 	waitFor(t, "A armed", 15*time.Second, func() bool { return configGet(t, a.srv, "min-replicas-to-write") == "1" })
-	if err := b.srv.Client().SlaveOf(context.Background(), "NO", "ONE").Err(); err != nil {
+	if err := b.srv.Client().ReplicaOf(context.Background(), "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "A closed while B is another master", 15*time.Second, func() bool {
