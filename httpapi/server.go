@@ -220,8 +220,8 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	doc := healthDoc{Instance: snap.Instance, Time: snap.At.UTC(), Mode: "keepalived", Warnings: []string{},
 		Maintenance: in.State.Maintenance, Status: in.Status.String(), Reasons: []reason{}, Check: snap.Check, VRRP: snap.VRRP,
 		LastEvent: in.State.LastEvent, Replication: in.Replication,
-		Local: side{Addr: in.Local.Addr, Facts: in.Local.Facts, Error: in.Local.Err},
-		Peer:  side{Addr: in.Peer.Addr, Facts: in.Peer.Facts, Error: in.Peer.Err}}
+		Local: side{Addr: in.Local.Addr.String(), Facts: in.Local.Facts, Error: in.Local.Err},
+		Peer:  side{Addr: in.Peer.Addr.String(), Facts: in.Peer.Facts, Error: in.Peer.Err}}
 	if snap.VRRP != nil {
 		doc.Mode = "run"
 	}

@@ -46,8 +46,8 @@ func replicaOf(addr, of string, off int64) *node.Facts {
 // snap builds an evaluated snapshot of local and peer.
 func snap(local, peer *node.Facts, lastEvent transition.Event, vrrp *VRRP) Snapshot {
 	in := report.Instance{Name: "r6379",
-		Local: report.Node{Side: report.SideLocal, Addr: "127.0.0.1:6379", Announce: tLocal, Facts: local, RDB: report.TriOn},
-		Peer:  report.Node{Side: report.SidePeer, Addr: tPeer, Announce: tPeer, Facts: peer, RDB: report.TriOn},
+		Local: report.Node{Side: report.SideLocal, Addr: node.MustParseAddr("127.0.0.1:6379"), Announce: node.MustParseAddr(tLocal), Facts: local, RDB: report.TriOn},
+		Peer:  report.Node{Side: report.SidePeer, Addr: node.MustParseAddr(tPeer), Announce: node.MustParseAddr(tPeer), Facts: peer, RDB: report.TriOn},
 		State: report.State{LastEvent: lastEvent},
 	}
 	if local == nil {

@@ -31,6 +31,16 @@ func ParseAddr(s string) (Addr, error) {
 	return Addr{Host: host, Port: port}, nil
 }
 
+// MustParseAddr is ParseAddr for addresses known to be good (tests,
+// constants); it panics on a bad one.
+func MustParseAddr(s string) Addr {
+	a, err := ParseAddr(s)
+	if err != nil {
+		panic(fmt.Sprintf("node.MustParseAddr(%q): %v", s, err))
+	}
+	return a
+}
+
 // String is host:port, or "" for the zero Addr.
 func (a Addr) String() string { return joinHostPort(a.Host, a.Port) }
 

@@ -112,7 +112,7 @@ func Evaluate(in *Instance, th Thresholds, now time.Time) {
 // readError is why a node could not be read, without the "INFO addr: "
 // the client puts in front, and saying "unreachable" when nothing else does.
 func readError(n Node) string {
-	msg := strings.TrimPrefix(n.Err, "INFO "+n.Addr+": ")
+	msg := strings.TrimPrefix(n.Err, "INFO "+n.Addr.String()+": ")
 	switch {
 	case strings.HasPrefix(msg, "unreachable"), strings.HasPrefix(msg, "authentication"):
 	case n.Answered:

@@ -19,15 +19,6 @@ const (
 	fxHistB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 )
 
-// mustAddr parses a test address.
-func mustAddr(s string) node.Addr {
-	a, err := node.ParseAddr(s)
-	if err != nil {
-		panic(err)
-	}
-	return a
-}
-
 var fxNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func fxMaster(addr string, keys, off int64) *node.Facts {
@@ -68,10 +59,10 @@ func fxHealthy() Instance {
 	return Instance{
 		Name:     "redis6379",
 		Duration: 12 * time.Millisecond,
-		Local: Node{Side: SideLocal, Addr: "127.0.0.1:6379", Announce: fxLocal, Facts: local, RDB: TriOn, SavePolicy: "3600 1 300 100",
+		Local: Node{Side: SideLocal, Addr: node.MustParseAddr("127.0.0.1:6379"), Announce: node.MustParseAddr(fxLocal), Facts: local, RDB: TriOn, SavePolicy: "3600 1 300 100",
 			Guard: GuardFile{Path: "/etc/redis/redis-vip-guard.conf", Exists: true, ByGuard: true,
 				Written: fxNow.Add(-7200*time.Second - 3*time.Second), Window: 2 * time.Minute}},
-		Peer:  Node{Side: SidePeer, Addr: fxPeer, Announce: fxPeer, Facts: peer, RDB: TriOn, SavePolicy: "3600 1 300 100"},
+		Peer:  Node{Side: SidePeer, Addr: node.MustParseAddr(fxPeer), Announce: node.MustParseAddr(fxPeer), Facts: peer, RDB: TriOn, SavePolicy: "3600 1 300 100"},
 		VIPs:  []VIP{{Addr: fxVIP, OnLocalInterface: true, RunID: local.RunID}},
 		State: State{LastEvent: transition.EventMaster},
 		Journal: Journal{Path: "/var/lib/redis-vip/redis6379.journal", Records: []transition.Record{
@@ -91,9 +82,9 @@ func fxBroken() Instance {
 	return Instance{
 		Name:     "redis6380",
 		Duration: 1000 * time.Millisecond,
-		Local: Node{Side: SideLocal, Addr: "127.0.0.1:6380", Announce: "192.0.2.11:6380", Facts: local, RDB: TriOff,
+		Local: Node{Side: SideLocal, Addr: node.MustParseAddr("127.0.0.1:6380"), Announce: node.MustParseAddr("192.0.2.11:6380"), Facts: local, RDB: TriOff,
 			Guard: GuardFile{Path: "/etc/redis/redis-vip-guard-6380.conf", Window: 2 * time.Minute}},
-		Peer: Node{Side: SidePeer, Addr: "192.0.2.12:6380", Announce: "192.0.2.12:6380", RDB: TriUnknown,
+		Peer: Node{Side: SidePeer, Addr: node.MustParseAddr("192.0.2.12:6380"), Announce: node.MustParseAddr("192.0.2.12:6380"), RDB: TriUnknown,
 			Err: "INFO 192.0.2.12:6380: unreachable: dial tcp 192.0.2.12:6380: i/o timeout"},
 		Journal: Journal{Path: "/var/lib/redis-vip/redis6380.journal", Unreadable: 1, Records: []transition.Record{
 			{Time: fxNow.Add(-time.Hour), Instance: "redis6380", Event: transition.EventMaster, Source: "keepalived", Seq: 7,

@@ -74,8 +74,8 @@ func Gather(ctx context.Context, src Sources, th Thresholds) Instance {
 	start := src.Now()
 	in := Instance{
 		Name:  src.Name,
-		Local: Node{Side: SideLocal, Addr: src.LocalAddr.String(), Announce: src.LocalAnnounce.String(), RDB: TriUnknown},
-		Peer:  Node{Side: SidePeer, Addr: src.PeerAddr.String(), Announce: src.PeerAddr.String(), RDB: TriUnknown},
+		Local: Node{Side: SideLocal, Addr: src.LocalAddr, Announce: src.LocalAnnounce, RDB: TriUnknown},
+		Peer:  Node{Side: SidePeer, Addr: src.PeerAddr, Announce: src.PeerAddr, RDB: TriUnknown},
 		VIPs:  make([]VIP, len(src.VIPs)),
 
 		MaxLinkDown: src.MaxLinkDown,

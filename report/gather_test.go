@@ -65,7 +65,7 @@ func fakeSources(t *testing.T, local, peer *fakeServer) Sources {
 	dir := t.TempDir()
 	return Sources{
 		Name: "redis", Local: local, Peer: peer,
-		LocalAddr: mustAddr(fxLocal), LocalAnnounce: mustAddr(fxLocal), PeerAddr: mustAddr(fxPeer),
+		LocalAddr: node.MustParseAddr(fxLocal), LocalAnnounce: node.MustParseAddr(fxLocal), PeerAddr: node.MustParseAddr(fxPeer),
 		State:        transition.StateDir{Dir: filepath.Join(dir, "state"), Instance: "redis"},
 		BackupDir:    filepath.Join(dir, "backups"),
 		GuardInclude: filepath.Join(dir, "guard.conf"),

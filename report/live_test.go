@@ -59,7 +59,7 @@ func gatherLive(t *testing.T, inst *liveConfig, th Thresholds, vips ...string) I
 	local, peer := node.Dial(opts(inst.Local)), node.Dial(opts(inst.Peer))
 	defer local.Close()
 	defer peer.Close()
-	src := Sources{Name: inst.Name, Local: local, Peer: peer, LocalAddr: mustAddr(inst.Local), LocalAnnounce: mustAddr(inst.Announce), PeerAddr: mustAddr(inst.Peer),
+	src := Sources{Name: inst.Name, Local: local, Peer: peer, LocalAddr: node.MustParseAddr(inst.Local), LocalAnnounce: node.MustParseAddr(inst.Announce), PeerAddr: node.MustParseAddr(inst.Peer),
 		State: transition.StateDir{Dir: inst.StateDir, Instance: inst.Name}, BackupDir: inst.BackupDir, GuardInclude: inst.Guard.Include,
 		GuardWindow: inst.Timeouts.PeerWait + inst.Timeouts.Connect + time.Minute, VIPs: vips,
 		Probe:          ClientProber{Options: func(addr node.Addr) (node.Options, error) { return opts(addr.String()), nil }},

@@ -122,7 +122,7 @@ type Node struct {
 	Side string
 	// Addr is where the report reached the node; Announce is where the
 	// other node reaches it (what its replica's master_host:port shows).
-	Addr, Announce string
+	Addr, Announce node.Addr
 	// Facts is nil when the node could not be read; Err says why, and
 	// Answered whether the node answered with that error (alive, S9).
 	Facts    *node.Facts
@@ -143,16 +143,8 @@ type Node struct {
 // reached and announced are Addr and Announce parsed (the zero Addr, the
 // same as no server, when one is not host:port): Node keeps the text the
 // report shows, and the health endpoints read.
-func (n Node) reached() node.Addr   { return parseAddr(n.Addr) }
-func (n Node) announced() node.Addr { return parseAddr(n.Announce) }
-
-func parseAddr(s string) node.Addr {
-	a, err := node.ParseAddr(s)
-	if err != nil {
-		return node.Addr{}
-	}
-	return a
-}
+func (n Node) reached() node.Addr   { return n.Addr }
+func (n Node) announced() node.Addr { return n.Announce }
 
 // Reachable reports whether the node's facts were read.
 func (n Node) Reachable() bool { return n.Facts != nil }

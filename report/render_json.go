@@ -295,7 +295,7 @@ func fenceJSON(f Fence) *jsonFence {
 }
 
 func nodeJSON(n Node, now time.Time) *jsonNode {
-	j := &jsonNode{Addr: n.Addr, Announce: n.Announce, Reachable: n.Reachable(), Error: str(n.Err),
+	j := &jsonNode{Addr: n.Addr.String(), Announce: n.Announce.String(), Reachable: n.Reachable(), Error: str(n.Err),
 		Guard: jsonGuard{Status: n.GuardStatus, Include: str(n.Guard.Path), WrittenAt: stampPtr(n.Guard.Written), Error: str(n.Guard.Err)}}
 	if j.Guard.Status == "" {
 		j.Guard.Status = GuardUnknown

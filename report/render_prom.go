@@ -167,7 +167,7 @@ func promNode(s *promSet, n Node, lbl []string) {
 		return
 	}
 	with := func(extra ...string) []string { return append(append([]string{}, lbl...), extra...) }
-	s.add("redis_vip_node_info", "Constant 1, labelled with the node's address, server and version.", 1, with("addr", n.Addr, "server", f.ServerName, "version", f.Version.String())...)
+	s.add("redis_vip_node_info", "Constant 1, labelled with the node's address, server and version.", 1, with("addr", n.Addr.String(), "server", f.ServerName, "version", f.Version.String())...)
 	for _, role := range []node.Role{node.RoleMaster, node.RoleReplica} {
 		s.add("redis_vip_node_role", "1 for the node's current role, 0 for the other.", b2f(f.Role == role), with("role", string(role))...)
 	}

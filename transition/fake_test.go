@@ -28,15 +28,6 @@ const (
 	histC = "cccccccccccccccccccccccccccccccccccccccc"
 )
 
-// mustAddr parses a test address.
-func mustAddr(s string) node.Addr {
-	a, err := node.ParseAddr(s)
-	if err != nil {
-		panic(err)
-	}
-	return a
-}
-
 var (
 	ver72 = node.Version{Major: 7, Minor: 2, Patch: 4}
 	ver60 = node.Version{Major: 6, Minor: 0, Patch: 16}
@@ -550,7 +541,7 @@ func newRig(t *testing.T) *rig {
 	g := &rig{t: t, net: n, local: n.add(addrL, histA, 100, 10), peer: n.add(addrP, histA, 100, 10),
 		backups: &fakeBackups{errs: map[int]error{}}, logs: logs}
 	g.r = &Runner{Log: zap.New(core), Instance: "redis-6379", Local: g.local, Peer: g.peer,
-		LocalAnnounce: mustAddr(addrL), PeerAddr: mustAddr(addrP), State: StateDir{Dir: t.TempDir(), Instance: "redis-6379"},
+		LocalAnnounce: node.MustParseAddr(addrL), PeerAddr: node.MustParseAddr(addrP), State: StateDir{Dir: t.TempDir(), Instance: "redis-6379"},
 		Backups: g.backups, Now: time.Now,
 		Opts: Options{Handover: HandoverFailover, SyncTimeout: 2 * time.Second, Holdoff: time.Minute, Poll: time.Millisecond}}
 	return g

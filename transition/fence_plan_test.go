@@ -96,7 +96,7 @@ func TestDecideFenceProperties(t *testing.T) {
 					for _, witness := range []bool{false, true} {
 						for _, lease := range []bool{false, true} {
 							for _, force := range []bool{false, true} {
-								in := transition.Input{Event: transition.EventMaster, Local: l, LocalAnnounce: mustAddr(planLocal), PeerAddr: mustAddr(planPeer),
+								in := transition.Input{Event: transition.EventMaster, Local: l, LocalAnnounce: node.MustParseAddr(planLocal), PeerAddr: node.MustParseAddr(planPeer),
 									Handover: transition.HandoverAuto, Force: force, MaxLinkDown: 10 * time.Second,
 									Fencing: fencing, PeerEvidence: evidence, Witness: witness, LeaseHeld: lease && witness}
 								if p0.Addr != "" {

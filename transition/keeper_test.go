@@ -79,7 +79,7 @@ func keeperRig(t *testing.T, w Witness) (*rig, *Keeper, *observer.ObservedLogs) 
 	g := newRig(t)
 	g.peer.follow(addrL, true)
 	core, logs := observer.New(zap.DebugLevel)
-	k := &Keeper{Log: zap.New(core), State: g.r.State, Local: g.local, Peer: g.peer, LocalAnnounce: mustAddr(addrL),
+	k := &Keeper{Log: zap.New(core), State: g.r.State, Local: g.local, Peer: g.peer, LocalAnnounce: node.MustParseAddr(addrL),
 		FenceAfter: 5 * time.Second, Interval: time.Millisecond, ProbeTimeout: time.Second, PendingSlack: time.Minute,
 		Witness: w, LeaseDuration: fence.LeaseDuration(5 * time.Second)}
 	if w != nil {
@@ -297,7 +297,7 @@ func TestPeerAsReplica(t *testing.T) {
 		{"another master", master(online(0)), node.Facts{Role: node.RoleMaster, ReplID: "b"}, false, false, true},
 		{"the replica of someone else", master(), replica("192.0.2.3:6379", true), false, false, true},
 	} {
-		s, i, e := PeerAsReplica(c.l, c.p, mustAddr(local), 1)
+		s, i, e := PeerAsReplica(c.l, c.p, node.MustParseAddr(local), 1)
 		if s != c.syncing || i != c.inSync || e != c.elsewhere {
 			t.Errorf("%s: syncing %v, in sync %v, elsewhere %v; want %v %v %v", c.name, s, i, e, c.syncing, c.inSync, c.elsewhere)
 		}

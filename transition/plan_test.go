@@ -24,15 +24,6 @@ const (
 	histC     = "cccccccccccccccccccccccccccccccccccccccc"
 )
 
-// mustAddr parses a test address.
-func mustAddr(s string) node.Addr {
-	a, err := node.ParseAddr(s)
-	if err != nil {
-		panic(err)
-	}
-	return a
-}
-
 var (
 	v72 = node.Version{Major: 7, Minor: 2, Patch: 4}
 	v60 = node.Version{Major: 6, Minor: 0, Patch: 16}
@@ -102,10 +93,10 @@ func runPlanCases(t *testing.T, cases []planCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.in
 			if in.LocalAnnounce.IsZero() {
-				in.LocalAnnounce = mustAddr(planLocal)
+				in.LocalAnnounce = node.MustParseAddr(planLocal)
 			}
 			if in.PeerAddr.IsZero() {
-				in.PeerAddr = mustAddr(planPeer)
+				in.PeerAddr = node.MustParseAddr(planPeer)
 			}
 			if in.Handover == "" {
 				in.Handover = transition.HandoverAuto
@@ -375,7 +366,7 @@ func TestDecideMaster(t *testing.T) {
 // peer's Redis full-syncs from the empty master and is wiped (S5).
 func TestDecideMasterKeepsReplicaData(t *testing.T) {
 	in := transition.Input{
-		Event: transition.EventMaster, LocalAnnounce: mustAddr(planLocal), PeerAddr: mustAddr(planPeer), Handover: transition.HandoverAuto,
+		Event: transition.EventMaster, LocalAnnounce: node.MustParseAddr(planLocal), PeerAddr: node.MustParseAddr(planPeer), Handover: transition.HandoverAuto,
 		Local: pMaster(planLocal, histC, 0, 0),
 		Peer:  pp(pReplica(planPeer, planLocal, false, histA, 5000, 1000)),
 	}
@@ -683,7 +674,7 @@ func TestDecideSafetyProperties(t *testing.T) {
 									for _, ans := range answered {
 										for _, bound := range []time.Duration{0, 3 * time.Second} {
 											l := pVersion(l0, ver)
-											in := transition.Input{Event: ev, Local: l, LocalAnnounce: mustAddr(planLocal), PeerAddr: mustAddr(planPeer),
+											in := transition.Input{Event: ev, Local: l, LocalAnnounce: node.MustParseAddr(planLocal), PeerAddr: node.MustParseAddr(planPeer),
 												Force: force, FollowDiverged: fd, Handover: ho,
 												LocalStream: st[0], PeerStream: st[1], PeerAnswered: ans, MaxLinkDown: bound,
 												LocalWritable: bound > 0 && l.Role == node.RoleReplica}
@@ -799,7 +790,7 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 		return
 	}
 	p := *in.Peer
-	rel, raw := node.Judge(in.Local, p, mustAddr(planLocal), in.LocalStream, in.PeerStream)
+	rel, raw := node.Judge(in.Local, p, node.MustParseAddr(planLocal), in.LocalStream, in.PeerStream)
 	// S11: writes local took since a fork are backed up before a follow
 	// discards them, unless its stream shows it took none; and an unfinished
 	// peer is never followed.
@@ -809,7 +800,7 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 				fatal("S11/S6: back up local's writes since the fork before following")
 			}
 		}
-		if hasStep(plan, sWait) && !hasStep(plan, sBackup) && !(in.Local.Role == node.RoleReplica && in.Local.Master().Same(mustAddr(planPeer))) {
+		if hasStep(plan, sWait) && !hasStep(plan, sBackup) && !(in.Local.Role == node.RoleReplica && in.Local.Master().Same(node.MustParseAddr(planPeer))) {
 			fatal("S11/S6: back up local's writes since the fork before syncing")
 		}
 	}
@@ -884,7 +875,7 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 		if pr := idx(plan, sPromote); pr >= 0 && pr < h {
 			fatal("S2: promote before the handover")
 		}
-		if !hasStep(plan, sFollow) && !(in.Local.Role == node.RoleReplica && in.Local.Master().Same(mustAddr(planPeer))) {
+		if !hasStep(plan, sFollow) && !(in.Local.Role == node.RoleReplica && in.Local.Master().Same(node.MustParseAddr(planPeer))) {
 			fatal("S2: sync from the peer before promoting")
 		}
 		if hasStep(plan, sFailover) && hasStep(plan, sPause) {
@@ -915,8 +906,8 @@ func checkPlanProperties(t *testing.T, in transition.Input) {
 func TestDecideFollowEqualMastersBreakSymmetry(t *testing.T) {
 	low, high := "192.0.2.11:6379", "192.0.2.12:6379"
 	for _, keys := range []int64{0, 10} {
-		lowIn := transition.Input{Event: transition.EventBackup, Local: pMaster(low, histA, 1000, keys), Peer: pp(pMaster(high, histA, 1000, keys)), LocalAnnounce: mustAddr(low), PeerAddr: mustAddr(high)}
-		highIn := transition.Input{Event: transition.EventBackup, Local: pMaster(high, histA, 1000, keys), Peer: pp(pMaster(low, histA, 1000, keys)), LocalAnnounce: mustAddr(high), PeerAddr: mustAddr(low)}
+		lowIn := transition.Input{Event: transition.EventBackup, Local: pMaster(low, histA, 1000, keys), Peer: pp(pMaster(high, histA, 1000, keys)), LocalAnnounce: node.MustParseAddr(low), PeerAddr: node.MustParseAddr(high)}
+		highIn := transition.Input{Event: transition.EventBackup, Local: pMaster(high, histA, 1000, keys), Peer: pp(pMaster(low, histA, 1000, keys)), LocalAnnounce: node.MustParseAddr(high), PeerAddr: node.MustParseAddr(low)}
 		lp, hp := transition.Decide(lowIn), transition.Decide(highIn)
 		if lp.Decision != "follow" || !hasStep(lp, sFollow) {
 			t.Errorf("keys=%d lower address: %s %v, want follow", keys, lp.Decision, lp.Steps)
@@ -932,7 +923,7 @@ func TestDecideFollowEqualMastersBreakSymmetry(t *testing.T) {
 func TestDecideFollowEqualMastersAfterWait(t *testing.T) {
 	low, high := "192.0.2.11:6379", "192.0.2.12:6379"
 	in := transition.Input{Event: transition.EventBackup, Local: pMaster(high, histA, 1000, 10), Peer: pp(pMaster(low, histA, 1000, 10)),
-		LocalAnnounce: mustAddr(high), PeerAddr: mustAddr(low), PeerWaitOver: true}
+		LocalAnnounce: node.MustParseAddr(high), PeerAddr: node.MustParseAddr(low), PeerWaitOver: true}
 	if p := transition.Decide(in); p.Wait || !hasStep(p, sFollow) {
 		t.Fatalf("after the wait: %s %v, want follow", p.Decision, p.Steps)
 	}
@@ -945,13 +936,13 @@ func TestDecideFollowBreaksReplicationLoop(t *testing.T) {
 	low, high := "192.0.2.11:6379", "192.0.2.12:6379"
 	for _, pair := range [][2]string{{low, high}, {high, low}} {
 		p := transition.Decide(transition.Input{Event: transition.EventBackup, Local: pReplica(pair[0], pair[1], false, histA, 1000, 10),
-			Peer: pp(pReplica(pair[1], pair[0], false, histA, 1000, 10)), LocalAnnounce: mustAddr(pair[0]), PeerAddr: mustAddr(pair[1])})
+			Peer: pp(pReplica(pair[1], pair[0], false, histA, 1000, 10)), LocalAnnounce: node.MustParseAddr(pair[0]), PeerAddr: node.MustParseAddr(pair[1])})
 		if p.Decision != "break-loop" || !hasStep(p, transition.StepPromotePeer) || hasStep(p, sPromote) {
 			t.Fatalf("%s in a loop: %s %v, want break-loop promoting the peer", pair[0], p.Decision, p.Steps)
 		}
 	}
 	ahead := transition.Decide(transition.Input{Event: transition.EventFault, Local: pReplica(low, high, false, histA, 1500, 10),
-		Peer: pp(pReplica(high, low, false, histA, 1000, 10)), LocalAnnounce: mustAddr(low), PeerAddr: mustAddr(high)})
+		Peer: pp(pReplica(high, low, false, histA, 1000, 10)), LocalAnnounce: node.MustParseAddr(low), PeerAddr: node.MustParseAddr(high)})
 	if ahead.Decision != "break-loop-keep-local" || !hasStep(ahead, sPromote) {
 		t.Fatalf("local ahead in a loop: %s %v, want local promoted", ahead.Decision, ahead.Steps)
 	}
@@ -963,7 +954,7 @@ func TestDecideFollowSuccessorPausesOldMaster(t *testing.T) {
 	succ := pMaster(planLocal, histC, 2000, 10)
 	succ.ReplID2, succ.SecondReplOffset = histA, 1001
 	old := pMaster(planPeer, histA, 1500, 10)
-	p := transition.Decide(transition.Input{Event: transition.EventBackup, Local: succ, Peer: pp(old), LocalAnnounce: mustAddr(planLocal), PeerAddr: mustAddr(planPeer)})
+	p := transition.Decide(transition.Input{Event: transition.EventBackup, Local: succ, Peer: pp(old), LocalAnnounce: node.MustParseAddr(planLocal), PeerAddr: node.MustParseAddr(planPeer)})
 	if !p.Refused || hasStep(p, sFollow) || !hasStep(p, transition.StepPausePeerWrites) {
 		t.Fatalf("successor: %s refused=%v %v, want a refusal that pauses the peer's writes", p.Decision, p.Refused, p.Steps)
 	}
@@ -974,7 +965,7 @@ func TestDecideFollowSuccessorPausesOldMaster(t *testing.T) {
 // waits.
 func TestDecideFollowHandsOverToReplicaAfterWait(t *testing.T) {
 	in := transition.Input{Event: transition.EventBackup, Local: pMaster(planLocal, histA, 1000, 10),
-		Peer: pp(pReplica(planPeer, planLocal, true, histA, 990, 10)), LocalAnnounce: mustAddr(planLocal), PeerAddr: mustAddr(planPeer)}
+		Peer: pp(pReplica(planPeer, planLocal, true, histA, 990, 10)), LocalAnnounce: node.MustParseAddr(planLocal), PeerAddr: node.MustParseAddr(planPeer)}
 	if p := transition.Decide(in); !p.Wait || len(p.Steps) != 0 {
 		t.Fatalf("before the wait is over: %s %v, want wait", p.Decision, p.Steps)
 	}

@@ -1558,7 +1558,7 @@ func TestDoRejectsWhatItCannotDo(t *testing.T) {
 
 func TestReplicaAsSeenBy(t *testing.T) {
 	rep := func(addr string) node.Replica {
-		a := mustAddr(addr)
+		a := node.MustParseAddr(addr)
 		return node.Replica{IP: a.Host, Port: a.Port}
 	}
 	cases := []struct {
@@ -1568,10 +1568,10 @@ func TestReplicaAsSeenBy(t *testing.T) {
 		want     string
 		err      bool
 	}{
-		{"listed at its address", []node.Replica{rep("192.0.2.9:6380"), rep(addrL)}, mustAddr(addrL), addrL, false},
-		{"one replica on its port (NAT)", []node.Replica{rep("10.0.0.1:6379"), rep("10.0.0.2:6380")}, mustAddr(addrL), "10.0.0.1:6379", false},
-		{"two on its port: its own address", []node.Replica{rep("10.0.0.1:6379"), rep("10.0.0.2:6379")}, mustAddr(addrL), addrL, false},
-		{"not listed", nil, mustAddr(addrL), addrL, false},
+		{"listed at its address", []node.Replica{rep("192.0.2.9:6380"), rep(addrL)}, node.MustParseAddr(addrL), addrL, false},
+		{"one replica on its port (NAT)", []node.Replica{rep("10.0.0.1:6379"), rep("10.0.0.2:6380")}, node.MustParseAddr(addrL), "10.0.0.1:6379", false},
+		{"two on its port: its own address", []node.Replica{rep("10.0.0.1:6379"), rep("10.0.0.2:6379")}, node.MustParseAddr(addrL), addrL, false},
+		{"not listed", nil, node.MustParseAddr(addrL), addrL, false},
 		{"malformed", nil, node.Addr{Host: "192.0.2.1"}, "", true},
 		{"unset", nil, node.Addr{}, "", true},
 	}
