@@ -26,7 +26,7 @@ func Gather(ctx context.Context, local, peer FactsReader, sd transition.StateDir
 	in := Input{LocalAnnounce: localAnnounce, PeerAddr: peerAddr, Now: now}
 	localCh, peerCh := readAsync(ctx, local), readAsync(ctx, peer)
 	if t, err := sd.Newest(); err == nil {
-		in.LastEvent = t.Event
+		in.LastEvent, in.Newest = t.Event, t
 	}
 	in.TransitionRunning = sd.Busy()
 	h, herr := sd.ReadHoldoff()

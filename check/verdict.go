@@ -27,8 +27,13 @@ type Input struct {
 	PeerErr error
 	// LocalAnnounce and PeerAddr are the configured addresses.
 	LocalAnnounce, PeerAddr node.Addr
-	// LastEvent is the newest event keepalived sent this instance ("" none).
+	// LastEvent is the newest event keepalived sent this instance ("" none);
+	// Newest is its ticket (when and from whom it came).
 	LastEvent transition.Event
+	Newest    transition.Ticket
+	// StaleMasterAfter is the age past which a master event keepalived
+	// delivered may be stale (transition.StaleMaster); 0 never.
+	StaleMasterAfter time.Duration
 	// TransitionRunning is true while a notify hook holds the instance lock.
 	TransitionRunning bool
 	// Holdoff, when Now is before its Until, makes the check fail.
@@ -39,8 +44,10 @@ type Input struct {
 	LocalStream, PeerStream node.Writes
 	// MaxLinkDown bounds a replica's link-down time for taking over (S10).
 	MaxLinkDown time.Duration
-	// HoldsVIP: one of the instance's configured VIPs is on this host.
-	HoldsVIP bool
+	// HoldsVIP: one of the instance's configured VIPs is on this host;
+	// KnowsVIPs: the instance has VIPs configured, so HoldsVIP means
+	// something.
+	HoldsVIP, KnowsVIPs bool
 	// Maintenance is the instance's maintenance mode on this host: while
 	// on, the current holder stays eligible (see withMaintenance).
 	Maintenance maintenance.State
@@ -234,7 +241,13 @@ func replicaVerdict(in Input, l node.Facts, warnings []string) Result {
 		return peerLeaseVerdict(in)
 	}
 	if in.LastEvent == transition.EventMaster {
-		return fail("VRRP made this node master but its redis is a replica of %s: give the VIP back", l.MasterAddr())
+		if !transition.StaleMaster(in.Newest, in.Now, in.StaleMasterAfter, transition.VIPs{Known: in.KnowsVIPs, Held: in.HoldsVIP}, l, in.Peer, in.PeerAddr) {
+			return fail("VRRP made this node master but its redis is a replica of %s: give the VIP back", l.MasterAddr())
+		}
+		// keepalived has long moved this node out of MASTER (this check
+		// failed all along); passing lets it leave FAULT, and its
+		// notify_backup records the truth (S12).
+		warnings = append(warnings, fmt.Sprintf("the newest event, master, came from keepalived over %s ago while this host holds no VIP: it is stale (a lost or late hook)", in.StaleMasterAfter))
 	}
 	if in.HoldsVIP {
 		// keepalived made this node MASTER but no master event reached

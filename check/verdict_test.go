@@ -106,6 +106,14 @@ func runVerdictCases(t *testing.T, cases []verdictCase) {
 	}
 }
 
+// staleTicket is a master event keepalived delivered two minutes before vNow.
+var staleTicket = transition.Ticket{Seq: 7, Event: transition.EventMaster, At: vNow.Add(-2 * time.Minute), Source: transition.SourceHook}
+
+func edited[T any](v T, change func(*T)) T {
+	change(&v)
+	return v
+}
+
 func TestVerdict(t *testing.T) {
 	healthyMaster := vMaster(vLocal, vHistA, 1000, 50)
 	ourReplica := vReplica(vPeer, vLocal, true, vHistA, 1000, 50)
@@ -246,6 +254,36 @@ func TestVerdict(t *testing.T) {
 		{
 			name:   "LastEvent master while local is a replica",
 			in:     check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: peerMaster, LastEvent: transition.EventMaster},
+			reason: "give the VIP back",
+		},
+		{
+			name: "a stale master event (keepalived's, past its bound, no VIP held) lets an in-sync replica pass",
+			in: check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: peerMaster, LastEvent: transition.EventMaster,
+				Newest: staleTicket, StaleMasterAfter: time.Minute, KnowsVIPs: true, Now: vNow},
+			ok: true, reason: "in sync", warning: "stale",
+		},
+		{
+			name: "a master event within its bound still fails a replica",
+			in: check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: peerMaster, LastEvent: transition.EventMaster,
+				Newest: edited(staleTicket, func(t *transition.Ticket) { t.At = vNow.Add(-30 * time.Second) }), StaleMasterAfter: time.Minute, KnowsVIPs: true, Now: vNow},
+			reason: "give the VIP back",
+		},
+		{
+			name: "an old master event while this host holds the VIP is current",
+			in: check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: peerMaster, LastEvent: transition.EventMaster,
+				Newest: staleTicket, StaleMasterAfter: time.Minute, KnowsVIPs: true, HoldsVIP: true, Now: vNow},
+			reason: "give the VIP back",
+		},
+		{
+			name: "an old master event from the built-in router is current (it comes in order)",
+			in: check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: peerMaster, LastEvent: transition.EventMaster,
+				Newest: edited(staleTicket, func(t *transition.Ticket) { t.Source = transition.SourceRouter }), StaleMasterAfter: time.Minute, Now: vNow},
+			reason: "give the VIP back",
+		},
+		{
+			name: "an old master event while the replica's link is down is not stale",
+			in: check.Input{Local: vReplica(vLocal, vPeer, false, vHistA, 1000, 50), Peer: peerMaster, LastEvent: transition.EventMaster,
+				Newest: staleTicket, StaleMasterAfter: time.Minute, Now: vNow},
 			reason: "give the VIP back",
 		},
 		{

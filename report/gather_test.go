@@ -102,7 +102,7 @@ func TestGatherReadsEverything(t *testing.T) {
 	if err := src.State.Append(transition.Record{Time: time.Now().Add(-time.Hour), Event: transition.EventMaster, Outcome: transition.OutcomeOK}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.State.Enqueue(transition.EventMaster, time.Now()); err != nil {
+	if _, err := src.State.Enqueue(transition.EventMaster, "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	in := Gather(context.Background(), src, DefaultThresholds())

@@ -237,7 +237,7 @@ func TestFenceWaitSuperseded(t *testing.T) {
 	g := fencedRig(t, errUnreachable)
 	g.r.Opts.FenceAfter = time.Hour
 	g.local.on("PromoteNoOne", 1, func() {
-		if _, err := g.r.State.Enqueue(EventBackup, time.Now()); err != nil {
+		if _, err := g.r.State.Enqueue(EventBackup, "", time.Now()); err != nil {
 			t.Error(err)
 		}
 	})

@@ -26,7 +26,7 @@ func (s StateDir) Maintenance() (maintenance.State, error) {
 func (s StateDir) RecordPaused(ev Event, source string, m maintenance.State, before Snapshot, now time.Time) (Record, error) {
 	rec := Record{Time: now.UTC(), Instance: s.Instance, Event: ev, Source: source, Before: before, Outcome: OutcomeMaintenance,
 		Plan: &Plan{Decision: "maintenance", Reason: fmt.Sprintf("maintenance mode is %s: event recorded, nothing changed", m)}}
-	t, err := s.Enqueue(ev, now)
+	t, err := s.Enqueue(ev, source, now)
 	if err != nil {
 		return rec, fmt.Errorf("transition %s: %w", ev, err)
 	}

@@ -29,7 +29,7 @@ func (s *maintCountingServer) Facts(context.Context) (node.Facts, error) {
 // even read the servers. Off again, the next pass reads them.
 func TestReconcileEveryPausesInMaintenance(t *testing.T) {
 	sd := StateDir{Dir: t.TempDir(), Instance: "r1"}
-	if _, err := sd.Enqueue(EventMaster, time.Now()); err != nil {
+	if _, err := sd.Enqueue(EventMaster, "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := maintenance.Enable(sd.Dir, sd.Instance, maintenance.State{Reason: "test"}); err != nil {
@@ -62,7 +62,7 @@ func TestReconcileEveryPausesInMaintenance(t *testing.T) {
 // its next step) and journals it with the outcome "maintenance".
 func TestRecordPaused(t *testing.T) {
 	sd := StateDir{Dir: t.TempDir(), Instance: "r1"}
-	old, err := sd.Enqueue(EventBackup, time.Now())
+	old, err := sd.Enqueue(EventBackup, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,6 +177,43 @@ func TestReconcile(t *testing.T) {
 			},
 		},
 		{
+			name: "a stale master event takes nothing from a live master peer (torture seed 7020)",
+			ev:   EventMaster, age: 2 * time.Minute,
+			setup: func(g *rig) {
+				g.local.follow(addrP, true)
+				g.peer.configFile = ""
+				g.r.Opts.StaleMasterAfter = time.Minute
+				g.r.VIPs = func() VIPs { return VIPs{Known: true, Held: false} }
+			},
+			reads: 1,
+			check: func(t *testing.T, g *rig, _ Record) {
+				if g.peer.n("FailoverTo") != 0 || g.local.n("PromoteNoOne") != 0 {
+					t.Errorf("peer calls %v, local calls %v: want no handover", g.peer.log(), g.local.log())
+				}
+			},
+		},
+		{
+			name: "a master event within its bound takes the role by handover",
+			ev:   EventMaster, age: 30 * time.Second,
+			setup: func(g *rig) {
+				g.local.follow(addrP, true)
+				g.peer.configFile = ""
+				g.r.Opts.StaleMasterAfter = time.Minute
+			},
+			acted: true, outcome: OutcomeOK, steps: []string{"wait-in-sync", "failover", "config-rewrite"}, reads: -1,
+		},
+		{
+			name: "an old master event while this host holds the VIP is current: handover",
+			ev:   EventMaster, age: 2 * time.Minute,
+			setup: func(g *rig) {
+				g.local.follow(addrP, true)
+				g.peer.configFile = ""
+				g.r.Opts.StaleMasterAfter = time.Minute
+				g.r.VIPs = func() VIPs { return VIPs{Known: true, Held: true} }
+			},
+			acted: true, outcome: OutcomeOK, steps: []string{"wait-in-sync", "failover", "config-rewrite"}, reads: -1,
+		},
+		{
 			name: "a backup event follows a live master at once (the peer had its wait)",
 			ev:   EventBackup, age: time.Minute,
 			setup: func(g *rig) {
@@ -190,7 +227,7 @@ func TestReconcile(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			g := newRig(t)
 			if c.ev != "" {
-				if _, err := g.r.State.Enqueue(c.ev, time.Now().Add(-c.age)); err != nil {
+				if _, err := g.r.State.Enqueue(c.ev, "", time.Now().Add(-c.age)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -262,12 +299,12 @@ func TestReconcileEvery(t *testing.T) {
 	acting := newRig(t)
 	acting.local.follow(addrP, false)
 	acting.peer.down = true
-	if _, err := acting.r.State.Enqueue(EventMaster, time.Now().Add(-time.Minute)); err != nil {
+	if _, err := acting.r.State.Enqueue(EventMaster, "", time.Now().Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	failing := newRig(t)
 	failing.local.fail("Facts", 0, fmt.Errorf("%w: NOAUTH", node.ErrAuth))
-	if _, err := failing.r.State.Enqueue(EventMaster, time.Now()); err != nil {
+	if _, err := failing.r.State.Enqueue(EventMaster, "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 

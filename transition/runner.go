@@ -82,6 +82,9 @@ type Options struct {
 	FenceAfter time.Duration
 	// LeaseDuration is the witness lease asked for (with Runner.Witness).
 	LeaseDuration time.Duration
+	// StaleMasterAfter is the age past which a master event keepalived
+	// delivered may be stale (StaleMaster); 0 never.
+	StaleMasterAfter time.Duration
 }
 
 // Witness is the pair's lease service; *witness.Client has it.
@@ -104,6 +107,9 @@ type Runner struct {
 	// Witness, when not nil, is asked for the lease before a promotion on
 	// unknown evidence (with Opts.FenceAfter > 0).
 	Witness Witness
+	// VIPs, when not nil, says whether this host holds the instance's
+	// VIPs (StaleMaster); nil is unknown.
+	VIPs func() VIPs
 
 	// lease keeps what the witness said (created on first use).
 	lease *leaseView
@@ -233,7 +239,7 @@ func (r *Runner) Run(ctx context.Context, ev Event, source string) (Record, erro
 		return rec, fmt.Errorf("transition %s: %w", ev, err)
 	}
 	defer pending.Done()
-	ticket, err := r.State.Enqueue(ev, start)
+	ticket, err := r.State.Enqueue(ev, source, start)
 	if err != nil {
 		return rec, fmt.Errorf("transition %s: %w", ev, err)
 	}
@@ -458,6 +464,11 @@ func (r *Runner) plan(ctx context.Context, t Ticket, rec *Record, once bool) (Pl
 		if peer != nil && peer.RunID == local.RunID {
 			rec.Before = snap
 			return Plan{}, nil, nil, fmt.Errorf("%w: %s and %s are the same server (run_id %s)", ErrPeerIsLocal, r.PeerAddr, r.Local.Addr(), local.RunID)
+		}
+		if r.staleMaster(t, local, peer) {
+			rec.Before = snap
+			return Plan{Wait: true, Decision: "stale-master-event", Reason: fmt.Sprintf(
+				"the newest event, master, came from keepalived over %s ago, this host holds no VIP and local is a replica in sync with the peer, a live master: the event is stale; taking nothing from the peer", r.Opts.StaleMasterAfter)}, &local, peer, nil
 		}
 		if peer != nil {
 			snap.LocalStream, snap.PeerStream = r.streams(ctx, local, *peer)
@@ -888,4 +899,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// staleMaster is StaleMaster for t with this runner's clock, bound and
+// VIPs.
+func (r *Runner) staleMaster(t Ticket, local node.Facts, peer *node.Facts) bool {
+	var v VIPs
+	if r.VIPs != nil {
+		v = r.VIPs()
+	}
+	return StaleMaster(t, r.Now(), r.Opts.StaleMasterAfter, v, local, peer, r.PeerAddr)
 }

@@ -1050,7 +1050,7 @@ func TestRunPauseHandoverPromotesOnlyUnderThePause(t *testing.T) {
 
 // enqueue records a newer event, as a hook run by keepalived meanwhile would.
 func enqueue(g *rig, ev Event) {
-	if _, err := g.r.State.Enqueue(ev, time.Now()); err != nil {
+	if _, err := g.r.State.Enqueue(ev, "", time.Now()); err != nil {
 		g.t.Error(err)
 	}
 }
@@ -1167,7 +1167,7 @@ func TestRunSupersededWhileWaitingForTheLock(t *testing.T) {
 	g := newRig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	held, err := g.r.State.Enqueue(EventBackup, time.Now())
+	held, err := g.r.State.Enqueue(EventBackup, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1213,7 +1213,7 @@ func TestRunSupersededWhileWaitingForTheLock(t *testing.T) {
 // ErrLockTimeout, and says so in the journal.
 func TestRunLockTimeout(t *testing.T) {
 	g := newRig(t)
-	held, _ := g.r.State.Enqueue(EventBackup, time.Now())
+	held, _ := g.r.State.Enqueue(EventBackup, "", time.Now())
 	lock, err := g.r.State.TryAcquire(held)
 	if err != nil {
 		t.Fatal(err)

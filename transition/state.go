@@ -44,11 +44,14 @@ type Ticket struct {
 	Event Event     `json:"event"`
 	At    time.Time `json:"at"`
 	PID   int       `json:"pid"`
+	// Source says who delivered the event (SourceHook, SourceRouter...;
+	// "" in a sequence file written before sources were recorded).
+	Source string `json:"source,omitempty"`
 }
 
 // Enqueue gives the event the next sequence number and records it as the
 // newest: every older transition still running stops at its next step.
-func (s StateDir) Enqueue(ev Event, now time.Time) (Ticket, error) {
+func (s StateDir) Enqueue(ev Event, source string, now time.Time) (Ticket, error) {
 	if err := os.MkdirAll(s.Dir, 0o750); err != nil {
 		return Ticket{}, fmt.Errorf("state dir: %w", err)
 	}
@@ -61,7 +64,7 @@ func (s StateDir) Enqueue(ev Event, now time.Time) (Ticket, error) {
 		return Ticket{}, fmt.Errorf("lock sequence: %w", err)
 	}
 	last, _ := readTicket(f)
-	t := Ticket{Seq: last.Seq + 1, Event: ev, At: now.UTC(), PID: os.Getpid()}
+	t := Ticket{Seq: last.Seq + 1, Event: ev, At: now.UTC(), PID: os.Getpid(), Source: source}
 	b, _ := json.Marshal(t)
 	if err := f.Truncate(0); err != nil {
 		return Ticket{}, fmt.Errorf("write sequence: %w", err)

@@ -54,7 +54,7 @@ func TestHealthSourceRealRedis(t *testing.T) {
 	if ok, why := httpapi.Primary(read(onMaster, nil)); ok || !strings.Contains(why, "is none, not master") {
 		t.Errorf("master without a keepalived event: %v %q", ok, why)
 	}
-	if _, err := (transition.StateDir{Dir: onMaster.StateDir, Instance: "pair"}).Enqueue(transition.EventMaster, time.Now()); err != nil {
+	if _, err := (transition.StateDir{Dir: onMaster.StateDir, Instance: "pair"}).Enqueue(transition.EventMaster, "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if ok, why := httpapi.Primary(read(onMaster, nil)); !ok {

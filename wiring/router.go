@@ -162,7 +162,7 @@ type Transitions struct {
 
 // Supersede marks ev as the newest event in the instance's state dir.
 func (t Transitions) Supersede(ev transition.Event) error {
-	_, err := StateDir(t.Instance).Enqueue(ev, time.Now())
+	_, err := StateDir(t.Instance).Enqueue(ev, transition.SourceRouter, time.Now())
 	return err
 }
 

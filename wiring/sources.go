@@ -25,6 +25,7 @@ const guardSlack = time.Minute
 func CheckInput(ctx context.Context, in config.Instance, local, peer check.FactsReader, now time.Time) (check.Input, error) {
 	input, err := check.Gather(ctx, local, peer, StateDir(in), in.Announce, in.Peer, now)
 	input.MaxLinkDown = in.MaxLinkDown
+	input.StaleMasterAfter = in.Timeouts.Transition
 	input.Fence.On, input.Fence.Witness, input.Fence.FenceAfter = in.Fencing(), in.HasWitness(), in.FenceAfter
 	input.Fence.PendingSlack, input.Fence.KeeperStale = in.Timeouts.Transition, keeperStale(in)
 	return input, err

@@ -2,11 +2,13 @@ package wiring
 
 import (
 	"context"
+	"net"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/redis-vip/redis-vip/backup"
+	"github.com/redis-vip/redis-vip/check"
 	"github.com/redis-vip/redis-vip/config"
 	"github.com/redis-vip/redis-vip/transition"
 	"github.com/redis-vip/redis-vip/witness"
@@ -32,10 +34,29 @@ func Runner(in config.Instance, local, peer transition.Server, log *zap.Logger, 
 		Backups: backups,
 		Opts: transition.Options{Force: force, FollowDiverged: in.OnDiverged == config.DivergedBackupAndFollow, Handover: in.Handover,
 			SyncTimeout: in.Timeouts.Sync, PeerWait: in.Timeouts.PeerWait, Holdoff: in.Timeouts.Holdoff, Poll: poll,
-			MaxLinkDown: in.MaxLinkDown, FenceAfter: in.FenceAfter, LeaseDuration: in.LeaseDuration()},
+			MaxLinkDown: in.MaxLinkDown, FenceAfter: in.FenceAfter, LeaseDuration: in.LeaseDuration(),
+			StaleMasterAfter: in.Timeouts.Transition},
 		Now:     time.Now,
 		Witness: Witness(in, log),
+		VIPs: func() transition.VIPs {
+			known, held := HoldsVIP(in)
+			return transition.VIPs{Known: known, Held: held}
+		},
 	}
+}
+
+// HoldsVIP says whether the instance has VIPs configured (known) and
+// whether one of them is on this host's interfaces (held). An interface
+// list that cannot be read leaves it unknown.
+func HoldsVIP(in config.Instance) (known, held bool) {
+	if len(in.VIPs) == 0 {
+		return false, false
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false, false
+	}
+	return true, check.HoldsAny(in.VIPs, addrs)
 }
 
 // Witness is the instance's witness client, nil without a witness. A

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -46,11 +45,7 @@ func checkCommand() *cli.Command {
 			if errors.Is(in.LocalErr, node.ErrAuth) {
 				return fmt.Errorf("%w: %w", config.ErrConfig, in.LocalErr)
 			}
-			if len(e.inst.VIPs) > 0 {
-				if addrs, aerr := net.InterfaceAddrs(); aerr == nil {
-					in.HoldsVIP = check.HoldsAny(e.inst.VIPs, addrs)
-				}
-			}
+			in.KnowsVIPs, in.HoldsVIP = wiring.HoldsVIP(e.inst)
 			res := check.Verdict(in)
 			word := "OK"
 			if !res.OK {

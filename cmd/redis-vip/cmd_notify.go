@@ -49,7 +49,7 @@ func notifyCommand(name string, ev transition.Event) *cli.Command {
 				return err
 			}
 			defer e.flush()
-			return runTransition(c.Context, c.App.Writer, e, ev, "keepalived", c.Bool(config.SettingForce.Flag))
+			return runTransition(c.Context, c.App.Writer, e, ev, transition.SourceHook, c.Bool(config.SettingForce.Flag))
 		},
 	}
 }
@@ -151,7 +151,7 @@ func genericNotifyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return runTransition(c.Context, c.App.Writer, e, n.State.Event(), "keepalived-notify", c.Bool(config.SettingForce.Flag))
+			return runTransition(c.Context, c.App.Writer, e, n.State.Event(), transition.SourceNotify, c.Bool(config.SettingForce.Flag))
 		},
 	}
 }
@@ -229,11 +229,11 @@ type fifoTarget struct {
 
 // Supersede marks ev as the instance's newest event in its state dir.
 func (t fifoTarget) Supersede(ev transition.Event) error {
-	_, err := wiring.StateDir(t.e.inst).Enqueue(ev, time.Now())
+	_, err := wiring.StateDir(t.e.inst).Enqueue(ev, transition.SourceFIFO, time.Now())
 	return err
 }
 
 // Run runs the transition as notify-master and friends do, and prints its line.
 func (t fifoTarget) Run(ctx context.Context, ev transition.Event) error {
-	return runTransition(ctx, t.out, t.e, ev, "keepalived-fifo", false)
+	return runTransition(ctx, t.out, t.e, ev, transition.SourceFIFO, false)
 }

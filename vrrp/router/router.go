@@ -30,7 +30,7 @@ var ErrPrivileges = errors.New("needs CAP_NET_ADMIN and CAP_NET_RAW (run as root
 
 // EventSource is the source recorded in the journal for the transitions a
 // Router runs.
-const EventSource = "vrrp"
+const EventSource = transition.SourceRouter
 
 // Bounds on the I/O the event loop does itself.
 const (
