@@ -72,7 +72,7 @@ var Settings = []Setting{
 	{Key: "timeouts.holdoff", Usage: "how long check fails after a sync-before-promote timed out", Default: "30s"},
 	{Key: "max_link_down", Usage: "a replica whose link to its master has been down longer than this is not promoted alone; 0 turns the bound off", Default: "10s"},
 	{Key: "reconcile_interval", Usage: "how often the long-running process (notify-fifo, run) re-checks the pair and repairs it; 0 turns it off", Default: "2s"},
-	{Key: "vips", Usage: "the VIP keepalived moves for this instance (IP addresses, comma-separated; optional): check fails a replica whose host holds it without a master event, and switchover holds it on lo while keepalived moves it, so the old master's clients are answered"},
+	{Key: "vips", Usage: "the VIP keepalived moves for this instance (IP addresses, comma-separated; optional): check fails a replica whose host holds it without a master event, a master event older than timeouts.transition is stale only while the host does not hold it, and switchover holds it on lo while keepalived moves it, so the old master's clients are answered"},
 	{Key: "fence_after", Usage: "partition safety (docs/partitions.md): a master that loses its peer on unknown evidence stops acknowledging writes within this, and a node that promotes itself on unknown evidence waits this plus a margin before it accepts writes; 0 turns fencing off, otherwise at least 3s", Default: "0"},
 	{Key: "fence_interval", Usage: "how often the long-running process (notify-fifo, reconcile --loop, run) probes the peer, keeps the witness lease and sets the master's fence", Default: "250ms"},
 	{Key: "witness.address", Usage: "the witness (redis-vip witness on a third host), host:port; empty: no witness. Needs fence_after"},
