@@ -5,7 +5,7 @@
 // accounting, the backups read back, the goals) and the rendering of the
 // table. Both end-to-end labs run it: test/e2e on the keepalived lab of
 // scripts/lab.sh (test/lab), test/vrrpe2e on the built-in VRRP lab
-// (test/vrrpe2e/netlab), each through a small adapter that satisfies Lab.
+// (test/lab/netlab), each through a small adapter that satisfies Lab.
 //
 // A cell builds its own lab (Table.NewLab, with the column's settings),
 // waits for the pair to settle, starts a writer through the VIP (from the
