@@ -157,7 +157,11 @@ func (l *Lab) StartWitness(ctx context.Context, argv ...string) error {
 	if _, err := l.net.StartWitness(argv...); err != nil {
 		return err
 	}
-	l.o.Logf("w: started %s", strings.Join(argv, " "))
+	what := "redis-vip witness on " + l.WitnessAddr()
+	if len(argv) > 0 {
+		what = strings.Join(argv, " ")
+	}
+	l.o.Logf("w: started %s", what)
 	return nil
 }
 
