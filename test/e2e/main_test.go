@@ -82,7 +82,9 @@ func setup(m *testing.M) int {
 	return m.Run()
 }
 
-var staleNS = regexp.MustCompile(`^rvtest-e2e-(\d+)-\d+-(h1|h2|w|c|br)$`)
+// staleNS are the namespaces of a lab (netlab's names; client was
+// lab.sh's name for c, before the lab was built in Go).
+var staleNS = regexp.MustCompile(`^rvtest-e2e-(\d+)-\d+-(h1|h2|w|c|client|br)$`)
 
 // reapStale removes the namespaces (and their processes) of earlier test runs
 // that were killed before their cleanup could run.
