@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # lab.sh: a two-host redis-vip lab on this machine, in network namespaces.
+# This is the operator-facing lab (scripts/demo.sh, make lab-up); the tests
+# build the same lab in Go (package test/lab): keep the two in step.
 #
 #   rv-h1      192.0.2.11/24  redis-server + keepalived + redis-vip (host A)
 #   rv-h2      192.0.2.12/24  redis-server + keepalived + redis-vip (host B)

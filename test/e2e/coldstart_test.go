@@ -78,19 +78,20 @@ func TestScenario08ColdStart(t *testing.T) {
 // both hosts at once.
 func stopAll(t *testing.T, ctx context.Context, l *lab.Lab) {
 	t.Helper()
-	both(t, ctx, l, "stop-keepalived")
-	both(t, ctx, l, "stop-redis")
+	both(t, func(h string) error { return l.StopKeepalived(ctx, h) })
+	both(t, func(h string) error { return l.StopRedis(ctx, h) })
 }
 
 // startAll starts Redis (guard first) on both hosts at once, then keepalived
 // on both at once, as after a power cut.
 func startAll(t *testing.T, ctx context.Context, l *lab.Lab) {
 	t.Helper()
-	both(t, ctx, l, "start-redis")
-	both(t, ctx, l, "start-keepalived")
+	both(t, func(h string) error { _, err := l.StartRedis(ctx, h); return err })
+	both(t, func(h string) error { return l.StartKeepalived(ctx, h) })
 }
 
-func both(t *testing.T, ctx context.Context, l *lab.Lab, cmd string) {
+// both runs do for h1 and h2 at once.
+func both(t *testing.T, do func(host string) error) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make([]error, len(lab.Hosts))
@@ -98,7 +99,7 @@ func both(t *testing.T, ctx context.Context, l *lab.Lab, cmd string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = l.Script(ctx, cmd, h)
+			errs[i] = do(h)
 		}()
 	}
 	wg.Wait()

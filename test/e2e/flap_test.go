@@ -24,9 +24,9 @@ func TestScenario09CheckFlaps(t *testing.T) {
 		if i == 1 {
 			pause = 2500 * time.Millisecond // long enough for fall 2: a failover
 		}
-		script(t, ctx, l, "stop-redis", m[0], "--stop")
+		must(t, l.FreezeRedis(m[0]))
 		time.Sleep(pause)
-		script(t, ctx, l, "stop-redis", m[0], "--cont")
+		must(t, l.ThawRedis(m[0]))
 		t.Logf("round %d: paused %s for %s; now %s", i+1, m[0], pause, l.State(ctx))
 		time.Sleep(1500 * time.Millisecond)
 	}

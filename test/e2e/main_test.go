@@ -55,7 +55,7 @@ func setup(m *testing.M) int {
 	}
 	env.repo = repo
 	// Binaries live in a root-owned 0755 dir: the keepalived script user must
-	// be able to run them (lab.sh copies redis-vip into the lab dir anyway).
+	// be able to run them (the lab copies redis-vip into the lab dir anyway).
 	dir, err := os.MkdirTemp("", "rvtest-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -82,7 +82,9 @@ func setup(m *testing.M) int {
 	return m.Run()
 }
 
-var staleNS = regexp.MustCompile(`^rvtest-e2e-(\d+)-\d+-(h1|h2|w|client|br)$`)
+// staleNS are the namespaces of a lab (netlab's names; client was
+// lab.sh's name for c, before the lab was built in Go).
+var staleNS = regexp.MustCompile(`^rvtest-e2e-(\d+)-\d+-(h1|h2|w|c|client|br)$`)
 
 // reapStale removes the namespaces (and their processes) of earlier test runs
 // that were killed before their cleanup could run.
@@ -201,12 +203,21 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ")
 }
 
-// script runs lab.sh and fails the test on error.
-func script(t *testing.T, ctx context.Context, l *lab.Lab, args ...string) string {
+// must fails the test on err.
+func must(t *testing.T, err error) {
 	t.Helper()
-	out, err := l.Script(ctx, args...)
 	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
+		t.Fatal(err)
+	}
+}
+
+// startRedis starts host's Redis (guard first, unless lab.NoGuard) and
+// fails the test on error; it returns guard's output.
+func startRedis(t *testing.T, ctx context.Context, l *lab.Lab, host string, flags ...lab.RedisFlag) string {
+	t.Helper()
+	out, err := l.StartRedis(ctx, host, flags...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -1,8 +1,8 @@
 package e2e
 
-// Tests of the lab's partition primitives themselves (scripts/lab.sh:
+// Tests of the lab's partition primitives themselves (test/lab:
 // isolate, split, poweroff, the witness host, the local writer), on a lab
-// built with `up --net-only` (no keepalived, no Redis unless a test starts
+// built with UpNet (no keepalived, no Redis unless a test starts
 // one), so that each runs in seconds. The partition scenarios that use them
 // live elsewhere.
 
@@ -32,8 +32,8 @@ import (
 // the bound is above that (labnet.ProbeTimeout).
 const probeTimeout = labnet.ProbeTimeout
 
-// newNetLab builds a lab with namespaces and configs but no process (lab.sh
-// up --net-only) and always removes it.
+// newNetLab builds a lab with namespaces and configs but no process (UpNet)
+// and always removes it.
 func newNetLab(t *testing.T) (*lab.Lab, context.Context) {
 	t.Helper()
 	ctx, name, dir := labPlace(t, 2*time.Minute)
@@ -47,7 +47,7 @@ func newNetLab(t *testing.T) (*lab.Lab, context.Context) {
 		_ = os.RemoveAll(dir)
 	})
 	if err := l.UpNet(ctx); err != nil {
-		t.Fatalf("lab up --net-only: %v", err)
+		t.Fatalf("lab UpNet: %v", err)
 	}
 	return l, ctx
 }
@@ -132,12 +132,6 @@ func TestPartitionLabShapes(t *testing.T) {
 		expectShape(t, ctx, l, labnet.Shape{Split: true, Isolated: []string{"h1", "w"}, Off: []string{"w"}})
 		do(l.HealAll)
 		do(l.HealAll)
-		expectShape(t, ctx, l, healed)
-	})
-	t.Run("cut is isolate", func(t *testing.T) {
-		script(t, ctx, l, "cut", "h2")
-		expectShape(t, ctx, l, labnet.Shape{Isolated: []string{"h2"}})
-		script(t, ctx, l, "heal", "h2")
 		expectShape(t, ctx, l, healed)
 	})
 }
@@ -375,7 +369,7 @@ func TestPartitionLabWitness(t *testing.T) {
 func TestPartitionLabLocalWriter(t *testing.T) {
 	testtier.RequirePartitionTable(t)
 	l, ctx := newNetLab(t)
-	script(t, ctx, l, "start-redis", "h1", "--no-guard")
+	startRedis(t, ctx, l, "h1", lab.NoGuard)
 	w, err := l.StartLocalWriter(ctx, "local", "h1", "--duration", "60s")
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 package e2e
 
-// The lab of the partition table: the keepalived lab of scripts/lab.sh in
+// The lab of the partition table: the keepalived lab of test/lab in
 // its notify-FIFO variant (the one the packaging recommends: its
 // long-running `redis-vip notify-fifo` keeps the fence), with the instance
 // settings of one column of the table, and the witness host's witness;
@@ -27,7 +27,7 @@ func instanceYAML(l *lab.Lab, m parttable.Mode) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "    # Added by test/e2e/partition_table_lab_test.go (lab.sh has no hook for instance settings).\n")
+	fmt.Fprintf(&b, "    # Added by test/e2e/partition_table_lab_test.go (the lab has no option for instance settings).\n")
 	fmt.Fprintf(&b, "    fence_after: %s\n    fence_interval: %s\n", parttable.FenceAfter, parttable.FenceInterval)
 	if m.Witness {
 		fmt.Fprintf(&b, "    witness:\n      address: %s\n      secret_file: %s\n      pair: %s\n      timeout: %s\n",
@@ -40,12 +40,12 @@ func instanceYAML(l *lab.Lab, m parttable.Mode) string {
 // it down; before that it copies the hosts' logs into keep (when not ""),
 // and into the test log when the cell failed.
 //
-// lab.sh up writes each host's redis-vip.yml and starts the processes in
-// one go, so the column's settings could only be added after its daemons
-// had read the file. Instead: up --net-only (namespaces, dirs, configs, no
-// process), append the settings, start the witness, then start the pair
-// as lab.sh up does (h1's Redis and keepalived, the VIP on h1 and its
-// notify-master done, then h2's); the cell waits until it settles.
+// Up writes each host's redis-vip.yml and starts the processes in one go,
+// so the column's settings could only be added after its daemons had read
+// the file. Instead: UpNet (namespaces, dirs, configs, no process), append
+// the settings, start the witness, then StartPair (h1's Redis and
+// keepalived, the VIP on h1 and its notify-master done, then h2's); the
+// cell waits until it settles.
 func newPartitionLab(t *testing.T, m parttable.Mode, keep string) (parttable.Lab, context.Context) {
 	t.Helper()
 	ctx, name, dir := labPlace(t, 5*time.Minute)
@@ -65,7 +65,7 @@ func newPartitionLab(t *testing.T, m parttable.Mode, keep string) (parttable.Lab
 				t.Logf("%s redis-vip.log (tail):\n%s", h, indent(l.Tail(h+"/log/redis-vip.log", 30)))
 			}
 			if m.Witness {
-				t.Logf("witness.log (tail):\n%s", indent(l.Tail("w/log/witness.log", 20)))
+				t.Logf("witness.log (tail):\n%s", indent(lab.TailFile(l.WitnessLog(), 20)))
 			}
 		}
 		dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
@@ -76,12 +76,10 @@ func newPartitionLab(t *testing.T, m parttable.Mode, keep string) (parttable.Lab
 		_ = os.RemoveAll(dir)
 	})
 	if err := l.UpNet(ctx); err != nil {
-		t.Fatalf("lab up --net-only: %v", err)
+		t.Fatalf("lab UpNet: %v", err)
 	}
 	if add := instanceYAML(l, m); add != "" {
-		for _, h := range lab.Hosts {
-			appendFile(t, filepath.Join(l.HostDir(h), "etc", "redis-vip.yml"), add)
-		}
+		must(t, l.AddInstanceYAML(add))
 		t.Logf("added to each host's redis-vip.yml:\n%s", add)
 	}
 	if m.Witness {
@@ -89,42 +87,14 @@ func newPartitionLab(t *testing.T, m parttable.Mode, keep string) (parttable.Lab
 			t.Fatalf("start the witness: %v", err)
 		}
 	}
-	// As lab.sh up: h1 first, so that it is the master; h2 joins as its replica.
-	script(t, ctx, l, "start-redis", "h1")
-	script(t, ctx, l, "start-keepalived", "h1")
-	if err := lab.WaitFor(ctx, 20*time.Second, "the VIP on h1", func() bool { return l.VIPHolder(ctx) == "h1" }); err != nil {
-		t.Fatal(err)
-	}
-	journal := filepath.Join(l.HostDir("h1"), "state", lab.Instance+".journal")
-	if err := lab.WaitFor(ctx, 20*time.Second, "h1's notify-master to finish", func() bool {
-		b, _ := os.ReadFile(journal)
-		return strings.Contains(string(b), `"event":"master"`)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	script(t, ctx, l, "start-redis", "h2")
-	script(t, ctx, l, "start-keepalived", "h2")
+	must(t, l.StartPair(ctx))
 	return tableLab{l}, ctx
-}
-
-func appendFile(t *testing.T, path, s string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // keepLogs copies what explains a cell (each host's logs and journal, the
 // witness's log, the writers' records) into dir, which outlives the lab.
 func keepLogs(t *testing.T, l *lab.Lab, dir string) {
-	rels := []string{"w/log/witness.log"}
+	rels := []string{"w/witness.log"}
 	for _, h := range lab.Hosts {
 		rels = append(rels, h+"/log/redis-vip.log", h+"/log/keepalived.log", h+"/log/redis.log",
 			h+"/state/"+lab.Instance+".journal", h+"/etc/redis-vip.yml")
@@ -165,28 +135,16 @@ func (l tableLab) Boot(ctx context.Context, host string) error {
 	if err := l.StartRedis(ctx, host); err != nil {
 		return err
 	}
-	return l.run(ctx, "start-keepalived", host)
+	return l.StartKeepalived(ctx, host)
 }
 
-func (l tableLab) KillRedis(ctx context.Context, host string) error {
-	return l.run(ctx, "stop-redis", host, "--kill")
-}
-
-// StartRedis is lab.sh start-redis: guard, then redis-server.
+// StartRedis is lab.Lab.StartRedis: guard, then redis-server.
 func (l tableLab) StartRedis(ctx context.Context, host string) error {
-	return l.run(ctx, "start-redis", host)
+	_, err := l.Lab.StartRedis(ctx, host)
+	return err
 }
 
 func (l tableLab) StartWitness(ctx context.Context) error { return l.Lab.StartWitness(ctx) }
-
-// run runs lab.sh, its output in the error.
-func (l tableLab) run(ctx context.Context, args ...string) error {
-	out, err := l.Script(ctx, args...)
-	if err != nil {
-		return fmt.Errorf("%w\n%s", err, out)
-	}
-	return nil
-}
 
 // StartWriter: through the VIP from the client (key and settle as the
 // other scenarios' writers), or lab.StartLocalWriter.
@@ -211,7 +169,7 @@ func (l tableLab) VerifyLog(ctx context.Context, path string, settle time.Durati
 func (l tableLab) RedisVIPLog(host string) string {
 	return filepath.Join(l.HostDir(host), "log", "redis-vip.log")
 }
-func (l tableLab) WitnessLog() string           { return filepath.Join(l.Dir(), "w", "log", "witness.log") }
+func (l tableLab) WitnessLog() string           { return l.Lab.WitnessLog() }
 func (l tableLab) BackupDir(host string) string { return filepath.Join(l.HostDir(host), "backups") }
 
 // tableWriter is a lab writer with the file StartLocalWriter saves to.

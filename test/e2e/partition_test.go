@@ -38,11 +38,11 @@ func scenario02(t *testing.T, cut string) {
 	master, _ := settled(t, ctx, l, 20*time.Second, nil)
 	if master != cut {
 		// Move the master role with a planned keepalived restart (scenario 3).
-		script(t, ctx, l, "stop-keepalived", master)
+		must(t, l.StopKeepalived(ctx, master))
 		if err := lab.WaitFor(ctx, 30*time.Second, "the VIP on "+cut, func() bool { return l.VIPHolder(ctx) == cut }); err != nil {
 			t.Fatal(err)
 		}
-		script(t, ctx, l, "start-keepalived", master)
+		must(t, l.StartKeepalived(ctx, master))
 		master, _ = settled(t, ctx, l, 30*time.Second, func(m string, s lab.State) bool {
 			return m == cut && s.Nodes[lab.Peer(cut)].KA == "BACKUP"
 		})
@@ -58,7 +58,7 @@ func scenario02(t *testing.T, cut string) {
 	}
 	sideBefore := side.Acked()
 
-	script(t, ctx, l, "cut", master)
+	must(t, l.Isolate(ctx, master))
 	cutAt := time.Now()
 	splitSeen := lab.WaitFor(ctx, 9*time.Second, "two masters", func() bool { return len(l.State(ctx).Masters()) == 2 }) == nil
 	t.Logf("during the split (%.1fs after the cut): %s", time.Since(cutAt).Seconds(), l.State(ctx))
@@ -67,7 +67,7 @@ func scenario02(t *testing.T, cut string) {
 	}
 	time.Sleep(time.Until(cutAt.Add(10 * time.Second)))
 	mainDuring, sideDuring := w.Acked(), side.Acked()
-	script(t, ctx, l, "heal", master)
+	must(t, l.Heal(ctx, master))
 
 	winner, _ := settled(t, ctx, l, 45*time.Second, nil)
 	if err := w.WaitMoreAcks(ctx, 100, 10*time.Second); err != nil {

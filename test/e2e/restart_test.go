@@ -27,12 +27,12 @@ func TestScenario05OldMasterReturns(t *testing.T) {
 			old, _ := settled(t, ctx, l, 20*time.Second, nil)
 			w := startWriter(t, ctx, l, "s5-"+tc.name)
 			// A planned stop: Redis 7 waits for its replica before exiting.
-			script(t, ctx, l, "stop-redis", old, "--term")
+			must(t, l.StopRedis(ctx, old))
 			settled(t, ctx, l, 30*time.Second, func(m string, _ lab.State) bool { return m == lab.Peer(old) })
 			if err := w.WaitMoreAcks(ctx, 100, 10*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			out := script(t, ctx, l, "start-redis", old)
+			out := startRedis(t, ctx, l, old)
 			if !strings.Contains(out, "start-as-replica") {
 				t.Errorf("guard on the returning master should start it as a replica, said: %s", out)
 			}
@@ -115,13 +115,13 @@ func TestScenario06RestartEmpty(t *testing.T) {
 // again at once with persistence off, with or without guard.
 func restartEmpty(t *testing.T, ctx context.Context, l *lab.Lab, host string, guard bool) {
 	t.Helper()
-	script(t, ctx, l, "stop-redis", host, "--kill")
+	must(t, l.KillRedis(ctx, host))
 	wipe(t, l, host)
-	args := []string{"start-redis", host, "--no-persist"}
+	flags := []lab.RedisFlag{lab.NoPersist}
 	if !guard {
-		args = append(args, "--no-guard")
+		flags = append(flags, lab.NoGuard)
 	}
-	script(t, ctx, l, args...)
+	startRedis(t, ctx, l, host, flags...)
 }
 
 func wipe(t *testing.T, l *lab.Lab, host string) {
@@ -165,12 +165,12 @@ func TestScenario07OlderSnapshot(t *testing.T) {
 	if err := w.WaitMoreAcks(ctx, 200, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	script(t, ctx, l, "stop-redis", master, "--term")
+	must(t, l.StopRedis(ctx, master))
 	if err := os.WriteFile(rdb, old, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s restarts from a snapshot holding %d entries; the peer holds %d", master, snapLen, listLen(t, ctx, l, lab.Peer(master), "e2e:s7"))
-	out := script(t, ctx, l, "start-redis", master)
+	out := startRedis(t, ctx, l, master)
 	if !strings.Contains(out, "start-as-replica") {
 		t.Errorf("guard should start %s as a replica of its fresher peer, said: %s", master, out)
 	}
@@ -190,14 +190,14 @@ func TestScenario10ReplicaDiesAndReturns(t *testing.T) {
 	replica := lab.Peer(master)
 	w := startWriter(t, ctx, l, "s10")
 	holders := watchVIP(ctx, l)
-	script(t, ctx, l, "stop-redis", replica, "--kill")
+	must(t, l.KillRedis(ctx, replica))
 	if err := lab.WaitFor(ctx, 10*time.Second, replica+" keepalived FAULT", func() bool { return l.KeepalivedState(replica) == "FAULT" }); err != nil {
 		t.Error(err)
 	}
 	if err := w.WaitMoreAcks(ctx, 100, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	script(t, ctx, l, "start-redis", replica)
+	startRedis(t, ctx, l, replica)
 	settled(t, ctx, l, 30*time.Second, func(m string, s lab.State) bool { return m == master && s.Nodes[replica].KA == "BACKUP" })
 	if err := w.WaitMoreAcks(ctx, 100, 10*time.Second); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ func scenario01(t *testing.T, notify string) {
 	if err := w.WaitMoreAcks(ctx, 150, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	script(t, ctx, l, "stop-redis", master, "--kill")
+	must(t, l.KillRedis(ctx, master))
 	settled(t, ctx, l, 30*time.Second, func(m string, _ lab.State) bool { return m == lab.Peer(master) })
 	if err := w.WaitMoreAcks(ctx, 100, 10*time.Second); err != nil {
 		t.Fatal(err)
@@ -45,12 +45,12 @@ func scenario03(t *testing.T, notify string) {
 	l, ctx := newLab(t, labOptions{notify: notify})
 	master, _ := settled(t, ctx, l, 20*time.Second, nil)
 	w := startWriter(t, ctx, l, "s3")
-	script(t, ctx, l, "stop-keepalived", master)
+	must(t, l.StopKeepalived(ctx, master))
 	settled(t, ctx, l, 30*time.Second, func(m string, _ lab.State) bool { return m == lab.Peer(master) })
 	if err := w.WaitMoreAcks(ctx, 100, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	script(t, ctx, l, "start-keepalived", master)
+	must(t, l.StartKeepalived(ctx, master))
 	settled(t, ctx, l, 30*time.Second, func(m string, s lab.State) bool {
 		return m == lab.Peer(master) && s.Nodes[master].KA == "BACKUP"
 	})

@@ -40,9 +40,9 @@ func TestScenario04Switchover(t *testing.T) {
 
 	// Refused: the replica does not answer, so it cannot be shown in sync.
 	replica := lab.Peer(first)
-	script(t, ctx, l, "stop-redis", replica, "--stop")
+	must(t, l.FreezeRedis(replica))
 	out, err := switchover(ctx, l, first)
-	script(t, ctx, l, "stop-redis", replica, "--cont")
+	must(t, l.ThawRedis(replica))
 	t.Logf("switchover with the replica paused: %v: %s", err, out)
 	if err == nil || !strings.Contains(out, "refused") {
 		t.Errorf("switchover should refuse while the peer is not in sync; got err=%v out=%s", err, out)

@@ -35,7 +35,7 @@ func TestFIFOTrackFileOnKill(t *testing.T) {
 	if err := w.WaitMoreAcks(ctx, 150, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	script(t, ctx, l, "stop-redis", master, "--kill")
+	must(t, l.KillRedis(ctx, master))
 	deadline := time.Now().Add(5 * time.Second)
 	for value() != "1" && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -53,7 +53,7 @@ func TestFIFOTrackFileOnKill(t *testing.T) {
 
 	// Back: guard makes it a replica of the new master; once its check
 	// passes, the file goes back to 0 and keepalived leaves FAULT.
-	script(t, ctx, l, "start-redis", master)
+	startRedis(t, ctx, l, master)
 	deadline = time.Now().Add(30 * time.Second)
 	for value() != "0" && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

@@ -10,11 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 // Hosts are the two Redis hosts of the lab.
@@ -31,37 +34,67 @@ const VIP = "192.0.2.10"
 const Instance = "redis6379"
 
 // Options choose how the lab is built; the zero value of every field but
-// Repo, Dir, Prefix and Bin means lab.sh's default.
+// Dir, Prefix, Bin and Writer means lab.sh's default.
 type Options struct {
-	// Repo is the repository root (scripts/lab.sh and packaging/ live there).
+	// Repo is the repository root (packaging/ lives there); "" finds it
+	// from this package's source.
 	Repo string
-	// Dir is LAB_DIR; it must be reachable by the keepalived script user.
+	// Dir is the lab's state directory (lab.sh's LAB_DIR); the keepalived
+	// script user must reach it (0755 up to the root).
 	Dir string
-	// Prefix is LAB_PREFIX: the namespaces are Prefix-h1, Prefix-h2, ...
+	// Prefix starts every namespace name (lab.sh's LAB_PREFIX).
 	Prefix string
-	// Bin is the redis-vip binary; Writer the rv-writer binary.
+	// Bin is the redis-vip binary (copied into Dir/bin); Writer the
+	// rv-writer binary.
 	Bin, Writer string
-	// Notify is hooks or fifo; Profile shipped or tuned.
+	// Notify is hooks (default) or fifo; Profile shipped (default) or
+	// tuned (fall 1, rise 1).
 	Notify, Profile string
 	// Preempt drops nopreempt and gives h1 10 more priority points.
 	Preempt bool
-	// Include is cmdline or conf (see lab.sh).
+	// Include is cmdline (default: guard's include also on redis-server's
+	// command line, as the systemd drop-in does) or conf (only as the last
+	// line of redis.conf).
 	Include string
+	// ScriptUser is keepalived's script_user (default redis-vip, created
+	// when missing; root allowed).
+	ScriptUser string
+	// LogLevel is redis-vip's log level (default info).
+	LogLevel string
 	// Logf receives what the lab does (t.Logf).
 	Logf func(format string, args ...any)
 }
 
-// Lab drives scripts/lab.sh and looks inside the namespaces.
+// Lab is the keepalived-mode lab: namespaces and partitions from package
+// netlab, the shipped configurations and the processes from this package.
 type Lab struct {
-	o Options
+	o   Options
+	net *netlab.Lab // nil until UpNet
+
+	mu        sync.Mutex
+	redis, ka map[string]*netlab.Proc
 }
 
-// New returns a Lab; nothing is built until Up.
+// New returns a Lab; nothing is built until Up or UpNet.
 func New(o Options) *Lab {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	return &Lab{o: o}
+	if o.Repo == "" {
+		_, here, _, _ := runtime.Caller(0)
+		o.Repo = filepath.Join(filepath.Dir(here), "..", "..")
+	}
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&o.Notify, "hooks")
+	def(&o.Profile, "shipped")
+	def(&o.Include, "cmdline")
+	def(&o.ScriptUser, "redis-vip")
+	def(&o.LogLevel, "info")
+	return &Lab{o: o, redis: map[string]*netlab.Proc{}, ka: map[string]*netlab.Proc{}}
 }
 
 // Dir is the lab's state directory.
@@ -70,8 +103,16 @@ func (l *Lab) Dir() string { return l.o.Dir }
 // HostDir is one host's directory under the lab dir.
 func (l *Lab) HostDir(host string) string { return filepath.Join(l.o.Dir, host) }
 
-// NS is the namespace name of host (h1, h2, client, br).
-func (l *Lab) NS(host string) string { return l.o.Prefix + "-" + host }
+// NS is the namespace name of host (h1, h2, w, client, br).
+func (l *Lab) NS(host string) string {
+	switch {
+	case host == "client" && l.net != nil:
+		return l.net.ClientNS
+	case host == "br" && l.net != nil:
+		return l.net.BridgeNS
+	}
+	return l.o.Prefix + "-" + host
+}
 
 // Peer returns the other Redis host.
 func Peer(host string) string {
@@ -79,55 +120,6 @@ func Peer(host string) string {
 		return "h2"
 	}
 	return "h1"
-}
-
-func (l *Lab) env() []string {
-	env := append(os.Environ(), "LAB_DIR="+l.o.Dir, "LAB_PREFIX="+l.o.Prefix, "LAB_BIN="+l.o.Bin)
-	add := func(k, v string) {
-		if v != "" {
-			env = append(env, k+"="+v)
-		}
-	}
-	add("LAB_NOTIFY", l.o.Notify)
-	add("LAB_PROFILE", l.o.Profile)
-	add("LAB_INCLUDE", l.o.Include)
-	if l.o.Preempt {
-		env = append(env, "LAB_PREEMPT=1")
-	}
-	return env
-}
-
-// Script runs scripts/lab.sh with the lab's environment and returns its
-// combined output.
-func (l *Lab) Script(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(l.o.Repo, "scripts", "lab.sh"), args...)
-	cmd.Env = l.env()
-	out, err := cmd.CombinedOutput()
-	s := strings.TrimSpace(string(out))
-	l.o.Logf("lab.sh %s\n%s", strings.Join(args, " "), indent(s))
-	if err != nil {
-		return s, fmt.Errorf("lab.sh %s: %w", strings.Join(args, " "), err)
-	}
-	return s, nil
-}
-
-func indent(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
-}
-
-// Up builds the lab (lab.sh up).
-func (l *Lab) Up(ctx context.Context) error {
-	_, err := l.Script(ctx, "up")
-	return err
-}
-
-// Down removes the namespaces and processes and deletes the lab dir.
-func (l *Lab) Down(ctx context.Context) error {
-	_, err := l.Script(ctx, "down", "--purge")
-	return err
 }
 
 // Exec runs a command inside host's namespace and returns its output.
@@ -257,19 +249,6 @@ func (l *Lab) KeepalivedState(host string) string {
 	return last
 }
 
-func pidAlive(file string) bool {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return false
-	}
-	_, err = os.Stat(fmt.Sprintf("/proc/%d", pid))
-	return err == nil
-}
-
 // Info parses INFO from host's Redis (all sections asked for).
 func (l *Lab) Info(ctx context.Context, host string, sections ...string) (map[string]string, error) {
 	out, err := l.Cli(ctx, host, append([]string{"INFO"}, sections...)...)
@@ -293,7 +272,7 @@ var keysRE = regexp.MustCompile(`keys=(\d+)`)
 
 // Node reads one host's Redis and keepalived.
 func (l *Lab) Node(ctx context.Context, host string) Node {
-	n := Node{Host: host, KA: l.KeepalivedState(host), KARunning: pidAlive(filepath.Join(l.HostDir(host), "run", "keepalived-lab.pid"))}
+	n := Node{Host: host, KA: l.KeepalivedState(host), KARunning: l.KeepalivedRunning(host)}
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	m, err := l.Info(cctx, host, "replication", "keyspace")
@@ -323,13 +302,10 @@ func (l *Lab) Node(ctx context.Context, host string) Node {
 
 // VIPHolder says which host has the VIP (h1, h2, none, h1+h2).
 func (l *Lab) VIPHolder(ctx context.Context) string {
-	var on []string
-	for _, h := range Hosts {
-		out, err := exec.CommandContext(ctx, "ip", "-n", l.NS(h), "-4", "addr", "show", "dev", "eth0").CombinedOutput()
-		if err == nil && strings.Contains(string(out), "inet "+VIP+"/") {
-			on = append(on, h)
-		}
+	if l.net == nil {
+		return "none"
 	}
+	on := l.net.Holders()
 	if len(on) == 0 {
 		return "none"
 	}

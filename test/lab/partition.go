@@ -12,117 +12,188 @@ import (
 	"time"
 
 	"github.com/redis-vip/redis-vip/test/lab/labnet"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 	"github.com/redis-vip/redis-vip/test/writer"
 )
 
 // Witness is the name of the witness host (namespace Prefix-w, address
-// Addr["w"]); WitnessPort is the port lab.sh's start-witness gives
-// `redis-vip witness --listen` (LAB_WITNESS_PORT).
+// Addr["w"]); WitnessPort is the port StartWitness gives `redis-vip witness
+// --listen` (lab.sh's LAB_WITNESS_PORT).
 const (
 	Witness     = "w"
-	WitnessPort = 7379
+	WitnessPort = netlab.WitnessPort
 )
 
-// UpNet builds only the namespaces, the bridge, the dirs and the configs
-// (lab.sh up --net-only): no process runs. Down removes it as usual.
-func (l *Lab) UpNet(ctx context.Context) error {
-	_, err := l.Script(ctx, "up", "--net-only")
-	return err
+// node is the netlab host a partition acts on (h1, h2 or w).
+func (l *Lab) node(host string) (*netlab.Host, error) {
+	if l.net == nil {
+		return nil, errors.New("lab: not up")
+	}
+	switch host {
+	case "h1", "h2":
+		return l.net.Host(host), nil
+	case Witness:
+		return l.net.W, nil
+	}
+	return nil, fmt.Errorf("lab: host must be h1, h2 or w, got %q", host)
 }
 
 // Isolate cuts host (h1, h2 or w) from everything: its bridge port forwards
 // nothing, its interface keeps carrier, its processes run on. Heal undoes it.
+// (lab.sh's cut is the same.)
 func (l *Lab) Isolate(ctx context.Context, host string) error {
-	_, err := l.Script(ctx, "isolate", host)
-	return err
+	h, err := l.node(host)
+	if err != nil {
+		return err
+	}
+	l.o.Logf("%s: isolated (its bridge port forwards nothing; its link stays up)", host)
+	return l.net.Isolate(h)
 }
 
 // Heal undoes Isolate (idempotent); it leaves a split or a poweroff alone.
 func (l *Lab) Heal(ctx context.Context, host string) error {
-	_, err := l.Script(ctx, "heal", host)
-	return err
+	h, err := l.node(host)
+	if err != nil {
+		return err
+	}
+	l.o.Logf("%s: back on the bridge", host)
+	return l.net.Heal(h)
 }
 
 // Split cuts h1 from h2 (VRRP adverts, replication, everything) while the
 // client and w still reach both. HealSplit undoes it.
 func (l *Lab) Split(ctx context.Context) error {
-	_, err := l.Script(ctx, "split")
-	return err
+	if l.net == nil {
+		return errors.New("lab: not up")
+	}
+	l.o.Logf("split: h1 and h2 no longer reach each other; the client and w reach both")
+	return l.net.Split()
 }
 
 // HealSplit undoes Split (idempotent).
 func (l *Lab) HealSplit(ctx context.Context) error {
-	_, err := l.Script(ctx, "heal-split")
-	return err
+	if l.net == nil {
+		return errors.New("lab: not up")
+	}
+	l.o.Logf("split healed: h1 and h2 reach each other")
+	return l.net.HealSplit()
 }
 
 // PowerOff simulates a power loss of host (h1, h2 or w): every process in
 // its namespace frozen, its cable pulled, all killed with SIGKILL, the
-// namespace deleted (see lab.sh). Writers running there die too.
+// namespace deleted (netlab.Lab.PowerOff). Writers running there die too.
+// Its files stay, but for the pid files (/run is a tmpfs).
 func (l *Lab) PowerOff(ctx context.Context, host string) error {
-	_, err := l.Script(ctx, "poweroff", host)
-	return err
+	h, err := l.node(host)
+	if err != nil {
+		return err
+	}
+	if err := l.net.PowerOff(h); err != nil {
+		return err
+	}
+	pids, _ := filepath.Glob(filepath.Join(l.HostDir(host), "run", "*.pid"))
+	for _, p := range pids {
+		_ = os.Remove(p)
+	}
+	return nil
 }
 
 // PowerOn brings a powered-off host's network back (a fresh namespace, with
 // the isolate/split flags its port had); the test starts its processes.
 func (l *Lab) PowerOn(ctx context.Context, host string) error {
-	_, err := l.Script(ctx, "poweron", host)
-	return err
+	h, err := l.node(host)
+	if err != nil {
+		return err
+	}
+	if err := l.net.PowerOn(h); err != nil {
+		return err
+	}
+	if host == Witness {
+		return nil
+	}
+	return l.nonlocalBind(ctx, host)
 }
 
 // HealAll powers every host on, heals every isolated one and the split.
 func (l *Lab) HealAll(ctx context.Context) error {
-	_, err := l.Script(ctx, "heal-all")
-	return err
+	if l.net == nil {
+		return errors.New("lab: not up")
+	}
+	if err := l.net.HealAll(); err != nil {
+		return err
+	}
+	for _, h := range Hosts {
+		if err := l.nonlocalBind(ctx, h); err != nil {
+			return err
+		}
+	}
+	l.o.Logf("healed: every host on, its link up, on the bridge, no split")
+	return nil
 }
 
-// Partition reads the current shape from the bridge (lab.sh partition).
+// Partition reads the current shape from the bridge.
 func (l *Lab) Partition(ctx context.Context) (labnet.Shape, error) {
-	out, err := l.Script(ctx, "partition")
-	if err != nil {
-		return labnet.Shape{}, err
+	if l.net == nil {
+		return labnet.Shape{}, errors.New("lab: not up")
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	return labnet.ParseShape(lines[len(lines)-1])
+	return l.net.Partition()
 }
 
 // StartWitness runs `redis-vip witness --listen WitnessAddr --secret-file
 // WitnessSecret` in host w and waits (5 s) until it listens; with argv, it
-// runs argv there instead and does not wait for a port (a stand-in).
+// runs argv there instead and does not wait for a port (a stand-in). A
+// witness already running is left alone. Its output goes to WitnessLog.
 func (l *Lab) StartWitness(ctx context.Context, argv ...string) error {
-	args := []string{"start-witness"}
-	if len(argv) > 0 {
-		args = append(append(args, "--"), argv...)
+	if l.net == nil {
+		return errors.New("lab: not up")
 	}
-	_, err := l.Script(ctx, args...)
-	return err
+	if l.net.WitnessRunning() {
+		l.o.Logf("w: witness already running")
+		return nil
+	}
+	if err := l.ensureWitnessSecret(); err != nil {
+		return err
+	}
+	if _, err := l.net.StartWitness(argv...); err != nil {
+		return err
+	}
+	what := "redis-vip witness on " + l.WitnessAddr()
+	if len(argv) > 0 {
+		what = strings.Join(argv, " ")
+	}
+	l.o.Logf("w: started %s", what)
+	return nil
 }
 
 // StopWitness stops the witness's process with SIGTERM (SIGKILL after 5 s).
 func (l *Lab) StopWitness(ctx context.Context) error {
-	_, err := l.Script(ctx, "stop-witness")
-	return err
+	if l.net == nil {
+		return nil
+	}
+	return l.net.StopWitness()
 }
 
 // KillWitness kills the witness's process with SIGKILL: the witness dead,
 // its host up.
 func (l *Lab) KillWitness(ctx context.Context) error {
-	_, err := l.Script(ctx, "stop-witness", "--kill")
-	return err
+	if l.net != nil {
+		l.net.KillWitness()
+	}
+	return nil
 }
 
 // WitnessRunning reports whether the process StartWitness started is alive.
-func (l *Lab) WitnessRunning() bool {
-	return pidAlive(filepath.Join(l.HostDir(Witness), "run", "witness.pid"))
-}
+func (l *Lab) WitnessRunning() bool { return l.net != nil && l.net.WitnessRunning() }
 
 // WitnessAddr is where the witness listens (192.0.2.13:7379).
 func (l *Lab) WitnessAddr() string { return fmt.Sprintf("%s:%d", Addr[Witness], WitnessPort) }
 
-// WitnessSecret is the shared secret file lab.sh up writes (0600, owned by
-// the keepalived script user).
+// WitnessSecret is the shared secret file UpNet writes (0600, owned by the
+// keepalived script user).
 func (l *Lab) WitnessSecret() string { return filepath.Join(l.o.Dir, "witness.secret") }
+
+// WitnessLog is the witness's output (w/witness.log under the lab dir).
+func (l *Lab) WitnessLog() string { return filepath.Join(l.HostDir(Witness), "witness.log") }
 
 // Endpoints are the lab's nodes as probes see them.
 func (l *Lab) Endpoints() map[string]labnet.Endpoint {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 // Two `redis-vip run` hosts, a writer through the VIP (100 ms timeouts, a

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 	"github.com/redis-vip/redis-vip/vrrp/fsm"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis-vip/redis-vip/internal/redistest"
 	"github.com/redis-vip/redis-vip/internal/testtier"
-	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 var (

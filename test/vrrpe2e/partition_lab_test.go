@@ -18,7 +18,7 @@ import (
 
 	"github.com/redis-vip/redis-vip/internal/testtier"
 	"github.com/redis-vip/redis-vip/test/lab/labnet"
-	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 // checkShape reads the lab's shape and probes every pair of nodes, and fails

@@ -29,8 +29,8 @@ import (
 	"time"
 
 	"github.com/redis-vip/redis-vip/internal/testtier"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 	"github.com/redis-vip/redis-vip/test/lab/parttable"
-	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
 	"github.com/redis-vip/redis-vip/test/writer"
 )
 

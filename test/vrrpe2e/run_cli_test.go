@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 // Bad configuration: one line naming every problem, exit code 2, before

@@ -11,7 +11,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 // The two baselines (Sentinel + HAProxy, and keepalived with the seed's

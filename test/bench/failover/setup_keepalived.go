@@ -16,11 +16,11 @@ import (
 )
 
 // kaSetup is redis-vip with keepalived and the shipped configuration
-// (packaging/keepalived), built by scripts/lab.sh exactly as the
+// (packaging/keepalived), built by test/lab exactly as the
 // end-to-end tests build it: hooks or notify FIFO variant.
 type kaSetup struct {
 	notify  string // hooks or fifo
-	preempt bool   // lab.sh LAB_PREEMPT=1 (not the shipped file)
+	preempt bool   // lab.Options.Preempt (not the shipped file)
 	env     *env
 	prefix  string
 	dir     string
@@ -146,7 +146,7 @@ func (s *kaSetup) close() {
 	}
 	if s.l != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_, _ = s.l.Script(ctx, "down")
+		_ = s.l.Down(ctx)
 		cancel()
 	}
 	for _, ns := range namespacesWithPrefix(s.prefix + "-") {
@@ -174,7 +174,7 @@ func (s *kaSetup) settled(ctx context.Context) (string, bool, string) {
 		return m, false, fmt.Sprintf("VIP on %v, master %s", on, m)
 	}
 	for _, h := range []string{"h1", "h2"} {
-		if !pidFileAlive(filepath.Join(s.l.HostDir(h), "run", "keepalived-lab.pid")) {
+		if !s.l.KeepalivedRunning(h) {
 			continue
 		}
 		st := s.l.KeepalivedState(h)
@@ -211,47 +211,21 @@ func (s *kaSetup) noFailback() string {
 	return "equal priorities: neither node takes the role back"
 }
 
-func (s *kaSetup) redisPid(h string) (int, error) {
-	b, err := os.ReadFile(filepath.Join(s.l.HostDir(h), "run", "redis.pid"))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(b)))
-}
-
-func (s *kaSetup) signal(h string, sig syscall.Signal) error {
-	pid, err := s.redisPid(h)
-	if err != nil {
-		return fmt.Errorf("%s redis pid: %w", h, err)
-	}
-	return syscall.Kill(pid, sig)
-}
-
-func (s *kaSetup) kill(h string) error {
-	pid, err := s.redisPid(h)
-	if err != nil {
-		return fmt.Errorf("%s redis pid: %w", h, err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		return err
-	}
-	return waitGone(pid, 5*time.Second)
-}
-
-func (s *kaSetup) hang(h string) error   { return s.signal(h, syscall.SIGSTOP) }
-func (s *kaSetup) resume(h string) error { return s.signal(h, syscall.SIGCONT) }
+func (s *kaSetup) kill(h string) error   { return s.l.KillRedis(context.Background(), h) }
+func (s *kaSetup) hang(h string) error   { return s.l.FreezeRedis(h) }
+func (s *kaSetup) resume(h string) error { return s.l.ThawRedis(h) }
 
 func (s *kaSetup) restart(ctx context.Context, h string) error {
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	_, err := s.l.Script(cctx, "start-redis", h) // guard first, as the systemd drop-in does
+	_, err := s.l.StartRedis(cctx, h) // guard first, as the systemd drop-in does
 	return err
 }
 
 func (s *kaSetup) planned(ctx context.Context, m string) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	// As root, with the VIP named (lab.sh's redis-vip.yml has no vips:),
+	// As root, with the VIP named (the lab's redis-vip.yml has no vips:),
 	// so that the old master keeps answering on it while keepalived moves
 	// it (switchover's hold on lo).
 	out, err := s.l.Exec(cctx, m, filepath.Join(s.l.Dir(), "bin", "redis-vip"), "switchover",
@@ -363,31 +337,4 @@ func readKAConf(h1, h2 string) (kaConf, error) {
 		}
 	}
 	return c, nil
-}
-
-func pidFileAlive(path string) bool {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	return err == nil && pid > 0 && syscall.Kill(pid, 0) == nil
-}
-
-// waitGone waits (bounded) until process pid has exited.
-func waitGone(pid int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for syscall.Kill(pid, 0) == nil {
-		// A zombie still answers kill 0; its state in /proc says Z.
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			if f := strings.Fields(string(b)); len(f) > 2 && f[2] == "Z" {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("process %d still running %s after SIGKILL", pid, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 // runSetup is the built-in VRRP mode (`redis-vip run` on both hosts) with

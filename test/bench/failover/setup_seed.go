@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 // seedSetup is the set-up redis-vip replaces: keepalived with the seed's

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 // sentinelSetup is the baseline: Debian's redis-sentinel (three sentinels:

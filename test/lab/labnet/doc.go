@@ -1,5 +1,6 @@
-// Package labnet is what the two end-to-end labs (scripts/lab.sh, driven by
-// test/lab, and test/vrrpe2e/netlab) share about their network: the model of
+// Package labnet is what the end-to-end labs (test/lab/netlab, the
+// keepalived lab test/lab built on it, and scripts/lab.sh, the operators'
+// lab) share about their network: the model of
 // the partition shapes they make (Shape: which host reaches which), and
 // sockets opened inside a lab namespace from the test process itself, to
 // check the model against the kernel (Probe, Matrix, the raw VRRP-protocol

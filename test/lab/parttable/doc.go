@@ -3,9 +3,9 @@
 // (fencing off, fence_after 3s, fence_after 3s with a witness), one cell's
 // run (the fault and its hold, the failover wait, two writers and their
 // accounting, the backups read back, the goals) and the rendering of the
-// table. Both end-to-end labs run it: test/e2e on the keepalived lab of
-// scripts/lab.sh (test/lab), test/vrrpe2e on the built-in VRRP lab
-// (test/vrrpe2e/netlab), each through a small adapter that satisfies Lab.
+// table. Both end-to-end modes run it: test/e2e on the keepalived lab
+// (test/lab), test/vrrpe2e on the built-in VRRP lab (test/lab/netlab),
+// each through a small adapter that satisfies Lab.
 //
 // A cell builds its own lab (Table.NewLab, with the column's settings),
 // waits for the pair to settle, starts a writer through the VIP (from the

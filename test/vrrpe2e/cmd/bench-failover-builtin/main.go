@@ -27,7 +27,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis-vip/redis-vip/test/vrrpe2e/netlab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

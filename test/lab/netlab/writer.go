@@ -38,7 +38,7 @@ type Writer struct {
 // StartWriter starts rv-writer in the client namespace (bounded by
 // maxDuration) with WriterFlags and extra flags, writing through the VIP.
 func (l *Lab) StartWriter(maxDuration time.Duration, extra ...string) (*Writer, error) {
-	return l.StartWriterAt(fmt.Sprintf("%s:%d", VIP.Addr(), RedisPort), maxDuration, extra...)
+	return l.StartWriterAt(fmt.Sprintf("%s:%d", l.a.VIP.Addr(), RedisPort), maxDuration, extra...)
 }
 
 // StartWriterAt is StartWriter writing through addr (e.g. a load balancer

@@ -321,7 +321,7 @@ func (l *Lab) Partition() (labnet.Shape, error) {
 
 // Endpoints are the lab's nodes as probes see them (labnet.Nodes).
 func (l *Lab) Endpoints() map[string]labnet.Endpoint {
-	m := map[string]labnet.Endpoint{"client": {NS: l.ClientNS, Addr: ClientIP.Addr().String()}}
+	m := map[string]labnet.Endpoint{"client": {NS: l.ClientNS, Addr: l.a.Client.Addr().String()}}
 	for _, h := range l.nodes() {
 		m[h.Name] = labnet.Endpoint{NS: h.NS, Addr: h.IP.String()}
 	}

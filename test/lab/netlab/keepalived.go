@@ -65,7 +65,7 @@ vrrp_instance VI_REDIS {
         chk_redis
     }
 %[12]s}
-`, h.lab.o.Prefix+"-"+h.Name, h.lab.o.Bin, h.Config(), Instance, k.Version, k.VRID, k.Priority, k.AdvertInterval, nopreempt, VIP, fifo, notify)
+`, h.lab.o.Prefix+"-"+h.Name, h.lab.o.Bin, h.Config(), Instance, k.Version, k.VRID, k.Priority, k.AdvertInterval, nopreempt, h.lab.a.VIP, fifo, notify)
 	return os.WriteFile(h.KeepalivedConf(), []byte(conf), 0o644)
 }
 

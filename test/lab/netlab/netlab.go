@@ -1,10 +1,17 @@
-// Package netlab builds the end-to-end lab of the built-in VRRP mode: two
-// hosts (h1, h2), a witness host (w) and a client, each a network namespace
-// on a bridge that lives in a namespace of its own, so nothing touches the
-// host's network. It runs real redis-server, `redis-vip run` and keepalived
-// processes in them, samples who holds the VIP, and cleans everything up in
-// Close, also after a failure. Namespace names start with the prefix the
-// caller gives (tests use rvt-<pid>-<n>), so labs never collide.
+// Package netlab builds the network and runs the processes of every
+// end-to-end lab: two hosts (h1, h2), a witness host (w) and a client, each
+// a network namespace on a bridge that lives in a namespace of its own, so
+// nothing touches the host's network. It runs real redis-server, `redis-vip
+// run` and keepalived processes in them, samples who holds the VIP, and
+// cleans everything up in Close, also after a failure: the processes it
+// started and whatever else runs in its namespaces. Namespace names start
+// with the prefix the caller gives (tests use rvt-<pid>-<n>, test/e2e
+// rvtest-e2e-<pid>-<n>), so labs never collide.
+//
+// test/vrrpe2e and test/bench/failover use it directly (the built-in VRRP
+// mode, mixed pairs, the baselines); package test/lab builds the keepalived
+// lab with the shipped configurations on top of it, with the addresses of
+// those configurations (Options.Addrs). By default the addresses are:
 //
 //	h1     192.0.2.71/26  redis-server 127.0.0.1:6379 (announced as 192.0.2.71:6379)
 //	h2     192.0.2.72/26  the same, announced as 192.0.2.72:6379
@@ -43,7 +50,8 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// Addresses of the lab.
+// Addresses of the lab unless Options.Addrs says otherwise (the run-mode
+// lab's, above).
 var (
 	VIP      = netip.MustParsePrefix("192.0.2.70/26")
 	ClientIP = netip.MustParsePrefix("192.0.2.80/26")
@@ -51,6 +59,17 @@ var (
 	// WitnessIP is the witness host's address.
 	WitnessIP = netip.MustParsePrefix("192.0.2.73/26")
 )
+
+// Addrs are a lab's addresses, each with its prefix length.
+type Addrs struct {
+	VIP, Client, Witness netip.Prefix
+	Hosts                [2]netip.Prefix
+}
+
+// DefaultAddrs are VIP, ClientIP, HostIPs and WitnessIP.
+func DefaultAddrs() Addrs {
+	return Addrs{VIP: VIP, Client: ClientIP, Witness: WitnessIP, Hosts: [2]netip.Prefix{HostIPs[0], HostIPs[1]}}
+}
 
 // RedisPort is the port of both Redis servers.
 const RedisPort = 6379
@@ -65,11 +84,15 @@ type Options struct {
 	Bin, Writer string
 	// Logf reports progress (t.Logf); nil discards.
 	Logf func(format string, args ...any)
+	// Addrs are the lab's addresses; nil: DefaultAddrs. (test/lab gives
+	// the keepalived lab those of the shipped keepalived configurations.)
+	Addrs *Addrs
 }
 
 // Lab is one running lab. Close removes it.
 type Lab struct {
 	o        Options
+	a        Addrs
 	BridgeNS string
 	ClientNS string
 	Hosts    []*Host
@@ -127,7 +150,10 @@ func New(o Options) (l *Lab, err error) {
 	if o.Prefix == "" || o.Dir == "" {
 		return nil, errors.New("netlab: Prefix and Dir are required")
 	}
-	l = &Lab{o: o, BridgeNS: o.Prefix + "-br", ClientNS: o.Prefix + "-c", handles: map[string]*netlink.Handle{}, off: map[string]portFlags{}}
+	l = &Lab{o: o, a: DefaultAddrs(), BridgeNS: o.Prefix + "-br", ClientNS: o.Prefix + "-c", handles: map[string]*netlink.Handle{}, off: map[string]portFlags{}}
+	if o.Addrs != nil {
+		l.a = *o.Addrs
+	}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -143,7 +169,7 @@ func New(o Options) (l *Lab, err error) {
 	if err := ip("-n", l.BridgeNS, "link", "set", "br0", "up"); err != nil {
 		return nil, err
 	}
-	if err := l.attach(l.ClientNS, "vc", ClientIP, ""); err != nil {
+	if err := l.attach(l.ClientNS, "vc", l.a.Client, ""); err != nil {
 		return nil, err
 	}
 	newHost := func(name string, p netip.Prefix) (*Host, error) {
@@ -153,14 +179,14 @@ func New(o Options) (l *Lab, err error) {
 		}
 		return h, l.attach(h.NS, h.port(), p, "")
 	}
-	for i, p := range HostIPs {
+	for i, p := range l.a.Hosts {
 		h, err := newHost(fmt.Sprintf("h%d", i+1), p)
 		if err != nil {
 			return nil, err
 		}
 		l.Hosts = append(l.Hosts, h)
 	}
-	if l.W, err = newHost("w", WitnessIP); err != nil {
+	if l.W, err = newHost("w", l.a.Witness); err != nil {
 		return nil, err
 	}
 	for _, ns := range []string{l.ClientNS, l.Hosts[0].NS, l.Hosts[1].NS} {
@@ -242,8 +268,9 @@ func (l *Lab) openHandle(ns string) error {
 	return nil
 }
 
-// Close stops every process the lab started (SIGKILL) and deletes its
-// namespaces. It is safe to call more than once.
+// Close stops every process the lab started and every other process in
+// its namespaces (SIGKILL) and deletes the namespaces. It is safe to call
+// more than once.
 func (l *Lab) Close() {
 	l.mu.Lock()
 	procs := l.procs
@@ -258,6 +285,12 @@ func (l *Lab) Close() {
 	}
 	for _, h := range handles {
 		h.Close()
+	}
+	// What the lab's processes started (keepalived's children, its hooks,
+	// a daemonized server) is not in procs: kill whatever the namespaces
+	// still hold before deleting them (deleting one kills nothing).
+	for _, ns := range nss {
+		_ = signalNS(ns, syscall.SIGKILL)
 	}
 	for i := len(nss) - 1; i >= 0; i-- {
 		if err := ip("netns", "del", nss[i]); err != nil {
@@ -370,7 +403,7 @@ func (l *Lab) holds(ns string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return slices.ContainsFunc(addrs, func(a netlink.Addr) bool { return a.IP.Equal(VIP.Addr().AsSlice()) }), nil
+	return slices.ContainsFunc(addrs, func(a netlink.Addr) bool { return a.IP.Equal(l.a.VIP.Addr().AsSlice()) }), nil
 }
 
 // Holders returns the names of the hosts whose interface holds the VIP.
@@ -391,6 +424,9 @@ func (l *Lab) Holder() string {
 	}
 	return ""
 }
+
+// VIP is the lab's virtual IP with its prefix length.
+func (l *Lab) VIP() netip.Prefix { return l.a.VIP }
 
 // Host returns the host named name.
 func (l *Lab) Host(name string) *Host {
