@@ -25,13 +25,7 @@ const crashWindow = time.Second
 // SIGTERM of the master's redis-vip hands over at once.
 func TestBuiltinFailover(t *testing.T) {
 	l := newLab(t)
-	h1, h2 := l.Hosts[0], l.Hosts[1]
-	must(t, l.Pair(runVRRP(150, nil), runVRRP(100, nil)))
-	samp := l.Sample(50 * time.Millisecond)
-	defer samp.Stop()
-	must(t, h1.StartRun())
-	must(t, h2.StartRun())
-	must(t, netlab.WaitFor(5*time.Second, "h1 holding the VIP", func() bool { return l.Holder() == "h1" }))
+	h1, h2, samp := startPair(t, l, 50*time.Millisecond, 5*time.Second)
 
 	key := "rvt-a"
 	w, err := l.StartWriter(2*time.Minute, "--key", key)
@@ -105,21 +99,7 @@ func TestBuiltinFailover(t *testing.T) {
 	if final == nil {
 		t.Fatalf("no final master: %+v", rep)
 	}
-	present, err := w.List(final)
-	must(t, err)
-	var inWindow, beyond []netlab.LostAck
-	for _, a := range w.LostAcks(present) {
-		// The writer names a server by its replica-announce-ip (no port).
-		if a.By == h1.IP.String() && !a.At.Before(killAt.Add(-crashWindow)) && a.At.Before(killAt) {
-			inWindow = append(inWindow, a)
-		} else {
-			beyond = append(beyond, a)
-		}
-	}
-	t.Logf("lost acknowledged writes: %d in the crash window (acked by h1 less than %s before kill -9), %d beyond it", len(inWindow), crashWindow, len(beyond))
-	if len(beyond) > 0 {
-		t.Errorf("acknowledged writes lost beyond the crash window: %+v", beyond[:min(10, len(beyond))])
-	}
+	checkCrashWindow(t, w, final, h1, killAt)
 	if !rep.VIPOnMaster {
 		t.Errorf("at the end the VIP does not reach the master: %+v", rep)
 	}

@@ -24,14 +24,8 @@ import (
 // VIP was on both hosts for at most one sample. Printed: the longest gap.
 func TestKillMasterRedisClientsAreRefused(t *testing.T) {
 	l := newLab(t)
-	h1, h2 := l.Hosts[0], l.Hosts[1]
-	must(t, l.Pair(runVRRP(150, nil), runVRRP(100, nil)))
 	const every = 20 * time.Millisecond
-	samp := l.Sample(every)
-	defer samp.Stop()
-	must(t, h1.StartRun())
-	must(t, h2.StartRun())
-	must(t, netlab.WaitFor(5*time.Second, "h1 holding the VIP", func() bool { return l.Holder() == "h1" }))
+	h1, h2, samp := startPair(t, l, every, 5*time.Second)
 
 	key := "rvt-faultdrain"
 	w, err := l.StartWriter(time.Minute, "--key", key)
@@ -69,20 +63,7 @@ func TestKillMasterRedisClientsAreRefused(t *testing.T) {
 			break
 		}
 	}
-	present, err := w.List(h2)
-	must(t, err)
-	var inWindow, beyond []netlab.LostAck
-	for _, a := range w.LostAcks(present) {
-		if a.By == h1.IP.String() && !a.At.Before(killAt.Add(-crashWindow)) && a.At.Before(killAt) {
-			inWindow = append(inWindow, a)
-		} else {
-			beyond = append(beyond, a)
-		}
-	}
-	t.Logf("lost acknowledged writes: %d in the crash window (W1), %d beyond it", len(inWindow), len(beyond))
-	if len(beyond) > 0 {
-		t.Errorf("acknowledged writes lost beyond the crash window: %+v", beyond[:min(10, len(beyond))])
-	}
+	checkCrashWindow(t, w, h2, h1, killAt)
 	// The old master keeps the VIP until it sees the new master's
 	// gratuitous ARP (about a millisecond with both on it), and the
 	// sampler reads the hosts one after the other: one sample may see
@@ -106,13 +87,7 @@ func TestKillMasterRedisClientsAreRefused(t *testing.T) {
 // error, not on times.
 func TestDeadRedisDrainEndsWhenRedisAnswers(t *testing.T) {
 	l := newLab(t)
-	h1, h2 := l.Hosts[0], l.Hosts[1]
-	must(t, l.Pair(runVRRP(150, nil), runVRRP(100, nil)))
-	samp := l.Sample(20 * time.Millisecond)
-	defer samp.Stop()
-	must(t, h1.StartRun())
-	must(t, h2.StartRun())
-	must(t, netlab.WaitFor(5*time.Second, "h1 holding the VIP", func() bool { return l.Holder() == "h1" }))
+	h1, h2, samp := startPair(t, l, 20*time.Millisecond, 5*time.Second)
 	if _, err := h2.StopRun(syscall.SIGTERM); err != nil {
 		t.Fatalf("stop h2's redis-vip: %v", err)
 	}

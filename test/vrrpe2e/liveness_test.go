@@ -19,13 +19,7 @@ import (
 // window (W1). Printed, not asserted: the longest write gap.
 func TestKillMasterRedisEventPath(t *testing.T) {
 	l := newLab(t)
-	h1, h2 := l.Hosts[0], l.Hosts[1]
-	must(t, l.Pair(runVRRP(150, nil), runVRRP(100, nil)))
-	samp := l.Sample(20 * time.Millisecond)
-	defer samp.Stop()
-	must(t, h1.StartRun())
-	must(t, h2.StartRun())
-	must(t, netlab.WaitFor(5*time.Second, "h1 holding the VIP", func() bool { return l.Holder() == "h1" }))
+	h1, h2, samp := startPair(t, l, 20*time.Millisecond, 5*time.Second)
 
 	key := "rvt-live"
 	w, err := l.StartWriter(time.Minute, "--key", key)
@@ -68,21 +62,7 @@ func TestKillMasterRedisEventPath(t *testing.T) {
 	if worst, periods, _ := samp.Worst(); worst > 20*time.Millisecond {
 		t.Errorf("both hosts held the VIP for more than one sample: %v", periods)
 	}
-	present, err := w.List(h2)
-	must(t, err)
-	var inWindow, beyond []netlab.LostAck
-	for _, a := range w.LostAcks(present) {
-		// The writer names a server by its replica-announce-ip (no port).
-		if a.By == h1.IP.String() && !a.At.Before(killAt.Add(-crashWindow)) && a.At.Before(killAt) {
-			inWindow = append(inWindow, a)
-		} else {
-			beyond = append(beyond, a)
-		}
-	}
-	t.Logf("lost acknowledged writes: %d in the crash window (W1), %d beyond it", len(inWindow), len(beyond))
-	if len(beyond) > 0 {
-		t.Errorf("acknowledged writes lost beyond the crash window: %+v", beyond[:min(10, len(beyond))])
-	}
+	checkCrashWindow(t, w, h2, h1, killAt)
 	gap, began := w.LongestGap(killAt.Add(-time.Second), stopped)
 	first, by, _ := w.FirstAckAfter(killAt)
 	t.Logf("kill -9 of h1's Redis: VIP on h2 after %s; first acknowledged write after %s (by %s); longest write gap %s (from %s after the kill)",

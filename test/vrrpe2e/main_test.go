@@ -113,3 +113,45 @@ var logLines = func() int {
 	}
 	return 60
 }()
+
+// startPair starts the pair most tests here use (runVRRP priority 150 on
+// h1, 100 on h2, preempt), with a VIP sampler every sampleEvery (none when
+// 0) started before the routers, and waits up to wait until h1 holds the
+// VIP.
+func startPair(t *testing.T, l *netlab.Lab, sampleEvery, wait time.Duration) (h1, h2 *netlab.Host, samp *netlab.Sampler) {
+	t.Helper()
+	h1, h2 = l.Hosts[0], l.Hosts[1]
+	must(t, l.Pair(runVRRP(150, nil), runVRRP(100, nil)))
+	if sampleEvery > 0 {
+		samp = l.Sample(sampleEvery)
+		t.Cleanup(samp.Stop)
+	}
+	must(t, h1.StartRun())
+	must(t, h2.StartRun())
+	must(t, netlab.WaitFor(wait, "h1 holding the VIP", func() bool { return l.Holder() == "h1" }))
+	return h1, h2, samp
+}
+
+// checkCrashWindow reads w's list on final and fails the test for every
+// acknowledged write lost beyond the crash window (W1): those old (the
+// master killed at killAt) acknowledged less than crashWindow before the
+// kill may be lost. It logs both counts. (The writer names a server by
+// its replica-announce-ip, without a port.)
+func checkCrashWindow(t *testing.T, w *netlab.Writer, final, old *netlab.Host, killAt time.Time) {
+	t.Helper()
+	present, err := w.List(final)
+	must(t, err)
+	var inWindow, beyond []netlab.LostAck
+	for _, a := range w.LostAcks(present) {
+		if a.By == old.IP.String() && !a.At.Before(killAt.Add(-crashWindow)) && a.At.Before(killAt) {
+			inWindow = append(inWindow, a)
+		} else {
+			beyond = append(beyond, a)
+		}
+	}
+	t.Logf("lost acknowledged writes: %d in the crash window (acknowledged by %s less than %s before the kill, W1), %d beyond it",
+		len(inWindow), old.Name, crashWindow, len(beyond))
+	if len(beyond) > 0 {
+		t.Errorf("acknowledged writes lost beyond the crash window: %+v", beyond[:min(10, len(beyond))])
+	}
+}

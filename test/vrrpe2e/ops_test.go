@@ -122,12 +122,8 @@ func TestHealthEndpointsRun(t *testing.T) {
 		t.Skip("needs curl")
 	}
 	l := newLab(t)
-	h1, h2 := l.Hosts[0], l.Hosts[1]
 	withHealth(l)
-	must(t, l.Pair(runVRRP(150, nil), runVRRP(100, nil)))
-	must(t, h1.StartRun())
-	must(t, h2.StartRun())
-	must(t, netlab.WaitFor(10*time.Second, "h1 holding the VIP", func() bool { return l.Holder() == "h1" }))
+	h1, h2, _ := startPair(t, l, 0, 10*time.Second)
 	must(t, netlab.WaitFor(10*time.Second, "h1's /primary 200", func() bool {
 		code, _, _ := l.Curl(healthURL(h1, "/primary"))
 		return code == 200
@@ -181,12 +177,8 @@ func TestHAProxyFailoverThroughPrimary(t *testing.T) {
 		}
 	}
 	l := newLab(t)
-	h1, h2 := l.Hosts[0], l.Hosts[1]
 	withHealth(l)
-	must(t, l.Pair(runVRRP(150, nil), runVRRP(100, nil)))
-	must(t, h1.StartRun())
-	must(t, h2.StartRun())
-	must(t, netlab.WaitFor(10*time.Second, "h1 holding the VIP", func() bool { return l.Holder() == "h1" }))
+	h1, h2, _ := startPair(t, l, 0, 10*time.Second)
 	hap, err := l.StartHAProxy(healthPort)
 	must(t, err)
 	t.Cleanup(func() {
@@ -215,21 +207,7 @@ func TestHAProxyFailoverThroughPrimary(t *testing.T) {
 	if rep.FinalMaster != h2.Announce() {
 		t.Fatalf("final master %q, want h2", rep.FinalMaster)
 	}
-	present, err := w.List(h2)
-	must(t, err)
-	var inWindow, beyond []netlab.LostAck
-	for _, a := range w.LostAcks(present) {
-		// The writer names the server by its replica-announce-ip.
-		if a.By == h1.IP.String() && !a.At.Before(killAt.Add(-crashWindow)) && a.At.Before(killAt) {
-			inWindow = append(inWindow, a)
-		} else {
-			beyond = append(beyond, a)
-		}
-	}
-	t.Logf("lost acknowledged writes: %d in the crash window, %d beyond it", len(inWindow), len(beyond))
-	if len(beyond) > 0 {
-		t.Errorf("acknowledged writes lost beyond the crash window: %+v", beyond[:min(10, len(beyond))])
-	}
+	checkCrashWindow(t, w, h2, h1, killAt)
 	first, by, ok := w.FirstAckAfter(killAt)
 	if !ok || by != h2.IP.String() {
 		t.Fatalf("no write acknowledged by h2 after the kill (%v, %q)", ok, by)
@@ -248,12 +226,8 @@ func TestHAProxyFailoverThroughPrimary(t *testing.T) {
 // so; maintenance off re-checks and the pair fails over.
 func TestMaintenanceRun(t *testing.T) {
 	l := newLab(t)
-	h1, h2 := l.Hosts[0], l.Hosts[1]
 	withHealth(l)
-	must(t, l.Pair(runVRRP(150, nil), runVRRP(100, nil)))
-	must(t, h1.StartRun())
-	must(t, h2.StartRun())
-	must(t, netlab.WaitFor(10*time.Second, "h1 holding the VIP", func() bool { return l.Holder() == "h1" }))
+	h1, h2, _ := startPair(t, l, 0, 10*time.Second)
 	for _, h := range l.Hosts {
 		out := rv(t, h, "maintenance", "on", "--reason", "lab")
 		t.Logf("%s: %s", h.Name, strings.TrimSpace(out))
