@@ -177,13 +177,13 @@ func newLab(t *testing.T, o labOptions) (*lab.Lab, context.Context) {
 	})
 	t.Cleanup(func() {
 		for _, h := range lab.Hosts {
-			t.Logf("%s transitions and guard decisions:\n%s", h, indent(l.Transitions(h)))
+			t.Logf("%s transitions and guard decisions:\n%s", h, lab.Indent(l.Transitions(h)))
 		}
 		if t.Failed() {
 			for _, h := range lab.Hosts {
-				t.Logf("%s keepalived.log (tail):\n%s", h, indent(l.Tail(h+"/log/keepalived.log", 40)))
-				t.Logf("%s redis.log (tail):\n%s", h, indent(l.Tail(h+"/log/redis.log", 25)))
-				t.Logf("%s redis-vip.log (tail):\n%s", h, indent(l.Tail(h+"/log/redis-vip.log", 15)))
+				t.Logf("%s keepalived.log (tail):\n%s", h, lab.Indent(l.Tail(h+"/log/keepalived.log", 40)))
+				t.Logf("%s redis.log (tail):\n%s", h, lab.Indent(l.Tail(h+"/log/redis.log", 25)))
+				t.Logf("%s redis-vip.log (tail):\n%s", h, lab.Indent(l.Tail(h+"/log/redis-vip.log", 15)))
 			}
 		}
 		dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
@@ -197,10 +197,6 @@ func newLab(t *testing.T, o labOptions) (*lab.Lab, context.Context) {
 		t.Fatalf("lab up: %v", err)
 	}
 	return l, ctx
-}
-
-func indent(s string) string {
-	return "    " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ")
 }
 
 // must fails the test on err.

@@ -53,19 +53,19 @@ func newPartitionLab(t *testing.T, m parttable.Mode, keep string) (parttable.Lab
 		Notify: "fifo", Logf: t.Logf})
 	t.Cleanup(func() {
 		for _, h := range lab.Hosts {
-			t.Logf("%s transitions and guard decisions:\n%s", h, indent(l.Transitions(h)))
+			t.Logf("%s transitions and guard decisions:\n%s", h, lab.Indent(l.Transitions(h)))
 		}
 		if keep != "" {
 			keepLogs(t, l, keep)
 		}
 		if t.Failed() {
 			for _, h := range lab.Hosts {
-				t.Logf("%s keepalived.log (tail):\n%s", h, indent(l.Tail(h+"/log/keepalived.log", 30)))
-				t.Logf("%s redis.log (tail):\n%s", h, indent(l.Tail(h+"/log/redis.log", 20)))
-				t.Logf("%s redis-vip.log (tail):\n%s", h, indent(l.Tail(h+"/log/redis-vip.log", 30)))
+				t.Logf("%s keepalived.log (tail):\n%s", h, lab.Indent(l.Tail(h+"/log/keepalived.log", 30)))
+				t.Logf("%s redis.log (tail):\n%s", h, lab.Indent(l.Tail(h+"/log/redis.log", 20)))
+				t.Logf("%s redis-vip.log (tail):\n%s", h, lab.Indent(l.Tail(h+"/log/redis-vip.log", 30)))
 			}
 			if m.Witness {
-				t.Logf("witness.log (tail):\n%s", indent(lab.TailFile(l.WitnessLog(), 20)))
+				t.Logf("witness.log (tail):\n%s", lab.Indent(lab.TailFile(l.WitnessLog(), 20)))
 			}
 		}
 		dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)

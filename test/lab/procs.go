@@ -78,7 +78,7 @@ func (l *Lab) Up(ctx context.Context) error {
 		return err
 	}
 	m, _ := s.Settled()
-	l.o.Logf("up: master %s holds VIP %s; %s replicates it\n%s", m, VIP, Peer(m), indent(l.Status(ctx)))
+	l.o.Logf("up: master %s holds VIP %s; %s replicates it\n%s", m, VIP, Peer(m), Indent(l.Status(ctx)))
 	return nil
 }
 
@@ -381,7 +381,10 @@ func (l *Lab) Status(ctx context.Context) string {
 	return b.String()
 }
 
-func indent(s string) string {
+// Indent indents s's lines by four spaces for a test log, after trimming
+// it ("" stays "").
+func Indent(s string) string {
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return ""
 	}

@@ -230,7 +230,7 @@ func (c *cell) waitLease() {
 		return false
 	})
 	if err != nil {
-		c.t.Fatalf("%v; witness.log:\n%s", err, Indent(lab.TailFile(c.l.WitnessLog(), 10)))
+		c.t.Fatalf("%v; witness.log:\n%s", err, lab.Indent(lab.TailFile(c.l.WitnessLog(), 10)))
 	}
 }
 

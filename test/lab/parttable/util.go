@@ -23,11 +23,6 @@ func waitMoreAcks(ctx context.Context, name string, w Writer, n int, timeout tim
 	return waitAcked(ctx, name, w, w.Acked()+n, timeout)
 }
 
-// Indent indents s by four spaces, for multi-line test logs.
-func Indent(s string) string {
-	return "    " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ")
-}
-
 // Keep copies the files rels (relative to src; missing ones are skipped)
 // into dir, each named by its relative path with "/" made "_": what
 // explains a cell, kept after the lab is gone.
