@@ -68,9 +68,10 @@ bench-check: deps
 	RV_BENCH=1 $(GO) test -count=1 -run '^TestCheckCost$$' -v ./test/bench/
 
 # The main job: a two-host lab in network namespaces with real Redis and
-# keepalived; kills the master's Redis under writes and shows the VIP move.
+# keepalived; kills the master's Redis under writes and shows the VIP move
+# (test/lab/cmd/rv-demo, on the tests' lab library test/lab; needs root).
 demo: deps
-	scripts/demo.sh
+	$(GO) run ./test/lab/cmd/rv-demo
 
 # One table, one run (root): Sentinel + HAProxy, keepalived with the seed's
 # shell scripts, redis-vip with the shipped keepalived configs (hooks, FIFO)

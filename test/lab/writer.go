@@ -32,6 +32,7 @@ type WriterRun struct {
 	mu      sync.Mutex
 	acked   int
 	sent    int64
+	last    string
 	stderr  []string
 	waitErr error
 }
@@ -61,6 +62,7 @@ func (l *Lab) StartWriter(ctx context.Context, name, host string, args ...string
 			if m := progressRE.FindStringSubmatch(line); m != nil {
 				w.sent, _ = strconv.ParseInt(m[1], 10, 64)
 				w.acked, _ = strconv.Atoi(m[2])
+				w.last = strings.TrimPrefix(line, "rv-writer: ")
 			} else {
 				w.stderr = append(w.stderr, line)
 			}
@@ -84,6 +86,14 @@ func (w *WriterRun) Acked() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.acked
+}
+
+// Progress is the writer's last progress line ("t=  3.0s sent=300
+// acked=300 last ack 5 ms ago (server ...)"; "" before the first).
+func (w *WriterRun) Progress() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
 }
 
 // WaitAcked waits until at least n writes were acknowledged.
