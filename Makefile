@@ -5,7 +5,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := bin/redis-vip
 PKGS      := ./...
 
-.PHONY: all build man deps test test-unit vet fmt-check fuzz bench-check bench-failover demo lab-up lab-down deb install clean torture
+.PHONY: all build man deps test test-unit vet fmt-check fuzz bench-check bench-failover demo lab lab-up deb install clean torture
 
 all: build
 
@@ -80,11 +80,14 @@ demo: deps
 bench-failover: deps
 	BENCH_COMMAND="make bench-failover RUNS=$(or $(RUNS),5)" scripts/bench-failover.sh -n $(or $(RUNS),5)
 
-lab-up: deps
-	scripts/lab.sh up
+# The operators' lab (test/lab/cmd/rv-lab, root): builds the two-host lab,
+# prints how to reach it, then reads commands on stdin (help lists them);
+# quit, EOF or Ctrl-C tear it all down. LAB_FLAGS="-notify fifo -preempt"
+# and the like choose variants (rv-lab -h lists them). lab-up: the old name.
+lab: deps
+	$(GO) run ./test/lab/cmd/rv-lab $(LAB_FLAGS)
 
-lab-down:
-	scripts/lab.sh down --purge
+lab-up: lab
 
 # The Debian package dist/redis-vip_<version>_amd64.deb (scripts/build-deb.sh).
 deb:

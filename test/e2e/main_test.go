@@ -42,7 +42,7 @@ func setup(m *testing.M) int {
 	case os.Geteuid() != 0:
 		env.skip = "end-to-end scenarios need root (network namespaces, keepalived)"
 	case !haveAll("keepalived", "redis-server", "redis-cli", "ip"):
-		env.skip = "keepalived, redis-server, redis-cli or ip missing (scripts/lab.sh up installs them)"
+		env.skip = "keepalived, redis-server, redis-cli or ip missing (make deps installs them)"
 	}
 	if env.skip != "" {
 		return m.Run()
@@ -83,7 +83,7 @@ func setup(m *testing.M) int {
 }
 
 // staleNS are the namespaces of a lab (netlab's names; client was
-// lab.sh's name for c, before the lab was built in Go).
+// the shell lab's name for c, before the lab was built in Go).
 var staleNS = regexp.MustCompile(`^rvtest-e2e-(\d+)-\d+-(h1|h2|w|c|client|br)$`)
 
 // reapStale removes the namespaces (and their processes) of earlier test runs

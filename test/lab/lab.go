@@ -34,15 +34,15 @@ const VIP = "192.0.2.10"
 const Instance = "redis6379"
 
 // Options choose how the lab is built; the zero value of every field but
-// Dir, Prefix, Bin and Writer means lab.sh's default.
+// Dir, Prefix, Bin and Writer means the default named.
 type Options struct {
 	// Repo is the repository root (packaging/ lives there); "" finds it
 	// from this package's source.
 	Repo string
-	// Dir is the lab's state directory (lab.sh's LAB_DIR); the keepalived
+	// Dir is the lab's state directory; the keepalived
 	// script user must reach it (0755 up to the root).
 	Dir string
-	// Prefix starts every namespace name (lab.sh's LAB_PREFIX).
+	// Prefix starts every namespace name.
 	Prefix string
 	// Bin is the redis-vip binary (copied into Dir/bin); Writer the
 	// rv-writer binary.

@@ -18,7 +18,7 @@ import (
 
 // Witness is the name of the witness host (namespace Prefix-w, address
 // Addr["w"]); WitnessPort is the port StartWitness gives `redis-vip witness
-// --listen` (lab.sh's LAB_WITNESS_PORT).
+// --listen`.
 const (
 	Witness     = "w"
 	WitnessPort = netlab.WitnessPort
@@ -40,7 +40,6 @@ func (l *Lab) node(host string) (*netlab.Host, error) {
 
 // Isolate cuts host (h1, h2 or w) from everything: its bridge port forwards
 // nothing, its interface keeps carrier, its processes run on. Heal undoes it.
-// (lab.sh's cut is the same.)
 func (l *Lab) Isolate(ctx context.Context, host string) error {
 	h, err := l.node(host)
 	if err != nil {

@@ -1,9 +1,9 @@
 package lab
 
-// Building the lab and running its processes, as scripts/lab.sh's up,
-// down, start-redis, stop-redis, start-keepalived, stop-keepalived and
-// status do. The processes are the lab's children (netlab.Proc): each dies
-// with the test binary, and Down kills whatever is left in the namespaces.
+// Building the lab and running its processes (rv-lab's up, start-redis,
+// stop-redis, start-keepalived, stop-keepalived and status). The processes
+// are the lab's children (netlab.Proc): each dies with the program that
+// built the lab, and Down kills whatever is left in the namespaces.
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 )
 
 // UpNet builds the namespaces, the bridge, the dirs, the configs and the
-// witness secret, and starts no process (lab.sh up --net-only). Down
+// witness secret, and starts no process (rv-lab -net-only). Down
 // removes it as usual.
 func (l *Lab) UpNet(ctx context.Context) error {
 	if l.net != nil {
@@ -64,7 +64,7 @@ func (l *Lab) nonlocalBind(ctx context.Context, h string) error {
 	return err
 }
 
-// Up builds the lab and starts the pair (lab.sh up): UpNet, StartPair, then
+// Up builds the lab and starts the pair: UpNet, StartPair, then
 // it waits (40 s) until the pair settles.
 func (l *Lab) Up(ctx context.Context) error {
 	if err := l.UpNet(ctx); err != nil {
@@ -82,10 +82,10 @@ func (l *Lab) Up(ctx context.Context) error {
 	return nil
 }
 
-// StartPair starts the processes of a lab built by UpNet the way lab.sh up
-// does, so that every start is the same (h1 master, h2 its replica): h1's
-// Redis (guard first) and keepalived, the VIP on h1 and h1's notify-master
-// done, then h2's Redis and keepalived. It does not wait for h2.
+// StartPair starts the processes of a lab built by UpNet so that every
+// start is the same (h1 master, h2 its replica): h1's Redis (guard first)
+// and keepalived, the VIP on h1 and h1's notify-master done, then h2's
+// Redis and keepalived. It does not wait for h2.
 func (l *Lab) StartPair(ctx context.Context) error {
 	if _, err := l.StartRedis(ctx, "h1"); err != nil {
 		return err
@@ -330,7 +330,7 @@ func (l *Lab) StopKeepalived(ctx context.Context, host string) error {
 // KeepalivedRunning says whether host's keepalived process is alive.
 func (l *Lab) KeepalivedRunning(host string) bool { return running(l.proc(l.ka, host)) }
 
-// Status describes the lab in a few lines (lab.sh status): each host's
+// Status describes the lab in a few lines (rv-lab's status): each host's
 // namespace, Redis, role and keepalived, the witness, the VIP, the shape.
 func (l *Lab) Status(ctx context.Context) string {
 	if l.net == nil {

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// The shipped keepalived configurations, rewritten for the lab as lab.sh
-// rewrites them: every path in the lab dir, the variants' changes.
+// The shipped keepalived configurations, rewritten for the lab: every path
+// in the lab dir, the variants' changes.
 func TestWriteKeepalivedConf(t *testing.T) {
 	for _, tc := range []struct {
 		name string

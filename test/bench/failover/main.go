@@ -11,7 +11,7 @@
 //   - keepalived with the seed's shell scripts (redis-cli PING | grep PONG;
 //     SLAVEOF peer; sleep 10; SLAVEOF NO ONE), the set-up redis-vip replaces;
 //   - redis-vip with keepalived and the shipped packaging/keepalived
-//     configs, notify hooks and notify FIFO variants (test/lab, as scripts/lab.sh);
+//     configs, notify hooks and notify FIFO variants (test/lab, the lab of the end-to-end tests);
 //   - redis-vip `run`, the built-in VRRP mode (100 ms adverts and checks).
 //
 // Faults (columns): kill -9 of the master's Redis; SIGSTOP of the master's
@@ -90,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	clientTimeout := fs.Duration("client-timeout", 150*time.Millisecond, "the client's bound on each dial and command (the floor of a gap when a request is in flight at the move)")
 	recoverIn := fs.Duration("recover", 60*time.Second, "bound on the wait for the pair to settle after a fault")
 	maxTotal := fs.Duration("max", 0, "bound on the whole run (0: 6 min + 6 min per run)")
-	kaPreempt := fs.Bool("ka-preempt", false, "also run the keepalived setups with the lab's preempt variant (lab.Options.Preempt, lab.sh's LAB_PREEMPT=1)")
+	kaPreempt := fs.Bool("ka-preempt", false, "also run the keepalived setups with the lab's preempt variant (lab.Options.Preempt, rv-lab -preempt)")
 	repo := fs.String("repo", ".", "repository root (packaging/)")
 	bin := fs.String("bin", "", "redis-vip binary (built before any timing starts)")
 	writerBin := fs.String("writer", "", "rv-writer binary")

@@ -1,6 +1,6 @@
-// Package labnet is what the end-to-end labs (test/lab/netlab, the
-// keepalived lab test/lab built on it, and scripts/lab.sh, the operators'
-// lab) share about their network: the model of
+// Package labnet is what the end-to-end labs (test/lab/netlab, and the
+// keepalived lab test/lab built on it, which the operators' rv-lab and the
+// demo also run) share about their network: the model of
 // the partition shapes they make (Shape: which host reaches which), and
 // sockets opened inside a lab namespace from the test process itself, to
 // check the model against the kernel (Probe, Matrix, the raw VRRP-protocol
@@ -9,7 +9,7 @@
 //
 // Both labs have the same nodes: h1 and h2 (the Redis hosts), w (the witness
 // host) and client, each a namespace with one port on a bridge that lives in
-// a namespace of its own. The shapes, with the same names in both labs:
+// a namespace of its own. The shapes, with the names of the labs' methods and of rv-lab's commands:
 //
 //   - isolate HOST: HOST reaches nothing and nothing reaches it; its
 //     processes run on and its interface keeps carrier (the bridge port's

@@ -24,7 +24,7 @@ type Shape struct {
 	Off []string
 }
 
-// String is the form `lab.sh partition` prints:
+// String is the form rv-lab's partition command prints:
 // "isolated=h1,w split=on off=h2", "-" for an empty list.
 func (s Shape) String() string {
 	list := func(l []string) string {

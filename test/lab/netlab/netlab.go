@@ -21,8 +21,8 @@
 //
 // Bridge ports are v<host> (vh1, vh2, vw) and vc for the client.
 //
-// Partitions (partition.go), with the names and semantics of scripts/lab.sh's
-// commands: Isolate/Heal a host, Split/HealSplit h1 from h2, PowerOff/PowerOn
+// Partitions (partition.go), with the names and semantics of the operators'
+// lab's commands (test/lab/cmd/rv-lab): Isolate/Heal a host, Split/HealSplit h1 from h2, PowerOff/PowerOn
 // a host, HealAll, and Partition to read the shape; StartWitness,
 // StopWitness, KillWitness run a process in w; StartLocalWriter runs a
 // writer inside h1 or h2 against its own Redis. Cut (the bridge port down:

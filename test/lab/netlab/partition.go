@@ -18,7 +18,7 @@ import (
 	"github.com/redis-vip/redis-vip/test/lab/labnet"
 )
 
-// Partitions, with the names and semantics of scripts/lab.sh's commands (see
+// Partitions, with the names and semantics of rv-lab's commands (see
 // package labnet for the model both labs share). A host's bridge port has
 // two flags: its STP state (forwarding, or disabled: Isolate) and bridge
 // port isolation (on for vh1 and vh2: Split). A powered-off host has no
