@@ -84,14 +84,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(stderr, "demo: run as root (it creates network namespaces): sudo make demo")
-		return 1
-	}
-	if err := labcmd.NeedTools("ip", "redis-server", "redis-cli", "keepalived", "go"); err != nil {
-		fmt.Fprintln(stderr, "demo:", err)
-		return 1
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -100,10 +92,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		o.color = isTerminal(f)
 	}
 	d := &demo{out: o, dir: *dir, prefix: *prefix}
-	err := d.run(ctx)
+	ses, err := labcmd.Start(*dir, *prefix, "make demo", "ip", "redis-server", "redis-cli", "keepalived", "go")
+	if ses == nil {
+		fmt.Fprintln(stderr, "demo:", err)
+		return 1
+	}
+	d.ses = ses
+	if err == nil {
+		err = d.run(ctx)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("interrupted (%v)", err)
+			err = errors.New("interrupted (SIGINT or SIGTERM)")
 		}
 		o.check(false, "%v", err)
 	}
@@ -120,45 +120,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 type demo struct {
 	*out
 	dir, prefix string
-	release     func()
-	binDir      string
+	ses         *labcmd.Session
 	lab         *lab.Lab
 	writer      *lab.WriterRun
-	logFile     *os.File
 }
 
 func (d *demo) run(ctx context.Context) error {
-	release, err := labcmd.Claim(d.prefix)
-	if err != nil {
-		return err
-	}
-	d.release = release
-	repo, err := labcmd.Repo()
-	if err != nil {
-		return err
-	}
-
 	d.bold("1/6  Building redis-vip and the test client")
-	binDir, bin, writerBin, err := labcmd.Build(repo)
-	d.binDir = binDir
-	if err != nil {
+	if err := d.ses.Build(); err != nil {
 		return err
 	}
-	d.say("built %s and %s", bin, writerBin)
+	d.say("built %s and %s", d.ses.Bin, d.ses.Writer)
 
 	d.bold("2/6  Building the lab: two Redis hosts and a client, each in its own network namespace")
 	d.say("h1 = %s, h2 = %s, client = %s; the VIP %s belongs to whichever host is master.", lab.Addr["h1"], lab.Addr["h2"], lab.Addr["client"], lab.VIP)
 	d.say("Each host runs redis-server (guarded by 'redis-vip guard'), and keepalived with")
 	d.say("packaging/keepalived/keepalived-host-{a,b}.conf: 'redis-vip check' every second, 'redis-vip notify-*' on changes.")
-	if err := labcmd.PrepareDir(d.dir); err != nil {
+	var err error
+	if d.lab, err = d.ses.NewLab(lab.Options{Logf: d.logf}); err != nil {
 		return err
 	}
-	d.logFile, err = os.OpenFile(filepath.Join(d.dir, "lab.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	d.lab = lab.New(lab.Options{Repo: repo, Dir: d.dir, Prefix: d.prefix, Bin: bin, Writer: writerBin,
-		Logf: func(f string, a ...any) { fmt.Fprintf(d.logFile, time.Now().Format("15:04:05.000 ")+f+"\n", a...) }})
 	uctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	err = d.lab.Up(uctx)
 	cancel()
@@ -273,6 +254,16 @@ func lastTransition(path string) string {
 	return "no transition in the log"
 }
 
+// logf appends the lab's log lines to lab.log in the lab dir.
+func (d *demo) logf(format string, a ...any) {
+	f, err := os.OpenFile(filepath.Join(d.dir, "lab.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(f, time.Now().Format("15:04:05.000 ")+format+"\n", a...)
+	f.Close()
+}
+
 // teardown removes everything the demo made, whatever happened before:
 // the writer, the lab's processes and namespaces, the binaries, and the
 // lab dir unless a check failed.
@@ -281,29 +272,13 @@ func (d *demo) teardown() {
 	if d.writer != nil {
 		_, _ = d.writer.Stop(5 * time.Second)
 	}
-	if d.lab != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_ = d.lab.Down(ctx)
-		cancel()
-	}
-	if d.binDir != "" {
-		_ = os.RemoveAll(d.binDir)
-	}
-	if d.logFile != nil {
-		d.logFile.Close()
-	}
-	if d.release == nil { // another demo holds the prefix: leave its lab alone
-		return
-	}
-	if left := labcmd.Namespaces(d.prefix); len(left) > 0 {
+	left, err := d.ses.Close(d.failures > 0)
+	if len(left) > 0 {
 		d.check(false, "namespaces left behind: %s", strings.Join(left, " "))
 	} else {
 		d.say("namespaces %s-* and every process the demo started are gone", d.prefix)
 	}
-	if d.failures == 0 && d.lab != nil {
-		if err := labcmd.RemoveDir(d.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-			d.say("%v", err)
-		}
+	if err != nil {
+		d.say("%v", err)
 	}
-	d.release()
 }

@@ -34,7 +34,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,25 +71,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(stderr, "rv-lab: run as root (it creates network namespaces): sudo make lab")
-		return 1
-	}
-	if err := labcmd.NeedTools("ip", "bridge", "redis-server", "redis-cli", "keepalived"); err != nil {
-		fmt.Fprintln(stderr, "rv-lab:", err)
-		return 1
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	s := &session{out: stdout, errw: stderr, dir: *dir, prefix: *prefix, cmdTimeout: *cmdTimeout}
-	err := s.up(ctx, lab.Options{Dir: *dir, Prefix: *prefix, Notify: *notify, Profile: *profile, Preempt: *preempt,
-		Include: *include, ScriptUser: *scriptUser, LogLevel: *logLevel}, *bin, *netOnly)
+	ses, err := labcmd.Start(*dir, *prefix, "make lab", "ip", "bridge", "redis-server", "redis-cli", "keepalived", "go")
+	if ses == nil {
+		fmt.Fprintln(stderr, "rv-lab:", err)
+		return 1
+	}
+	s := &session{Session: ses, out: stdout, errw: stderr, cmdTimeout: *cmdTimeout}
+	if err == nil {
+		err = s.up(ctx, lab.Options{Bin: *bin, Notify: *notify, Profile: *profile, Preempt: *preempt,
+			Include: *include, ScriptUser: *scriptUser, LogLevel: *logLevel}, *netOnly)
+	}
 	if err == nil {
 		s.banner(ctx)
 		s.loop(ctx, stdin)
 	}
-	s.down(*keep || err != nil)
+	keepDir := *keep || err != nil
+	left, cerr := s.Close(keepDir)
+	if len(left) > 0 {
+		fmt.Fprintf(stderr, "rv-lab: namespaces left behind: %s\n", strings.Join(left, " "))
+	}
+	if cerr != nil {
+		fmt.Fprintln(stderr, "rv-lab:", cerr)
+	}
+	if keepDir && s.Lab != nil {
+		s.logf("the lab's files stay in %s", s.Dir)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "rv-lab:", err)
 		return 1
@@ -98,88 +106,45 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// session is one lab from build to teardown.
+// session is one lab from build to teardown, and its command loop.
 type session struct {
-	out, errw   io.Writer
-	dir, prefix string
-	cmdTimeout  time.Duration
-	release     func()
-	binDir      string
-	writer      string
-	lab         *lab.Lab
+	*labcmd.Session
+	out, errw  io.Writer
+	cmdTimeout time.Duration
 }
 
 func (s *session) logf(format string, a ...any) {
 	fmt.Fprintf(s.errw, "lab: "+format+"\n", a...)
 }
 
-func (s *session) up(ctx context.Context, o lab.Options, bin string, netOnly bool) error {
-	release, err := labcmd.Claim(s.prefix)
-	if err != nil {
-		return err
-	}
-	s.release = release
-	repo, err := labcmd.Repo()
-	if err != nil {
-		return err
-	}
+func (s *session) up(ctx context.Context, o lab.Options, netOnly bool) error {
 	s.logf("building redis-vip and rv-writer")
-	s.binDir, o.Bin, s.writer, err = labcmd.Build(repo)
+	if err := s.Build(); err != nil {
+		return err
+	}
+	o.Logf = s.logf
+	l, err := s.NewLab(o)
 	if err != nil {
 		return err
 	}
-	if bin != "" {
-		o.Bin = bin
-	}
-	if err := labcmd.PrepareDir(s.dir); err != nil {
-		return err
-	}
-	o.Repo, o.Writer, o.Logf = repo, s.writer, s.logf
-	s.lab = lab.New(o)
 	uctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	if netOnly {
-		return s.lab.UpNet(uctx)
+		return l.UpNet(uctx)
 	}
-	return s.lab.Up(uctx)
-}
-
-// down tears the lab down; keep leaves the lab dir.
-func (s *session) down(keep bool) {
-	if s.lab != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_ = s.lab.Down(ctx)
-		cancel()
-	}
-	if s.binDir != "" {
-		_ = os.RemoveAll(s.binDir)
-	}
-	if s.release == nil {
-		return
-	}
-	if left := labcmd.Namespaces(s.prefix); len(left) > 0 {
-		fmt.Fprintf(s.errw, "rv-lab: namespaces left behind: %s\n", strings.Join(left, " "))
-	}
-	if s.lab != nil {
-		if keep {
-			s.logf("the lab's files stay in %s", s.dir)
-		} else if err := labcmd.RemoveDir(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-			s.logf("%v", err)
-		}
-	}
-	s.release()
+	return l.Up(uctx)
 }
 
 func (s *session) banner(ctx context.Context) {
-	fmt.Fprintf(s.out, "%s\n\n", s.lab.Status(ctx))
-	fmt.Fprintf(s.out, "The lab is up (files in %s). From another shell:\n", s.dir)
+	fmt.Fprintf(s.out, "%s\n\n", s.Lab.Status(ctx))
+	fmt.Fprintf(s.out, "The lab is up (files in %s). From another shell:\n", s.Dir)
 	for _, h := range []string{"h1", "h2", "w", "client"} {
-		fmt.Fprintf(s.out, "  %-6s %-15s ip netns exec %s bash\n", h, lab.Addr[h], s.lab.NS(h))
+		fmt.Fprintf(s.out, "  %-6s %-15s ip netns exec %s bash\n", h, lab.Addr[h], s.Lab.NS(h))
 	}
-	fmt.Fprintf(s.out, "  ip netns exec %s redis-cli -h 127.0.0.1 -p 6379 info replication\n", s.lab.NS("h1"))
-	fmt.Fprintf(s.out, "  ip netns exec %s redis-cli -h %s -p 6379 ping    (through the VIP)\n", s.lab.NS("client"), lab.VIP)
-	fmt.Fprintf(s.out, "  ip netns exec %s %s --addr %s:6379 --duration 60s --progress 1s    (a writer)\n", s.lab.NS("client"), s.writer, lab.VIP)
-	fmt.Fprintf(s.out, "Logs: %s/{h1,h2}/log/{redis,keepalived,redis-vip}.log\n", s.dir)
+	fmt.Fprintf(s.out, "  ip netns exec %s redis-cli -h 127.0.0.1 -p 6379 info replication\n", s.Lab.NS("h1"))
+	fmt.Fprintf(s.out, "  ip netns exec %s redis-cli -h %s -p 6379 ping    (through the VIP)\n", s.Lab.NS("client"), lab.VIP)
+	fmt.Fprintf(s.out, "  ip netns exec %s %s --addr %s:6379 --duration 60s --progress 1s    (a writer)\n", s.Lab.NS("client"), s.Writer, lab.VIP)
+	fmt.Fprintf(s.out, "Logs: %s/{h1,h2}/log/{redis,keepalived,redis-vip}.log\n", s.Dir)
 	fmt.Fprintln(s.out, "Type commands, one per line (help lists them); quit, EOF or Ctrl-C tear the lab down.")
 }
 
@@ -269,7 +234,7 @@ const help = `commands (HOST is h1 or h2 unless said otherwise):
 Arguments split on blanks; '...' and "..." quote.`
 
 func (s *session) do(ctx context.Context, cmd string, args []string) (string, error) {
-	l := s.lab
+	l := s.Lab
 	one := func(usage string) (string, error) {
 		if len(args) != 1 {
 			return "", errUsage(usage)

@@ -1,11 +1,13 @@
 // Package labcmd is what the two lab commands, rv-demo (make demo) and
-// rv-lab (make lab), share around package lab: finding the repository,
-// building the binaries, claiming a namespace prefix (one lab per prefix on
-// the machine; namespaces a killed run left behind are removed), preparing
-// the lab dir, and the settings both read from flags or LAB_* variables.
+// rv-lab (make lab), share around package lab: a Session claims a
+// namespace prefix (one lab per prefix on the machine; namespaces a killed
+// run left behind are removed), builds the binaries, prepares the lab dir,
+// and tears it all down; Env reads the LAB_* variables both take as flag
+// defaults.
 package labcmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,30 +16,87 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/redis-vip/redis-vip/test/lab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
-// Repo finds the repository root (the dir whose go.mod declares the
-// module) from the working directory up.
-func Repo() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module github.com/redis-vip/redis-vip\n") {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no redis-vip repository at or above %s: run from the repository", dir)
-		}
-	}
+// Session is one lab from the claim of its prefix to its teardown.
+type Session struct {
+	// Dir is the lab dir, Prefix the namespace prefix.
+	Dir, Prefix string
+	// Bin and Writer are the redis-vip and rv-writer binaries Build made.
+	Bin, Writer string
+	// Lab is the lab NewLab made (nil before).
+	Lab *lab.Lab
+
+	release func()
+	binDir  string
 }
 
-// Build compiles redis-vip and rv-writer (CGO_ENABLED=0) into a fresh
-// root-owned 0755 dir, which the keepalived script user can reach, and
-// returns the dir and the two paths. The caller removes the dir.
-func Build(repo string) (dir, bin, writer string, err error) {
+// Start checks that this process may build a lab (root, the tools) and
+// claims prefix. how is the command to suggest to a user who is not root.
+func Start(dir, prefix, how string, tools ...string) (*Session, error) {
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("run as root (it creates network namespaces): sudo %s", how)
+	}
+	if err := NeedTools(tools...); err != nil {
+		return nil, err
+	}
+	release, err := Claim(prefix)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Dir: dir, Prefix: prefix, release: release}, nil
+}
+
+// Build builds redis-vip and rv-writer for the lab (Bin, Writer).
+func (s *Session) Build() (err error) {
+	s.binDir, s.Bin, s.Writer, err = Build()
+	return err
+}
+
+// NewLab prepares the lab dir and returns the lab of o, with the session's
+// dir, prefix and binaries (o.Bin wins when set).
+func (s *Session) NewLab(o lab.Options) (*lab.Lab, error) {
+	if err := PrepareDir(s.Dir); err != nil {
+		return nil, err
+	}
+	o.Dir, o.Prefix, o.Writer = s.Dir, s.Prefix, s.Writer
+	if o.Bin == "" {
+		o.Bin = s.Bin
+	}
+	s.Lab = lab.New(o)
+	return s.Lab, nil
+}
+
+// Close kills the lab's processes, deletes its namespaces and binaries,
+// the lab dir unless keep, and releases the prefix. It returns the
+// namespaces still there afterwards (none, unless something is wrong) and
+// why the dir could not be removed.
+func (s *Session) Close(keep bool) (left []string, err error) {
+	if s.Lab != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err = s.Lab.Down(ctx)
+		cancel()
+	}
+	if s.binDir != "" {
+		_ = os.RemoveAll(s.binDir)
+	}
+	left = Namespaces(s.Prefix)
+	if s.Lab != nil && !keep {
+		err = errors.Join(err, RemoveDir(s.Dir))
+	}
+	s.release()
+	return left, err
+}
+
+// Build builds redis-vip and rv-writer (netlab.Build: from the source this
+// program was built from) into a fresh root-owned 0755 dir, which the
+// keepalived script user can reach, and returns the dir and the two paths.
+// The caller removes the dir.
+func Build() (dir, bin, writer string, err error) {
 	dir, err = os.MkdirTemp("", "redis-vip-lab-bin.")
 	if err != nil {
 		return "", "", "", err
@@ -45,16 +104,8 @@ func Build(repo string) (dir, bin, writer string, err error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return dir, "", "", err
 	}
-	bin, writer = filepath.Join(dir, "redis-vip"), filepath.Join(dir, "rv-writer")
-	for _, b := range [][2]string{{bin, "./cmd/redis-vip"}, {writer, "./test/writer/cmd/rv-writer"}} {
-		cmd := exec.Command("go", "build", "-o", b[0], b[1])
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return dir, "", "", fmt.Errorf("go build %s: %w: %s", b[1], err, strings.TrimSpace(string(out)))
-		}
-	}
-	return dir, bin, writer, nil
+	bin, writer, err = netlab.Build(dir)
+	return dir, bin, writer, err
 }
 
 // nsNames are the namespaces a lab with a prefix has (netlab's names, and
@@ -157,6 +208,9 @@ func PrepareDir(dir string) error {
 
 // RemoveDir deletes a lab dir PrepareDir made (nothing else).
 func RemoveDir(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
 		return fmt.Errorf("not deleting %s: no %s in it", dir, marker)
 	}
