@@ -175,6 +175,7 @@ func TestFencePeerRefusedOpensAtOnce(t *testing.T) {
 // + margin after its promotion stamp, then accepts them; the old master,
 // resumed with its keeper running, refuses writes: its replica is gone.
 func TestFencePeerUnknownWaits(t *testing.T) {
+	t.Parallel() // it waits on leases and grace periods, not the CPU
 	a, b := pair(t, 20, fenceSettings)
 	startKeeper(t, a)
 	waitFor(t, "A armed by its keeper", 15*time.Second, func() bool {

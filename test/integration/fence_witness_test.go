@@ -63,6 +63,7 @@ func logLines(t *testing.T, n *node, s string) int {
 // a moment (the replica's last acknowledgement was up to a second before
 // the hang, and the keeper needs a probe timeout): the test prints how long.
 func TestFenceWitnessHolderKeepsWriting(t *testing.T) {
+	t.Parallel() // it waits on leases and grace periods, not the CPU
 	a, b, _ := witnessPair(t, "")
 	wa := fenceWriter(t, a.srv)
 	stop(t, b.srv)
@@ -111,6 +112,7 @@ func TestFenceWitnessHolderKeepsWriting(t *testing.T) {
 // arms it: nobody renews the lease now, and the Redis, its replica hung,
 // refuses writes by itself.
 func TestFenceWitnessKeeperStopArms(t *testing.T) {
+	t.Parallel() // it waits on leases and grace periods, not the CPU
 	a, b, _, stopKeeper := witnessPairKeeper(t, "")
 	stop(t, b.srv)
 	waitFor(t, "A's fence open on the lease", 10*time.Second, func() bool {
@@ -134,6 +136,7 @@ func TestFenceWitnessKeeperStopArms(t *testing.T) {
 // holds the lease; once the lease has run out (the master's Redis hung, so
 // its keeper renews no more) it promotes, fenced.
 func TestFenceWitnessLeaseBlocksReplica(t *testing.T) {
+	t.Parallel() // it waits on leases and grace periods, not the CPU
 	a, b, w := witnessPair(t, "")
 	stop(t, a.srv)
 	r := b.run(t, "notify-master")
@@ -174,6 +177,7 @@ func TestFenceWitnessLeaseBlocksReplica(t *testing.T) {
 // (d) The witness down: the pair keeps its roles (the master armed, its
 // replica acknowledging), and a failover on a refused peer still works.
 func TestFenceWitnessDown(t *testing.T) {
+	t.Parallel() // it waits on leases and grace periods, not the CPU
 	a, b, w := witnessPair(t, "")
 	w.kill(t)
 	waitFor(t, "A's lease to run out", 30*time.Second, func() bool { return fenceFile(t, a).LeaseUntil == nil })
@@ -206,6 +210,7 @@ func TestFenceWitnessDown(t *testing.T) {
 // on unknown evidence, one log line. A witness configuration it cannot
 // read is one line and exit 2.
 func TestFenceWitnessWrongSecret(t *testing.T) {
+	t.Parallel() // it waits on leases and grace periods, not the CPU
 	a, b, _ := witnessPair(t, "another-secret-of-sixteen-bytes-or-more")
 	stop(t, a.srv)
 	b.run(t, "notify-master")

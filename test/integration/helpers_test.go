@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,7 +24,18 @@ import (
 // TestMain builds the binary before any test, and so before any deadline,
 // starts: a cold build on a busy two-core machine takes longer than a run's
 // bound.
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// The long tests here (t.Parallel) wait on leases, grace periods and
+	// timeouts, not on the CPU: run up to eight at once rather than one per
+	// core, unless -parallel says otherwise.
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "8")
+	}
+	os.Exit(redistest.Main(m))
+}
 
 // node is one side of a pair: its Redis and its redis-vip config.
 type node struct {

@@ -140,6 +140,7 @@ func waitGranting(t *testing.T, c *witness.Client) {
 const witnessSecret = "integration-test-secret-0123456789"
 
 func TestWitnessLeases(t *testing.T) {
+	t.Parallel() // it waits on leases and grace periods, not the CPU
 	w := startWitness(t, "127.0.0.1:0", writeSecret(t, witnessSecret), time.Second)
 	ctx := context.Background()
 	a := witnessClient(t, w.addr, "10.0.0.1:6379", witnessSecret)
@@ -286,6 +287,7 @@ func TestWitnessClientAgainstBadWitnesses(t *testing.T) {
 // lease: by then every lease of its earlier run has ended, at the witness
 // and (earlier still) in the holder's view.
 func TestWitnessRestartGrantsNothingDuringGrace(t *testing.T) {
+	t.Parallel() // it waits on leases and grace periods, not the CPU
 	maxLease := 3 * time.Second
 	secret := writeSecret(t, witnessSecret)
 	w := startWitness(t, "127.0.0.1:0", secret, maxLease)
