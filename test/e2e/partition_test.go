@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,13 +174,9 @@ func listFromRDB(ctx context.Context, l *lab.Lab, host, rdb, key string) ([]int6
 	if err != nil {
 		return nil, err
 	}
-	var nums []int64
-	for _, f := range strings.Fields(out) {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("backup list entry %q", f)
-		}
-		nums = append(nums, n)
+	nums, err := writer.ParseList(out)
+	if err != nil {
+		return nil, fmt.Errorf("backup list: %w", err)
 	}
 	return nums, nil
 }

@@ -78,3 +78,16 @@ func TestSummary(t *testing.T) {
 		t.Errorf("summary %q", s)
 	}
 }
+
+func TestParseList(t *testing.T) {
+	got, err := ParseList("1\n2\n3\n")
+	if err != nil || len(got) != 3 || got[0] != 1 || got[2] != 3 {
+		t.Errorf("ParseList = %v, %v; want [1 2 3]", got, err)
+	}
+	if got, err := ParseList(""); err != nil || got != nil {
+		t.Errorf("ParseList of nothing = %v, %v; want nil, nil", got, err)
+	}
+	if _, err := ParseList("1\nLOADING Redis is loading\n"); err == nil || !strings.Contains(err.Error(), `"LOADING"`) {
+		t.Errorf("ParseList of a non-number: %v, want an error naming it", err)
+	}
+}

@@ -306,3 +306,18 @@ func readList(addr, key string, timeout time.Duration) ([]int64, error) {
 func ReadList(addr, key string, timeout time.Duration) ([]int64, error) {
 	return readList(addr, key, timeout)
 }
+
+// ParseList parses a writer's list as `redis-cli --raw LRANGE key 0 -1`
+// prints it (a number per line), for tests that read it through redis-cli
+// inside a namespace.
+func ParseList(out string) ([]int64, error) {
+	var ns []int64
+	for _, f := range strings.Fields(out) {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("list entry %q is not a number", f)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
+}

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -181,13 +180,9 @@ func (w *Writer) List(h *Host) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ns []int64
-	for _, f := range strings.Fields(out) {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("list %s on %s: %q is not a number", w.Log.Key, h.Name, f)
-		}
-		ns = append(ns, n)
+	ns, err := writer.ParseList(out)
+	if err != nil {
+		return nil, fmt.Errorf("list %s on %s: %w", w.Log.Key, h.Name, err)
 	}
 	return ns, nil
 }

@@ -481,13 +481,11 @@ func readRDB(ctx context.Context, l Lab, host, rdb string, keys map[string]*writ
 		if err != nil {
 			return nil, 0, err
 		}
-		for _, f := range strings.Fields(out) {
-			n, err := strconv.ParseInt(f, 10, 64)
-			if err != nil {
-				return nil, 0, fmt.Errorf("%s: entry %q", k, f)
-			}
-			lists[k] = append(lists[k], n)
+		ns, err := writer.ParseList(out)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", k, err)
 		}
+		lists[k] = ns
 	}
 	return lists, size, nil
 }
