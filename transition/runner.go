@@ -902,11 +902,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // staleMaster is StaleMaster for t with this runner's clock, bound and
-// VIPs.
+// VIPs. The interfaces are read only when everything else says stale (a
+// held VIP can only veto), not on every plan of every event.
 func (r *Runner) staleMaster(t Ticket, local node.Facts, peer *node.Facts) bool {
-	var v VIPs
-	if r.VIPs != nil {
-		v = r.VIPs()
+	now := r.Now()
+	if !StaleMaster(t, now, r.Opts.StaleMasterAfter, VIPs{}, local, peer, r.PeerAddr) {
+		return false
 	}
-	return StaleMaster(t, r.Now(), r.Opts.StaleMasterAfter, v, local, peer, r.PeerAddr)
+	return r.VIPs == nil || StaleMaster(t, now, r.Opts.StaleMasterAfter, r.VIPs(), local, peer, r.PeerAddr)
 }
