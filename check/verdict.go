@@ -44,10 +44,9 @@ type Input struct {
 	LocalStream, PeerStream node.Writes
 	// MaxLinkDown bounds a replica's link-down time for taking over (S10).
 	MaxLinkDown time.Duration
-	// HoldsVIP: one of the instance's configured VIPs is on this host;
-	// KnowsVIPs: the instance has VIPs configured, so HoldsVIP means
-	// something.
-	HoldsVIP, KnowsVIPs bool
+	// VIPs says whether one of the instance's configured VIPs is on this
+	// host (Held), when it has any (Known).
+	VIPs transition.VIPs
 	// Maintenance is the instance's maintenance mode on this host: while
 	// on, the current holder stays eligible (see withMaintenance).
 	Maintenance maintenance.State
@@ -241,7 +240,7 @@ func replicaVerdict(in Input, l node.Facts, warnings []string) Result {
 		return peerLeaseVerdict(in)
 	}
 	if in.LastEvent == transition.EventMaster {
-		if !transition.StaleMaster(in.Newest, in.Now, in.StaleMasterAfter, transition.VIPs{Known: in.KnowsVIPs, Held: in.HoldsVIP}, l, in.Peer, in.PeerAddr) {
+		if !transition.StaleMaster(in.Newest, in.Now, in.StaleMasterAfter, in.VIPs, l, in.Peer, in.PeerAddr) {
 			return fail("VRRP made this node master but its redis is a replica of %s: give the VIP back", l.MasterAddr())
 		}
 		// keepalived has long moved this node out of MASTER (this check
@@ -249,7 +248,7 @@ func replicaVerdict(in Input, l node.Facts, warnings []string) Result {
 		// notify_backup records the truth (S12).
 		warnings = append(warnings, fmt.Sprintf("the newest event, master, came from keepalived over %s ago while this host holds no VIP: it is stale (a lost or late hook)", in.StaleMasterAfter))
 	}
-	if in.HoldsVIP {
+	if in.VIPs.Held {
 		// keepalived made this node MASTER but no master event reached
 		// redis-vip (a lost notify_master): clients would reach a replica.
 		return fail("this host holds the VIP but its redis is a replica of %s and no master event was recorded: give the VIP back", l.MasterAddr())

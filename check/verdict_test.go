@@ -259,19 +259,19 @@ func TestVerdict(t *testing.T) {
 		{
 			name: "a stale master event (keepalived's, past its bound, no VIP held) lets an in-sync replica pass",
 			in: check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: peerMaster, LastEvent: transition.EventMaster,
-				Newest: staleTicket, StaleMasterAfter: time.Minute, KnowsVIPs: true, Now: vNow},
+				Newest: staleTicket, StaleMasterAfter: time.Minute, VIPs: transition.VIPs{Known: true}, Now: vNow},
 			ok: true, reason: "in sync", warning: "stale",
 		},
 		{
 			name: "a master event within its bound still fails a replica",
 			in: check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: peerMaster, LastEvent: transition.EventMaster,
-				Newest: edited(staleTicket, func(t *transition.Ticket) { t.At = vNow.Add(-30 * time.Second) }), StaleMasterAfter: time.Minute, KnowsVIPs: true, Now: vNow},
+				Newest: edited(staleTicket, func(t *transition.Ticket) { t.At = vNow.Add(-30 * time.Second) }), StaleMasterAfter: time.Minute, VIPs: transition.VIPs{Known: true}, Now: vNow},
 			reason: "give the VIP back",
 		},
 		{
 			name: "an old master event while this host holds the VIP is current",
 			in: check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: peerMaster, LastEvent: transition.EventMaster,
-				Newest: staleTicket, StaleMasterAfter: time.Minute, KnowsVIPs: true, HoldsVIP: true, Now: vNow},
+				Newest: staleTicket, StaleMasterAfter: time.Minute, VIPs: transition.VIPs{Known: true, Held: true}, Now: vNow},
 			reason: "give the VIP back",
 		},
 		{
@@ -398,7 +398,7 @@ func TestVerdictSafetyCore(t *testing.T) {
 		},
 		{
 			name:   "a replica whose host holds the VIP without a master event gives it back (a lost notify_master)",
-			in:     check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: vMaster(vPeer, vHistA, 1000, 50), HoldsVIP: true, LastEvent: transition.EventBackup},
+			in:     check.Input{Local: vReplica(vLocal, vPeer, true, vHistA, 1000, 50), Peer: vMaster(vPeer, vHistA, 1000, 50), VIPs: transition.VIPs{Known: true, Held: true}, LastEvent: transition.EventBackup},
 			reason: "holds the VIP",
 		},
 		{
@@ -418,7 +418,7 @@ func TestVerdictSafetyCore(t *testing.T) {
 		},
 		{
 			name: "a master holding the VIP is fine",
-			in:   check.Input{Local: vMaster(vLocal, vHistA, 1000, 50), Peer: vReplica(vPeer, vLocal, true, vHistA, 1000, 50), HoldsVIP: true},
+			in:   check.Input{Local: vMaster(vLocal, vHistA, 1000, 50), Peer: vReplica(vPeer, vLocal, true, vHistA, 1000, 50), VIPs: transition.VIPs{Known: true, Held: true}},
 			ok:   true, reason: "local is master",
 		},
 		{

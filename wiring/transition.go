@@ -38,25 +38,22 @@ func Runner(in config.Instance, local, peer transition.Server, log *zap.Logger, 
 			StaleMasterAfter: in.Timeouts.Transition},
 		Now:     time.Now,
 		Witness: Witness(in, log),
-		VIPs: func() transition.VIPs {
-			known, held := HoldsVIP(in)
-			return transition.VIPs{Known: known, Held: held}
-		},
+		VIPs:    func() transition.VIPs { return VIPs(in) },
 	}
 }
 
-// HoldsVIP says whether the instance has VIPs configured (known) and
-// whether one of them is on this host's interfaces (held). An interface
-// list that cannot be read leaves it unknown.
-func HoldsVIP(in config.Instance) (known, held bool) {
+// VIPs says whether the instance has VIPs configured (Known) and whether
+// one of them is on this host's interfaces (Held). An interface list that
+// cannot be read leaves it unknown.
+func VIPs(in config.Instance) transition.VIPs {
 	if len(in.VIPs) == 0 {
-		return false, false
+		return transition.VIPs{}
 	}
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
-		return false, false
+		return transition.VIPs{}
 	}
-	return true, check.HoldsAny(in.VIPs, addrs)
+	return transition.VIPs{Known: true, Held: check.HoldsAny(in.VIPs, addrs)}
 }
 
 // Witness is the instance's witness client, nil without a witness. A

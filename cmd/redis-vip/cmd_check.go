@@ -45,7 +45,7 @@ func checkCommand() *cli.Command {
 			if errors.Is(in.LocalErr, node.ErrAuth) {
 				return fmt.Errorf("%w: %w", config.ErrConfig, in.LocalErr)
 			}
-			in.KnowsVIPs, in.HoldsVIP = wiring.HoldsVIP(e.inst)
+			in.VIPs = wiring.VIPs(e.inst)
 			res := check.Verdict(in)
 			word := "OK"
 			if !res.OK {
