@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/redis-vip/redis-vip/internal/testtier"
 	"github.com/redis-vip/redis-vip/test/lab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 	"github.com/redis-vip/redis-vip/test/writer"
 )
 
@@ -89,31 +89,16 @@ var staleNS = regexp.MustCompile(`^rvtest-e2e-(\d+)-\d+-(h1|h2|w|c|client|br)$`)
 // reapStale removes the namespaces (and their processes) of earlier test runs
 // that were killed before their cleanup could run.
 func reapStale() {
-	out, err := exec.Command("ip", "netns", "list").Output()
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		m := staleNS.FindStringSubmatch(fields[0])
+	for _, ns := range netlab.Namespaces() {
+		m := staleNS.FindStringSubmatch(ns)
 		if m == nil {
 			continue
 		}
 		if pid, _ := strconv.Atoi(m[1]); pid == os.Getpid() || syscall.Kill(pid, 0) == nil {
 			continue
 		}
-		if pids, err := exec.Command("ip", "netns", "pids", fields[0]).Output(); err == nil {
-			for _, p := range strings.Fields(string(pids)) {
-				if n, err := strconv.Atoi(p); err == nil {
-					_ = syscall.Kill(n, syscall.SIGKILL)
-				}
-			}
-		}
-		_ = exec.Command("ip", "netns", "del", fields[0]).Run()
-		fmt.Fprintf(os.Stderr, "e2e: removed stale namespace %s\n", fields[0])
+		_ = netlab.RemoveNamespace(ns)
+		fmt.Fprintf(os.Stderr, "e2e: removed stale namespace %s\n", ns)
 	}
 }
 

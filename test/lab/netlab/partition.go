@@ -145,6 +145,28 @@ func nsPids(ns string) []int {
 	return pids
 }
 
+// Namespaces lists the network namespaces that exist now (ip netns list).
+func Namespaces() []string {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return nil
+	}
+	var nss []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			nss = append(nss, f[0])
+		}
+	}
+	return nss
+}
+
+// RemoveNamespace kills every process in ns and deletes it: what a lab a
+// killed run left behind needs (deleting a namespace kills nothing).
+func RemoveNamespace(ns string) error {
+	_ = signalNS(ns, syscall.SIGKILL)
+	return ip("netns", "del", ns)
+}
+
 // signalNS sends sig to every process in ns, again to any that appears
 // meanwhile, until a pass finds no new one (at most 50 passes).
 func signalNS(ns string, sig syscall.Signal) error {

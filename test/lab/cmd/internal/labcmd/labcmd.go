@@ -146,32 +146,17 @@ func Claim(prefix string) (release func(), err error) {
 // Reap kills every process in the namespaces of prefix and deletes them.
 func Reap(prefix string) {
 	for _, n := range Namespaces(prefix) {
-		if out, err := exec.Command("ip", "netns", "pids", n).Output(); err == nil {
-			for _, p := range strings.Fields(string(out)) {
-				if pid, err := strconv.Atoi(p); err == nil {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
-		_ = exec.Command("ip", "netns", "del", n).Run()
+		_ = netlab.RemoveNamespace(n)
 	}
 }
 
 // Namespaces lists the namespaces of prefix that exist now.
 func Namespaces(prefix string) []string {
-	out, err := exec.Command("ip", "netns", "list").Output()
-	if err != nil {
-		return nil
-	}
 	var found []string
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
+	for _, ns := range netlab.Namespaces() {
 		for _, n := range nsNames {
-			if f[0] == prefix+"-"+n {
-				found = append(found, f[0])
+			if ns == prefix+"-"+n {
+				found = append(found, ns)
 			}
 		}
 	}
