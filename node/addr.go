@@ -64,8 +64,10 @@ func (a Addr) IsLoopback() bool {
 // Same reports whether a and b name the same server: equal IPs in any
 // spelling are the same, hostnames compare as written, the ports must
 // match, and the zero Addr is the same as no address, not even itself. The
-// rules are SameAddr's on the two strings.
-func (a Addr) Same(b Addr) bool { return SameAddr(a.String(), b.String()) }
+// rules are SameAddr's, on the parsed fields.
+func (a Addr) Same(b Addr) bool {
+	return a.Host != "" && b.Host != "" && a.Port == b.Port && sameHost(a.Host, b.Host)
+}
 
 // SameAddr compares two host:port strings, treating equal IPs as equal: for
 // addresses that arrive as text and are not parsed (config compares its raw
@@ -73,13 +75,15 @@ func (a Addr) Same(b Addr) bool { return SameAddr(a.String(), b.String()) }
 func SameAddr(a, b string) bool {
 	ha, pa, errA := net.SplitHostPort(a)
 	hb, pb, errB := net.SplitHostPort(b)
-	if errA != nil || errB != nil || pa != pb {
-		return false
-	}
-	if ha == hb {
+	return errA == nil && errB == nil && pa == pb && sameHost(ha, hb)
+}
+
+// sameHost: equal as written, or IPs equal in any spelling.
+func sameHost(a, b string) bool {
+	if a == b {
 		return true
 	}
-	ia, ib := net.ParseIP(ha), net.ParseIP(hb)
+	ia, ib := net.ParseIP(a), net.ParseIP(b)
 	return ia != nil && ib != nil && ia.Equal(ib)
 }
 
