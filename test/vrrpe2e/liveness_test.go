@@ -64,7 +64,7 @@ func TestKillMasterRedisEventPath(t *testing.T) {
 	}
 	checkCrashWindow(t, w, h2, h1, killAt)
 	gap, began := w.LongestGap(killAt.Add(-time.Second), stopped)
-	first, by, _ := w.FirstAckAfter(killAt)
+	first, by, _ := w.FirstAckAfter(killAt, h2.IP.String())
 	t.Logf("kill -9 of h1's Redis: VIP on h2 after %s; first acknowledged write after %s (by %s); longest write gap %s (from %s after the kill)",
 		ms(vipMoved), ms(first.Sub(killAt)), by, ms(gap), ms(began.Sub(killAt)))
 	t.Logf("VIP holders (every 20 ms): %v", samp.Changes())

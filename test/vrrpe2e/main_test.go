@@ -133,24 +133,15 @@ func startPair(t *testing.T, l *netlab.Lab, sampleEvery, wait time.Duration) (h1
 }
 
 // checkCrashWindow reads w's list on final and fails the test for every
-// acknowledged write lost beyond the crash window (W1): those old (the
-// master killed at killAt) acknowledged less than crashWindow before the
-// kill may be lost. It logs both counts. (The writer names a server by
-// its replica-announce-ip, without a port.)
+// acknowledged write lost beyond the crash window of old, the master
+// killed at killAt (W1; netlab.Writer.SplitLost draws the window). It
+// logs both counts.
 func checkCrashWindow(t *testing.T, w *netlab.Writer, final, old *netlab.Host, killAt time.Time) {
 	t.Helper()
-	present, err := w.List(final)
+	inWindow, beyond, err := w.SplitLost(final, old, killAt)
 	must(t, err)
-	var inWindow, beyond []netlab.LostAck
-	for _, a := range w.LostAcks(present) {
-		if a.By == old.IP.String() && !a.At.Before(killAt.Add(-crashWindow)) && a.At.Before(killAt) {
-			inWindow = append(inWindow, a)
-		} else {
-			beyond = append(beyond, a)
-		}
-	}
-	t.Logf("lost acknowledged writes: %d in the crash window (acknowledged by %s less than %s before the kill, W1), %d beyond it",
-		len(inWindow), old.Name, crashWindow, len(beyond))
+	t.Logf("lost acknowledged writes: %d in the crash window (acknowledged by %s from %s before the kill until %s answered, W1), %d beyond it",
+		len(inWindow), old.Name, netlab.CrashWindow, final.Name, len(beyond))
 	if len(beyond) > 0 {
 		t.Errorf("acknowledged writes lost beyond the crash window: %+v", beyond[:min(10, len(beyond))])
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // Ack is one acknowledged write: its number, when the reply came (since the
-// start of the run) and which server answered (its replica-announce-ip:port).
+// start of the run) and which server answered (its replica-announce-ip, no port).
 type Ack struct {
 	N  int64         `json:"n"`
 	At time.Duration `json:"at_ns"`

@@ -140,15 +140,56 @@ func (w *Writer) AckedSince(t time.Time) int {
 	return n
 }
 
-// FirstAckAfter returns when the first write after t was acknowledged, and
-// by which server.
-func (w *Writer) FirstAckAfter(t time.Time) (time.Time, string, bool) {
+// FirstAckAfter returns when the first write after t was acknowledged by
+// the server at ip ("" for any server), and by which one. A reply the
+// killed master sent just before a kill -9 can reach the client after
+// the kill was signalled: ask for the new master's first acknowledgement,
+// not for anybody's.
+func (w *Writer) FirstAckAfter(t time.Time, ip string) (time.Time, string, bool) {
 	for _, a := range w.Log.Acks {
-		if at := w.Log.Start.Add(a.At); at.After(t) {
+		if at := w.Log.Start.Add(a.At); at.After(t) && (ip == "" || a.By == ip) {
 			return at, a.By, true
 		}
 	}
 	return time.Time{}, "", false
+}
+
+// CrashWindow is how long before a kill -9 an acknowledged write may
+// still be lost: the master acknowledged it but had not yet sent it to
+// the replica (asynchronous replication, W1 in DESIGN.md).
+const CrashWindow = time.Second
+
+// SplitLost reads the writer's list on final and splits the acknowledged
+// writes missing from it: those inside the crash window of old's Redis,
+// killed at killAt, and the rest, which are failures. The window holds
+// old's acknowledgements from CrashWindow before the kill until final's
+// first acknowledgement after it: a reply old wrote before it died may
+// reach the client after the kill was signalled, and nothing old
+// acknowledges once final answers belongs to the crash.
+func (w *Writer) SplitLost(final, old *Host, killAt time.Time) (inWindow, beyond []LostAck, err error) {
+	present, err := w.List(final)
+	if err != nil {
+		return nil, nil, err
+	}
+	inWindow, beyond = w.splitLost(present, final.IP.String(), old.IP.String(), killAt)
+	return inWindow, beyond, nil
+}
+
+// splitLost is SplitLost on a list already read; final and old are the
+// servers' IPs as the writer names them.
+func (w *Writer) splitLost(present []int64, final, old string, killAt time.Time) (inWindow, beyond []LostAck) {
+	end, _, ok := w.FirstAckAfter(killAt, final)
+	if !ok {
+		end = killAt
+	}
+	for _, a := range w.LostAcks(present) {
+		if a.By == old && !a.At.Before(killAt.Add(-CrashWindow)) && !a.At.After(end) {
+			inWindow = append(inWindow, a)
+		} else {
+			beyond = append(beyond, a)
+		}
+	}
+	return inWindow, beyond
 }
 
 // LostAcks returns the acknowledged writes missing from present (the

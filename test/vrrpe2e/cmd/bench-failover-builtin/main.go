@@ -132,10 +132,6 @@ func median(sorted []int64) int64 {
 	return (sorted[m-1] + sorted[m]) / 2
 }
 
-// crashWindow: writes acknowledged by the killed master this shortly
-// before the kill may be lost (asynchronous replication).
-const crashWindow = time.Second
-
 // once builds a lab, fails the master's Redis over and measures.
 func once(ctx context.Context, i int, dir, bin, writerBin string, logf func(string, ...any)) (Run, error) {
 	var r Run
@@ -187,22 +183,16 @@ func once(ctx context.Context, i int, dir, bin, writerBin string, logf func(stri
 	if err := w.Stop(); err != nil {
 		return r, err
 	}
-	first, _, ok := w.FirstAckAfter(killAt)
+	first, _, ok := w.FirstAckAfter(killAt, h2.IP.String())
 	if !ok {
-		return r, errors.New("no acknowledged write after the kill")
+		return r, errors.New("no write acknowledged by the new master after the kill")
 	}
 	r.GapMS = first.Sub(killAt).Milliseconds()
-	present, err := w.List(h2)
+	inWindow, beyond, err := w.SplitLost(h2, h1, killAt)
 	if err != nil {
 		return r, err
 	}
-	for _, a := range w.LostAcks(present) {
-		if a.By == h1.Announce() && !a.At.Before(killAt.Add(-crashWindow)) && a.At.Before(killAt) {
-			r.LostWindow++
-		} else {
-			r.Lost++
-		}
-	}
+	r.LostWindow, r.Lost = len(inWindow), len(beyond)
 	if r.Lost > 0 {
 		return r, fmt.Errorf("%d acknowledged writes lost beyond the crash window", r.Lost)
 	}
