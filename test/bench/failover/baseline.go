@@ -96,7 +96,7 @@ func (b *baseLab) close() {
 		// Processes first (netlab only kills the ones it started), then
 		// the namespaces.
 		for _, ns := range []string{b.l.Hosts[0].NS, b.l.Hosts[1].NS, b.l.ClientNS, b.l.BridgeNS} {
-			killNamespace(ns)
+			_ = netlab.RemoveNamespace(ns)
 		}
 		b.l.Close()
 		b.l = nil

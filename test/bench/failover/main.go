@@ -54,6 +54,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 // env is what every setup needs from the command line.
@@ -172,7 +174,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// Whatever happens, nothing of this run stays behind.
 	defer func() {
 		for _, ns := range namespacesWithPrefix(e.prefix) {
-			killNamespace(ns)
+			_ = netlab.RemoveNamespace(ns)
 		}
 	}()
 

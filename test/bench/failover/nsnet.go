@@ -5,20 +5,17 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 	"github.com/redis-vip/redis-vip/test/writer"
 )
 
@@ -171,43 +168,12 @@ func (w *vipWatch) close() {
 	w.handles = map[string]*netlink.Handle{}
 }
 
-// killNamespace SIGKILLs every process in ns (daemons, scripts a killed
-// keepalived left behind), waits (bounded) until they are gone, and
-// deletes ns. Used in every clean-up, also after a failure, and always
-// before anything else deletes the namespace: a process left in a deleted
-// namespace can no longer be found by it. A missing namespace is fine.
-func killNamespace(ns string) {
-	if _, err := os.Stat(filepath.Join("/run/netns", ns)); err != nil {
-		return
-	}
-	for i := 0; i < 50; i++ {
-		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
-		pids := strings.Fields(string(out))
-		if len(pids) == 0 {
-			break
-		}
-		for _, f := range pids {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for i := 0; i < 20; i++ {
-		if err := exec.Command("ip", "netns", "del", ns).Run(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // namespacesWithPrefix lists the namespaces whose name starts with prefix.
 func namespacesWithPrefix(prefix string) []string {
-	entries, _ := os.ReadDir("/run/netns")
 	var out []string
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix) {
-			out = append(out, e.Name())
+	for _, ns := range netlab.Namespaces() {
+		if strings.HasPrefix(ns, prefix) {
+			out = append(out, ns)
 		}
 	}
 	return out

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis-vip/redis-vip/test/lab"
+	"github.com/redis-vip/redis-vip/test/lab/netlab"
 )
 
 // kaSetup is redis-vip with keepalived and the shipped configuration
@@ -150,7 +151,7 @@ func (s *kaSetup) close() {
 		cancel()
 	}
 	for _, ns := range namespacesWithPrefix(s.prefix + "-") {
-		killNamespace(ns)
+		_ = netlab.RemoveNamespace(ns)
 	}
 }
 

@@ -55,7 +55,7 @@ func (s *runSetup) close() {
 		// Processes first (netlab only kills the ones it started), then
 		// the namespaces.
 		for _, ns := range []string{s.l.Hosts[0].NS, s.l.Hosts[1].NS, s.l.ClientNS, s.l.BridgeNS} {
-			killNamespace(ns)
+			_ = netlab.RemoveNamespace(ns)
 		}
 		s.l.Close()
 		s.l = nil

@@ -160,11 +160,31 @@ func Namespaces() []string {
 	return nss
 }
 
-// RemoveNamespace kills every process in ns and deletes it: what a lab a
-// killed run left behind needs (deleting a namespace kills nothing).
+// RemoveNamespace kills every process in ns, waits (at most 5 s) until
+// they are gone, and deletes ns: what a lab a killed run left behind needs
+// (deleting a namespace kills nothing, and a process left in a deleted
+// namespace can no longer be found by it). Deleting is retried for up to
+// 2 s while the kernel still holds the namespace. A namespace that does
+// not exist is not an error.
 func RemoveNamespace(ns string) error {
-	_ = signalNS(ns, syscall.SIGKILL)
-	return ip("netns", "del", ns)
+	if _, err := os.Stat(filepath.Join("/run/netns", ns)); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for range 50 {
+		_ = signalNS(ns, syscall.SIGKILL)
+		if len(nsPids(ns)) == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var err error
+	for range 20 {
+		if err = ip("netns", "del", ns); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
 }
 
 // signalNS sends sig to every process in ns, again to any that appears
