@@ -23,10 +23,11 @@ import (
 // completion switched on; the man page generator is not in this binary
 // (gendocs.go, built with -tags gendocs).
 //
-// TODO(app.go): with EnableBashCompletion set in newApp and
-// completeInstances installed as each command's BashComplete, the scripts
-// could call `redis-vip WORD... --generate-bash-completion` directly and
-// this command would go.
+// The wrapper stays, rather than switching completion on in newApp: it is
+// what makes a completion request unable to run a command (urfave runs
+// one when "--" precedes its flag), and it keeps the completion-only
+// settings (hidden help commands, instance completion) out of the app
+// that operators and keepalived run.
 func init() { devCommands = append(devCommands, completeCommand()) }
 
 func completeCommand() *cli.Command {
