@@ -119,6 +119,22 @@ func continuedFrom(x, y Facts) bool {
 	return hasReplID2(x) && x.ReplID2 == y.ReplID && x.SecondReplOffset-1 <= y.ReplOffset
 }
 
+// Reverse is the relation read from the other side: a's data against b's
+// becomes b's against a's.
+func (r Relation) Reverse() Relation {
+	switch r {
+	case Ahead:
+		return Behind
+	case Behind:
+		return Ahead
+	case Successor:
+		return Predecessor
+	case Predecessor:
+		return Successor
+	}
+	return r
+}
+
 // HasDataPeerLacks reports whether a holds writes b does not: a is Ahead,
 // or the two diverged in any way.
 func (r Relation) HasDataPeerLacks() bool {

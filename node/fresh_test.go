@@ -213,7 +213,7 @@ func TestCompareAndAtLeastAsFresh(t *testing.T) {
 			if got := Compare(tc.a, tc.b); got != tc.want {
 				t.Errorf("Compare(a, b) = %v, want %v", got, tc.want)
 			}
-			if got, want := Compare(tc.b, tc.a), mirror(tc.want); got != want {
+			if got, want := Compare(tc.b, tc.a), tc.want.Reverse(); got != want {
 				t.Errorf("Compare(b, a) = %v, want %v", got, want)
 			}
 			if got := AtLeastAsFresh(tc.a, tc.b); got != tc.ab {
@@ -224,21 +224,6 @@ func TestCompareAndAtLeastAsFresh(t *testing.T) {
 			}
 		})
 	}
-}
-
-// mirror is the relation seen from the other side.
-func mirror(r Relation) Relation {
-	switch r {
-	case Ahead:
-		return Behind
-	case Behind:
-		return Ahead
-	case Successor:
-		return Predecessor
-	case Predecessor:
-		return Successor
-	}
-	return r
 }
 
 // The same rules on the facts captured from real 7.0.15 servers.
@@ -274,8 +259,8 @@ func TestCompareCaptured(t *testing.T) {
 			if got := Compare(a, b); got != tc.want {
 				t.Errorf("Compare = %v, want %v\n a: %s\n b: %s", got, tc.want, a.Summary(), b.Summary())
 			}
-			if got := Compare(b, a); got != mirror(tc.want) {
-				t.Errorf("reverse Compare = %v, want %v", got, mirror(tc.want))
+			if got := Compare(b, a); got != tc.want.Reverse() {
+				t.Errorf("reverse Compare = %v, want %v", got, tc.want.Reverse())
 			}
 		})
 	}
@@ -352,5 +337,18 @@ func TestJudge(t *testing.T) {
 				t.Errorf("Judge = %v (raw %v), want %v (raw %v)", rel, raw, tc.rel, tc.raw)
 			}
 		})
+	}
+}
+
+func TestRelationReverse(t *testing.T) {
+	for _, r := range []Relation{Same, Ahead, Behind, Diverged, Successor, Predecessor} {
+		if r.Reverse().Reverse() != r {
+			t.Errorf("%v reversed twice is %v", r, r.Reverse().Reverse())
+		}
+	}
+	for r, want := range map[Relation]Relation{Same: Same, Diverged: Diverged, Ahead: Behind, Successor: Predecessor} {
+		if got := r.Reverse(); got != want {
+			t.Errorf("%v.Reverse() = %v, want %v", r, got, want)
+		}
 	}
 }

@@ -174,7 +174,7 @@ func replication(l, p Node) Replication {
 		}
 		return r
 	}
-	r.Relation = node.Compare(*lf, *pf).String()
+	r.Relation = relation(l, p).String()
 	switch {
 	case lf.Role == node.RoleMaster && pf.Role == node.RoleMaster:
 		r.State = ReplBothMasters
@@ -196,6 +196,22 @@ func replication(l, p Node) Replication {
 		}
 	}
 	return r
+}
+
+// relation is how local's data stands against the peer's. A replica on
+// its master's current history holds nothing the master lacks: when one
+// node follows the other, a higher offset on the replica only means it was
+// read after its master (node.Unskew), and the report says "same", not
+// that the master is behind its own replica.
+func relation(l, p Node) node.Relation {
+	rel := node.Compare(*l.Facts, *p.Facts)
+	switch {
+	case follows(p, l):
+		rel = node.Unskew(rel, *l.Facts, *p.Facts, p.Facts.Master())
+	case follows(l, p):
+		rel = node.Unskew(rel.Reverse(), *p.Facts, *l.Facts, l.Facts.Master()).Reverse()
+	}
+	return rel
 }
 
 func (e *evaluation) replication(r Replication, l, p Node, th Thresholds) {

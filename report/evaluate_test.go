@@ -38,6 +38,31 @@ func TestEvaluate(t *testing.T) {
 			}},
 		{name: "local unreachable with the VIP on this host", change: func(in *Instance) { in.Local.Facts, in.Local.Err = nil, "connection refused" },
 			status: Critical, codes: []string{CodeLocalUnreachable, CodeVIPOnIneligible}},
+		{name: "replica read after its master, a write later: same data, not behind", change: func(in *Instance) {
+			in.Peer.Facts.ReplOffset += 120
+		}, status: OK, then: func(t *testing.T, in Instance) {
+			if r := in.Replication; r.Relation != "same" || r.LagBytes != 0 {
+				t.Errorf("replication %+v", r)
+			}
+		}},
+		{name: "local replica read after the peer master: same data, not ahead", change: func(in *Instance) {
+			peer := withReplica(fxMaster(fxPeer, 1000, 5000), fxReplica(fxLocal, fxPeer, true, 1000, 5120))
+			in.Local.Facts, in.Peer.Facts = fxReplica(fxLocal, fxPeer, true, 1000, 5120), peer
+			in.VIPs = nil
+			in.State.LastEvent = transition.EventBackup
+		}, status: OK, then: func(t *testing.T, in Instance) {
+			if r := in.Replication; r.Relation != "same" || r.Master != SidePeer {
+				t.Errorf("replication %+v", r)
+			}
+		}},
+		{name: "replica on another history than its master: the offsets count", change: func(in *Instance) {
+			in.Peer.Facts.ReplOffset += 120
+			in.Peer.Facts.ReplID = "other-history"
+		}, status: Critical, codes: []string{CodeDiverged}, then: func(t *testing.T, in Instance) {
+			if r := in.Replication; r.Relation == "same" {
+				t.Errorf("replication %+v: a replica off its master's history judged the same", r)
+			}
+		}},
 		{name: "replica link down", change: func(in *Instance) {
 			in.Peer.Facts = fxReplica(fxPeer, fxLocal, false, 1000, 4000)
 			in.Local.Facts.Replicas = nil

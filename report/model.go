@@ -188,7 +188,9 @@ type Replication struct {
 	// up only). HasLagBytes and HasLagSeconds say whether each is known.
 	LagBytes, LagSeconds       int64
 	HasLagBytes, HasLagSeconds bool
-	// Relation is node.Compare(local, peer) ("" when a node is unreadable).
+	// Relation is how local's data stands against the peer's: node.Compare,
+	// with node.Unskew when one follows the other ("" when a node is
+	// unreadable).
 	Relation string
 }
 
