@@ -18,6 +18,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/redis-vip/redis-vip/internal/reporttest"
+	"github.com/redis-vip/redis-vip/node"
 	"github.com/redis-vip/redis-vip/transition"
 )
 
@@ -109,6 +110,21 @@ func TestJSONMatchesSchema(t *testing.T) {
 	}
 	for name, mk := range variants {
 		t.Run(name, func(t *testing.T) { validateReport(t, v, mk()) })
+	}
+}
+
+// Every relation node.Compare can name validates: the schema's enum holds
+// them all (it once lacked successor and predecessor, the relations of a
+// healed split).
+func TestSchemaListsEveryRelation(t *testing.T) {
+	v := loadValidator(t)
+	for rel := node.Relation(0); rel.String() != "unknown"; rel++ {
+		t.Run(rel.String(), func(t *testing.T) {
+			in := fxHealthy()
+			Evaluate(&in, DefaultThresholds(), fxNow)
+			in.Replication.Relation = rel.String()
+			validateReport(t, v, Report{GeneratedAt: fxNow, Thresholds: DefaultThresholds(), Instances: []Instance{in}})
+		})
 	}
 }
 
