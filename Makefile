@@ -5,7 +5,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := bin/redis-vip
 PKGS      := ./...
 
-.PHONY: all build man deps test test-unit vet fmt-check fuzz bench-check bench-failover demo lab lab-up deb install clean torture
+.PHONY: all build man deps test test-unit vet fmt-check fuzz bench-check bench-failover demo lab lab-up deb install clean torture chaos
 
 all: build
 
@@ -62,6 +62,14 @@ fuzz:
 torture: deps
 	$(GO) test -count=1 -timeout 0 -run '^TestTorture$$' -v ./test/torture/ -args \
 	  -duration $(or $(DURATION),5m) -mode $(or $(MODE),mixed) $(if $(START),-start $(START)) $(if $(SEED),-seed $(SEED))
+
+# The same for `redis-vip run` (built-in VRRP) in the namespace lab, as root
+# (test/vrrpe2e TestChaosRun): random kill -9, SIGSTOP, SIGTERM of redis-vip
+# and link cuts until DURATION passes; SEED=N starts (or, with DURATION=1s,
+# replays) at seed N; FAULTS=kill-redis,cut draws only those.
+chaos: deps
+	RV_E2E=1 RV_CHAOS=$(or $(DURATION),5m) $(if $(SEED),RV_CHAOS_SEED=$(SEED)) $(if $(FAULTS),RV_CHAOS_FAULTS=$(FAULTS)) \
+	  $(GO) test -count=1 -timeout 0 -run '^TestChaosRun$$' -v ./test/vrrpe2e/
 
 # Whole-process cost of `redis-vip check` against `redis-cli PING`, same run.
 bench-check: deps

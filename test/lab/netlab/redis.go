@@ -80,6 +80,21 @@ func (h *Host) KillRedis() time.Time {
 	return at
 }
 
+// FreezeRedis stops redis-server with SIGSTOP (a hung server: its
+// connections stay open and nothing answers) and returns when the signal
+// was sent; ThawRedis resumes it with SIGCONT.
+func (h *Host) FreezeRedis() time.Time { return h.signalRedis(syscall.SIGSTOP) }
+
+// ThawRedis resumes a frozen redis-server.
+func (h *Host) ThawRedis() time.Time { return h.signalRedis(syscall.SIGCONT) }
+
+func (h *Host) signalRedis(sig syscall.Signal) time.Time {
+	if h.redis == nil {
+		return time.Now()
+	}
+	return h.redis.Signal(sig)
+}
+
 // Redis runs redis-cli against the host's Redis from inside its namespace.
 func (h *Host) Redis(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
