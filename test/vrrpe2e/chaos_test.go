@@ -141,7 +141,7 @@ func chaosSchedule(t *testing.T, seed uint64, kinds []string, mode string) {
 		t.Log(line)
 	}
 	defer func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("RVT_LOGS") != "" {
 			t.Logf("seed %d timeline:\n  %s\nVIP holders: %v", seed, strings.Join(timeline, "\n  "), samp.Changes())
 			for _, h := range l.Hosts {
 				t.Logf("%s journal:\n  %s", h.Name, strings.Join(journalLines(h), "\n  "))
@@ -239,6 +239,9 @@ func chaosSchedule(t *testing.T, seed uint64, kinds []string, mode string) {
 			unexplained = append(unexplained, fmt.Sprintf("%d by %s at %s", a.N, a.By, a.At.Format("15:04:05.000")))
 		}
 	}
+	if os.Getenv("RVT_LOGS") != "" {
+		note("acks by server: %s", ackRuns(w))
+	}
 	note("writer: %d sent, %d acknowledged, %d lost (%d outside every window); final master %s",
 		w.Report.Sent, w.Report.Acked, len(lost), len(unexplained), final.Name)
 	if len(unexplained) > 0 {
@@ -296,6 +299,23 @@ func journalLines(h *netlab.Host) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// ackRuns says which server acknowledged the writes when: "IP from-to"
+// for each run of acknowledgements by one server.
+func ackRuns(w *netlab.Writer) string {
+	var runs []string
+	for i, a := range w.Log.Acks {
+		if i > 0 && a.By == w.Log.Acks[i-1].By {
+			continue
+		}
+		j := i
+		for j+1 < len(w.Log.Acks) && w.Log.Acks[j+1].By == a.By {
+			j++
+		}
+		runs = append(runs, fmt.Sprintf("%s %s-%s", a.By, w.Log.Start.Add(a.At).Format("05.000"), w.Log.Start.Add(w.Log.Acks[j].At).Format("05.000")))
+	}
+	return strings.Join(runs, ", ")
 }
 
 // explainLoss names the window that allows a's loss ("" none).
