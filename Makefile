@@ -66,9 +66,10 @@ torture: deps
 # The same for `redis-vip run` (built-in VRRP) in the namespace lab, as root
 # (test/vrrpe2e TestChaosRun): random kill -9, SIGSTOP, SIGTERM of redis-vip
 # and link cuts until DURATION passes; SEED=N starts (or, with DURATION=1s,
-# replays) at seed N; FAULTS=kill-redis,cut draws only those.
+# replays) at seed N; FAULTS=kill-redis,cut draws only those; MODE=off,
+# fence or witness (the default) sets the fencing.
 chaos: deps
-	RV_E2E=1 RV_CHAOS=$(or $(DURATION),5m) $(if $(SEED),RV_CHAOS_SEED=$(SEED)) $(if $(FAULTS),RV_CHAOS_FAULTS=$(FAULTS)) \
+	RV_E2E=1 RV_CHAOS=$(or $(DURATION),5m) $(if $(SEED),RV_CHAOS_SEED=$(SEED)) $(if $(FAULTS),RV_CHAOS_FAULTS=$(FAULTS)) $(if $(MODE),RV_CHAOS_MODE=$(MODE)) \
 	  $(GO) test -count=1 -timeout 0 -run '^TestChaosRun$$' -v ./test/vrrpe2e/
 
 # Whole-process cost of `redis-vip check` against `redis-cli PING`, same run.
