@@ -201,6 +201,28 @@ func (s *Server) Kill() {
 	}
 }
 
+// Freeze stops the server and its children with SIGSTOP: the kernel still
+// accepts connections, nothing answers (a hung Redis, or a peer behind a
+// partition that drops packets). The returned func resumes it; t.Cleanup
+// resumes it too, so a failed test never leaves a stopped process behind.
+func (s *Server) Freeze() (thaw func()) {
+	s.t.Helper()
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		s.t.Fatalf("freeze: redis-server on %d is not running", s.Port)
+	}
+	pgid := cmd.Process.Pid
+	if err := syscall.Kill(-pgid, syscall.SIGSTOP); err != nil {
+		s.t.Fatalf("freeze redis-server on %d: %v", s.Port, err)
+	}
+	var once sync.Once
+	thaw = func() { once.Do(func() { _ = syscall.Kill(-pgid, syscall.SIGCONT) }) }
+	s.t.Cleanup(thaw)
+	return thaw
+}
+
 // LogMark is the position after the server's last log line so far: what
 // WaitLog looks after.
 func (s *Server) LogMark() int { return s.log.mark() }

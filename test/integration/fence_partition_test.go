@@ -64,22 +64,6 @@ func startKeeper(t *testing.T, n *node) (stop func()) {
 	return stop
 }
 
-// stop SIGSTOPs a Redis (unknown to its peer) until resume or the end of
-// the test.
-func stop(t *testing.T, s *redistest.Server) (resume func()) {
-	t.Helper()
-	pid := redisPID(t, s)
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
-	return func() {
-		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // fenceWriter is one client of a Redis with short timeouts.
 func fenceWriter(t *testing.T, s *redistest.Server) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr(), DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1})
@@ -181,7 +165,7 @@ func TestFencePeerUnknownWaits(t *testing.T) {
 	waitFor(t, "A armed by its keeper", 15*time.Second, func() bool {
 		return configGet(t, a.srv, "min-replicas-to-write") == "1" && configGet(t, a.srv, "min-replicas-max-lag") == "1"
 	})
-	resumeA := stop(t, a.srv)
+	resumeA := a.srv.Freeze()
 	hook := exec.Command(redistest.Binary(t), "notify-master", "--config", b.config)
 	if err := hook.Start(); err != nil {
 		t.Fatal(err)
@@ -250,7 +234,7 @@ func TestFenceKeeperClosesOnUnknownPeer(t *testing.T) {
 	if err := set(wa, "before"); err != nil {
 		t.Fatalf("armed master with its replica in sync refuses a write: %v", err)
 	}
-	resumeB := stop(t, b.srv)
+	resumeB := b.srv.Freeze()
 	waitFor(t, "A closed while B is unknown", 15*time.Second, func() bool { return configGet(t, a.srv, "min-replicas-to-write") == "2" })
 	if err := set(wa, "during"); !noReplicas(err) {
 		t.Errorf("write to A while B is unknown: %v, want -NOREPLICAS", err)

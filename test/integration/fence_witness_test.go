@@ -66,7 +66,7 @@ func TestFenceWitnessHolderKeepsWriting(t *testing.T) {
 	t.Parallel() // it waits on leases and grace periods, not the CPU
 	a, b, _ := witnessPair(t, "")
 	wa := fenceWriter(t, a.srv)
-	stop(t, b.srv)
+	b.srv.Freeze()
 	hung := time.Now()
 	refused, first, last := 0, time.Duration(0), time.Duration(0)
 	for n := 0; ; n++ {
@@ -114,7 +114,7 @@ func TestFenceWitnessHolderKeepsWriting(t *testing.T) {
 func TestFenceWitnessKeeperStopArms(t *testing.T) {
 	t.Parallel() // it waits on leases and grace periods, not the CPU
 	a, b, _, stopKeeper := witnessPairKeeper(t, "")
-	stop(t, b.srv)
+	b.srv.Freeze()
 	waitFor(t, "A's fence open on the lease", 10*time.Second, func() bool {
 		f := fenceFile(t, a)
 		return f.Level != nil && *f.Level == fence.Open && configGet(t, a.srv, "min-replicas-to-write") == "0"
@@ -138,7 +138,7 @@ func TestFenceWitnessKeeperStopArms(t *testing.T) {
 func TestFenceWitnessLeaseBlocksReplica(t *testing.T) {
 	t.Parallel() // it waits on leases and grace periods, not the CPU
 	a, b, w := witnessPair(t, "")
-	stop(t, a.srv)
+	a.srv.Freeze()
 	r := b.run(t, "notify-master")
 	rec := lastRecord(t, b, transition.EventMaster)
 	if rec.Plan == nil || rec.Plan.Decision != "wait-lease" || rec.Outcome != transition.OutcomeDeferred {
@@ -212,7 +212,7 @@ func TestFenceWitnessDown(t *testing.T) {
 func TestFenceWitnessWrongSecret(t *testing.T) {
 	t.Parallel() // it waits on leases and grace periods, not the CPU
 	a, b, _ := witnessPair(t, "another-secret-of-sixteen-bytes-or-more")
-	stop(t, a.srv)
+	a.srv.Freeze()
 	b.run(t, "notify-master")
 	rec := lastRecord(t, b, transition.EventMaster)
 	if rec.Plan == nil || rec.Plan.Decision != "wait-lease" || !strings.Contains(rec.Before.Lease, "secret") {

@@ -3,9 +3,6 @@ package integration
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,23 +19,7 @@ import (
 // not fail it.
 func TestHungServerCostsOneTimeout(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{})
-	info, err := s.Client().Info(context.Background(), "server").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := 0
-	for _, l := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "process_id:"); ok {
-			pid, _ = strconv.Atoi(v)
-		}
-	}
-	if pid <= 0 {
-		t.Fatalf("no process_id in INFO server")
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	s.Freeze()
 
 	const cmdTimeout = 4 * time.Second
 	c := redisnode.Dial(redisnode.Options{Addr: s.Addr(), DialTimeout: 200 * time.Millisecond, CommandTimeout: cmdTimeout})

@@ -261,10 +261,7 @@ func TestS12StalledFaultIsRepairedByTheReconciler(t *testing.T) {
 	}
 	defer w.Close()
 	// B's Redis stalls; keepalived says FAULT; the hook cannot read it.
-	pid := redisPID(t, b.srv)
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	thaw := b.srv.Freeze()
 	fmt.Fprintln(w, `INSTANCE "redis" FAULT 0`)
 	waitFor(t, "the fault transition to fail on the stalled Redis", 20*time.Second, func() bool {
 		for _, r := range readJournal(b) {
@@ -274,9 +271,7 @@ func TestS12StalledFaultIsRepairedByTheReconciler(t *testing.T) {
 		}
 		return false
 	})
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
+	thaw()
 	// No further keepalived event: the reconciler alone must repair it.
 	waitFor(t, "B to follow A on its own", 20*time.Second, func() bool { return followsInSync(ctx, b.srv, a.srv) })
 	if n := dbsize(t, b.srv); n != 130 {
@@ -296,24 +291,6 @@ func TestS12StalledFaultIsRepairedByTheReconciler(t *testing.T) {
 func readJournal(n *node) []transition.Record {
 	recs, _, _ := transition.ReadJournal(filepath.Join(n.state, n.name+".journal"))
 	return recs
-}
-
-// redisPID returns the process ID of s (INFO server process_id).
-func redisPID(t *testing.T, s *redistest.Server) int {
-	t.Helper()
-	info, err := s.Client().Info(context.Background(), "server").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "process_id:"); ok {
-			var pid int
-			fmt.Sscan(v, &pid)
-			return pid
-		}
-	}
-	t.Fatal("no process_id in INFO")
-	return 0
 }
 
 // S9 for guard: a peer that refuses the password is a configuration error
