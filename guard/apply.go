@@ -189,27 +189,45 @@ func (r *Runner) Run(ctx context.Context) (Decision, error) {
 
 // readPeer reads the peer, polling while it is loading or answers with an
 // error until ctx ends; it returns nil and the error when the peer could
-// not be read (unreachable, or alive but unreadable, S9).
+// not be read (unreachable, or alive but unreadable, S9). A read that ctx
+// itself cut short does not erase an earlier answer: the peer answered,
+// so it is alive (the last answer stands), whatever the deadline
+// interrupted.
 func (r *Runner) readPeer(ctx context.Context) (*node.Facts, error) {
+	var lastFacts *node.Facts // the last answer while loading
+	var lastErr error         // the last error the peer answered with
 	for {
 		f, err := r.Peer.Facts(ctx)
 		switch {
 		case err == nil && !f.Loading:
 			return &f, nil
+		case err != nil && ctx.Err() != nil && (lastFacts != nil || lastErr != nil):
+			r.Log.Info("peer read cut short by guard's bound; its last answer stands", zap.String("peer", r.PeerAddr.String()), zap.Error(err))
+			return r.lastAnswer(lastFacts, lastErr)
 		case err != nil && (!node.Answered(err) || errors.Is(err, node.ErrAuth)):
 			r.Log.Info("peer unreachable", zap.String("peer", r.PeerAddr.String()), zap.Error(err))
 			return nil, err
+		case err != nil:
+			lastFacts, lastErr = nil, err
+		default:
+			lastFacts, lastErr = &f, nil
 		}
 		select {
 		case <-ctx.Done():
-			if err != nil {
-				r.Log.Warn("peer answers with an error", zap.String("peer", r.PeerAddr.String()), zap.Error(err))
-				return nil, err
-			}
-			return &f, nil
+			return r.lastAnswer(lastFacts, lastErr)
 		case <-time.After(r.Poll):
 		}
 	}
+}
+
+// lastAnswer is readPeer's result when its bound ends while the peer keeps
+// answering: its error (alive but unreadable), or its facts (still loading).
+func (r *Runner) lastAnswer(f *node.Facts, err error) (*node.Facts, error) {
+	if err != nil {
+		r.Log.Warn("peer answers with an error", zap.String("peer", r.PeerAddr.String()), zap.Error(err))
+		return nil, err
+	}
+	return f, nil
 }
 
 // backup copies the whole local dataset (the RDB, or every file of the

@@ -117,7 +117,7 @@ type guardCase struct {
 	backups string
 }
 
-func newGuardCase(t *testing.T, peer *node.Client, peerAddr string, localData []byte) guardCase {
+func newGuardCase(t *testing.T, peer Peer, peerAddr string, localData []byte) guardCase {
 	t.Helper()
 	files := DataFiles{Dir: t.TempDir(), DBFilename: "dump.rdb", AppendDirName: "appendonlydir", AppendFilename: "appendonly.aof"}
 	if localData != nil {
@@ -135,7 +135,9 @@ func newGuardCase(t *testing.T, peer *node.Client, peerAddr string, localData []
 
 func dial(t *testing.T, addr, password string) *node.Client {
 	t.Helper()
-	c := node.Dial(node.Options{Addr: addr, Password: password, DialTimeout: time.Second, CommandTimeout: time.Second})
+	// Generous: a Redis busy in a script on a loaded host can take a
+	// second to answer, and these tests are about what it answers.
+	c := node.Dial(node.Options{Addr: addr, Password: password, DialTimeout: time.Second, CommandTimeout: 4 * time.Second})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -258,34 +260,11 @@ func TestRunAgainstRealPeer(t *testing.T) {
 	})
 
 	t.Run("a busy peer is alive: local data refuses the start", func(t *testing.T) {
+		t.Parallel() // it waits out its bound
 		srv, peer := peerWithKeys(t)
-		ctx := context.Background()
-		if err := srv.Client().ConfigSet(ctx, "busy-reply-threshold", "100").Err(); err != nil {
-			t.Fatal(err)
-		}
-		script := srv.Client()
-		done := make(chan error, 1)
-		go func() { done <- script.Eval(ctx, "local i = 0 while true do i = i + 1 end", nil).Err() }()
-		t.Cleanup(func() {
-			_ = srv.Client().ScriptKill(ctx).Err()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-			}
-		})
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			err := srv.Client().Ping(ctx).Err()
-			if err != nil && strings.HasPrefix(err.Error(), "BUSY") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the peer never answered -BUSY: %v", err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		busy(t, srv)
 		c := newGuardCase(t, peer, srv.Addr(), readFixture(t, fixtureKeys))
-		d, err := c.run(t, 500*time.Millisecond)
+		d, err := c.run(t, 5*time.Second) // it keeps answering -BUSY: guard polls until this bound
 		if !errors.Is(err, ErrRefuseStart) || d.Action != RefuseStart {
 			t.Fatalf("Run = %+v, %v: want refuse-start (S9)", d, err)
 		}
@@ -294,6 +273,17 @@ func TestRunAgainstRealPeer(t *testing.T) {
 		}
 		if n := c.backupCount(t); n != 0 {
 			t.Fatalf("%d backups on a refusal", n)
+		}
+	})
+
+	t.Run("a busy peer whose last read the bound cut short is still alive", func(t *testing.T) {
+		t.Parallel() // it waits out its bound
+		srv, peer := peerWithKeys(t)
+		busy(t, srv)
+		c := newGuardCase(t, &cutShort{Peer: peer}, srv.Addr(), readFixture(t, fixtureKeys))
+		d, err := c.run(t, 5*time.Second)
+		if !errors.Is(err, ErrRefuseStart) || d.Action != RefuseStart {
+			t.Fatalf("Run = %+v, %v: want refuse-start: the peer answered before the bound cut its last read (S9)", d, err)
 		}
 	})
 
@@ -334,4 +324,51 @@ func TestRunAgainstRealPeer(t *testing.T) {
 			t.Fatalf("include written while redis-server runs: %q", got)
 		}
 	})
+}
+
+// busy runs an endless Lua script on srv until the test ends: srv answers
+// every command with -BUSY (alive, unreadable).
+func busy(t *testing.T, srv *redistest.Server) {
+	t.Helper()
+	ctx := context.Background()
+	if err := srv.Client().ConfigSet(ctx, "busy-reply-threshold", "100").Err(); err != nil {
+		t.Fatal(err)
+	}
+	script := srv.Client()
+	done := make(chan error, 1)
+	go func() { done <- script.Eval(ctx, "local i = 0 while true do i = i + 1 end", nil).Err() }()
+	t.Cleanup(func() {
+		_ = srv.Client().ScriptKill(ctx).Err()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := srv.Client().Ping(ctx).Err()
+		if err != nil && strings.HasPrefix(err.Error(), "BUSY") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the peer never answered -BUSY: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cutShort reads the real peer once, then holds every later read until
+// ctx ends before making it: guard's bound ends in the middle of a read,
+// which a loaded host makes likely and a test cannot time otherwise.
+type cutShort struct {
+	Peer
+	reads int
+}
+
+func (c *cutShort) Facts(ctx context.Context) (node.Facts, error) {
+	c.reads++
+	if c.reads > 1 {
+		<-ctx.Done()
+	}
+	return c.Peer.Facts(ctx)
 }
