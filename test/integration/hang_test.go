@@ -18,6 +18,7 @@ import (
 // timeout, the new one 1x plus the connect timeout), so a loaded machine does
 // not fail it.
 func TestHungServerCostsOneTimeout(t *testing.T) {
+	t.Parallel() // twelve seconds of waiting on timeouts, no CPU
 	s := redistest.Start(t, redistest.Options{})
 	s.Freeze()
 
