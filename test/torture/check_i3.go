@@ -22,7 +22,7 @@ func (r *run) checkI3() {
 				continue
 			}
 			mine, ok := r.lastSettled(h.name, f)
-			if !ok || mine.Keys == 0 {
+			if !ok || mine.Keys == 0 || r.killedLosingFiles(i, mine.At, f) {
 				continue
 			}
 			other := r.c.hosts[1-i].name
@@ -37,6 +37,19 @@ func (r *run) checkI3() {
 			}
 		}
 	}
+}
+
+// killedLosingFiles: a kill -9 that lost host i's files came between t0
+// and t1. What i held at t0 died with its process and its disk; a full
+// sync after the restart discarded none of it (I1 judges the acknowledged
+// writes that died, diedWithItsDisk).
+func (r *run) killedLosingFiles(i int, t0, t1 time.Time) bool {
+	for _, e := range r.inj.eventLog() {
+		if e.Kind == fKill && e.Host == i && e.Files == "lost" && !e.Start.Before(t0) && e.Start.Before(t1) {
+			return true
+		}
+	}
+	return false
 }
 
 // seedKeys are a few keys every dataset of this instance holds.
