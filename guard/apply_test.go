@@ -260,9 +260,8 @@ func TestRunAgainstRealPeer(t *testing.T) {
 	})
 
 	t.Run("a busy peer is alive: local data refuses the start", func(t *testing.T) {
-		t.Parallel() // it waits out its bound
 		srv, peer := peerWithKeys(t)
-		busy(t, srv)
+		srv.Busy()
 		c := newGuardCase(t, peer, srv.Addr(), readFixture(t, fixtureKeys))
 		d, err := c.run(t, 5*time.Second) // it keeps answering -BUSY: guard polls until this bound
 		if !errors.Is(err, ErrRefuseStart) || d.Action != RefuseStart {
@@ -277,9 +276,8 @@ func TestRunAgainstRealPeer(t *testing.T) {
 	})
 
 	t.Run("a busy peer whose last read the bound cut short is still alive", func(t *testing.T) {
-		t.Parallel() // it waits out its bound
 		srv, peer := peerWithKeys(t)
-		busy(t, srv)
+		srv.Busy()
 		c := newGuardCase(t, &cutShort{Peer: peer}, srv.Addr(), readFixture(t, fixtureKeys))
 		d, err := c.run(t, 5*time.Second)
 		if !errors.Is(err, ErrRefuseStart) || d.Action != RefuseStart {
@@ -324,37 +322,6 @@ func TestRunAgainstRealPeer(t *testing.T) {
 			t.Fatalf("include written while redis-server runs: %q", got)
 		}
 	})
-}
-
-// busy runs an endless Lua script on srv until the test ends: srv answers
-// every command with -BUSY (alive, unreadable).
-func busy(t *testing.T, srv *redistest.Server) {
-	t.Helper()
-	ctx := context.Background()
-	if err := srv.Client().ConfigSet(ctx, "busy-reply-threshold", "100").Err(); err != nil {
-		t.Fatal(err)
-	}
-	script := srv.Client()
-	done := make(chan error, 1)
-	go func() { done <- script.Eval(ctx, "local i = 0 while true do i = i + 1 end", nil).Err() }()
-	t.Cleanup(func() {
-		_ = srv.Client().ScriptKill(ctx).Err()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := srv.Client().Ping(ctx).Err()
-		if err != nil && strings.HasPrefix(err.Error(), "BUSY") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the peer never answered -BUSY: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // cutShort reads the real peer once, then holds every later read until

@@ -223,6 +223,44 @@ func (s *Server) Freeze() (thaw func()) {
 	return thaw
 }
 
+// busyBound bounds the wait for a server running Busy's script to answer
+// -BUSY (it does after busy-reply-threshold, 100 ms).
+const busyBound = 5 * time.Second
+
+// Busy runs an endless Lua script on the server until the test ends and
+// returns once the server answers -BUSY: alive, yet every command but
+// SCRIPT KILL is refused (S9's peer that answers with an error). t.Cleanup
+// kills the script, so the server can be stopped and read again.
+func (s *Server) Busy() {
+	s.t.Helper()
+	ctx := context.Background()
+	c := s.Client()
+	if err := c.ConfigSet(ctx, "busy-reply-threshold", "100").Err(); err != nil {
+		s.t.Fatalf("busy: redis-server on %d: %v", s.Port, err)
+	}
+	script := s.Client()
+	done := make(chan error, 1)
+	go func() { done <- script.Eval(ctx, "local i = 0 while true do i = i + 1 end", nil).Err() }()
+	s.t.Cleanup(func() {
+		_ = c.ScriptKill(ctx).Err()
+		select {
+		case <-done:
+		case <-time.After(exitBound):
+		}
+	})
+	deadline := time.Now().Add(busyBound)
+	for {
+		err := c.Ping(ctx).Err()
+		if err != nil && strings.HasPrefix(err.Error(), "BUSY") {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("redis-server on %d never answered -BUSY within %s: %v", s.Port, busyBound, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // LogMark is the position after the server's last log line so far: what
 // WaitLog looks after.
 func (s *Server) LogMark() int { return s.log.mark() }

@@ -83,29 +83,12 @@ func roleWith(t *testing.T, s *redistest.Server, pw string) string {
 // second master with its clients.
 func TestS9BusyPeerIsAlive(t *testing.T) {
 	a, b := pair(t, 20, settings{"timeouts.peer_wait": "1500ms"})
-	ctx := context.Background()
-	if err := a.srv.Client().ConfigSet(ctx, "busy-reply-threshold", "100").Err(); err != nil {
-		t.Fatal(err)
-	}
-	script := a.srv.Client()
-	done := make(chan error, 1)
-	go func() { done <- script.Eval(ctx, "local i = 0 while true do i = i + 1 end", nil).Err() }()
-	t.Cleanup(func() {
-		_ = exec.Command("redis-cli", "-p", fmt.Sprint(a.srv.Port), "SCRIPT", "KILL").Run()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-		}
-	})
-	waitFor(t, "A answers -BUSY", 5*time.Second, func() bool {
-		err := a.srv.Client().Ping(ctx).Err()
-		return err != nil && strings.HasPrefix(err.Error(), "BUSY")
-	})
+	a.srv.Busy()
 	r := b.run(t, "notify-master")
 	if r.code != 0 || !strings.Contains(r.stdout, "deferred") {
 		t.Fatalf("notify-master on B: exit %d %q %q: want deferred", r.code, r.stdout, r.stderr)
 	}
-	if role := b.srv.Role(ctx); role != "slave" {
+	if role := b.srv.Role(context.Background()); role != "slave" {
 		t.Fatalf("B is %s while A is busy, want slave", role)
 	}
 }
@@ -327,22 +310,7 @@ func TestS9GuardPeerThatAnswersIsAlive(t *testing.T) {
 	if err := pwc.ConfigSet(ctx, "requirepass", "").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.srv.Client().ConfigSet(ctx, "busy-reply-threshold", "100").Err(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.srv.Client().Eval(ctx, "local i = 0 while true do i = i + 1 end", nil).Err() }()
-	t.Cleanup(func() {
-		_ = exec.Command("redis-cli", "-p", fmt.Sprint(a.srv.Port), "SCRIPT", "KILL").Run()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-		}
-	})
-	waitFor(t, "A answers -BUSY", 5*time.Second, func() bool {
-		err := a.srv.Client().Ping(ctx).Err()
-		return err != nil && strings.HasPrefix(err.Error(), "BUSY")
-	})
+	a.srv.Busy()
 	r = b.run(t, "guard")
 	if r.code != 1 || !strings.Contains(r.stderr, "alive") {
 		t.Fatalf("guard, busy peer: exit %d %q %q, want 1 (not starting)", r.code, r.stdout, r.stderr)
