@@ -90,8 +90,9 @@
 //   - I3: every backup loads into a scratch redis-server; a full sync that
 //     flushed data its new master lacked had a loadable backup of that
 //     instance taken before (data a kill -9 destroyed with its files before
-//     the flush is I1's to judge, not I3's); retention never deletes a backup while its
-//     instance (told by content) has fewer than backups_keep newer ones.
+//     the flush is I1's to judge, not I3's); retention never deletes a
+//     backup while its instance (told by content) has fewer than
+//     backups_keep newer ones.
 //   - I4: `check` did not pass, twice in a row on a host (keepalived's
 //     fall/rise), on a loading node, on an empty node while the reachable
 //     peer holds keys, on a master whose peer master holds newer data, or on
