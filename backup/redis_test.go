@@ -30,33 +30,6 @@ func fillKeys(t *testing.T, s *redistest.Server, prefix string, n int) {
 	}
 }
 
-// waitInfo polls INFO section until every want line is there.
-func waitInfo(t *testing.T, s *redistest.Server, section string, want ...string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		info, err := s.Client().Info(context.Background(), section).Result()
-		ok := err == nil
-		for _, w := range want {
-			ok = ok && strings.Contains(info, w)
-		}
-		if ok {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: INFO %s never showed %v", s.Addr(), section, want)
-}
-
-// rewriteAOF runs BGREWRITEAOF and waits until it has finished well.
-func rewriteAOF(t *testing.T, s *redistest.Server) {
-	t.Helper()
-	if err := s.Client().Do(context.Background(), "BGREWRITEAOF").Err(); err != nil {
-		t.Fatal(err)
-	}
-	waitInfo(t, s, "persistence", "aof_rewrite_in_progress:0", "aof_rewrite_scheduled:0", "aof_last_bgrewrite_status:ok")
-}
-
 // dbsizeOf waits until s has loaded its data and returns DBSIZE.
 func dbsizeOf(t *testing.T, s *redistest.Server) int64 {
 	t.Helper()
@@ -142,7 +115,7 @@ func sameFiles(t *testing.T, a, b string) {
 func TestRedisStoppedAOFDirBackupLoadsBack(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{Args: []string{"appendonly yes"}})
 	fillKeys(t, s, "base", 200)
-	rewriteAOF(t, s)
+	s.RewriteAOF(t)
 	fillKeys(t, s, "incr", 50) // after the rewrite: in the incremental file only
 	want := dbsizeOf(t, s)
 	s.Kill()
@@ -181,7 +154,7 @@ func TestRedisStoppedRDBBackupLoadsBack(t *testing.T) {
 	if err := r.Client().Do(ctx, "REPLICAOF", "127.0.0.1", m.Port).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitInfo(t, r, "replication", "master_link_status:up", "master_sync_in_progress:0")
+	r.WaitInfo(t, "replication", "master_link_status:up", "master_sync_in_progress:0")
 	if err := r.Client().Save(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +183,7 @@ func TestRedisStoppedRDBBackupLoadsBack(t *testing.T) {
 func TestRedisStoppedAOFFileBackupLoadsBack(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{Args: []string{"appendonly yes"}})
 	fillKeys(t, s, "base", 100)
-	rewriteAOF(t, s)
+	s.RewriteAOF(t)
 	fillKeys(t, s, "incr", 20)
 	s.Kill()
 	// Build the single file Redis 6 would have written: base, then commands.
@@ -303,7 +276,7 @@ func TestRedisCorruptCopyFailsVerification(t *testing.T) {
 
 	s := redistest.Start(t, redistest.Options{Args: []string{"appendonly yes"}})
 	fillKeys(t, s, "k", 200)
-	rewriteAOF(t, s)
+	s.RewriteAOF(t)
 	c := node.Dial(node.Options{Addr: s.Addr(), DialTimeout: time.Second, CommandTimeout: 5 * time.Second})
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -343,10 +316,10 @@ func TestRedisAOFBaseRecordsNoHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	fillKeys(t, m, "k", 50)
-	waitInfo(t, r, "replication", "master_link_status:up", "master_sync_in_progress:0")
-	waitInfo(t, m, "replication", "repl_backlog_active:1")
+	r.WaitInfo(t, "replication", "master_link_status:up", "master_sync_in_progress:0")
+	m.WaitInfo(t, "replication", "repl_backlog_active:1")
 	for _, s := range []*redistest.Server{m, r} {
-		rewriteAOF(t, s)
+		s.RewriteAOF(t)
 	}
 	if err := r.Client().Save(ctx).Err(); err != nil {
 		t.Fatal(err)

@@ -190,38 +190,9 @@ func TestInspectLocalRealAOFHasNoHistory(t *testing.T) {
 	if err := m.Client().Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitInfo := func(s *redistest.Server, section string, want ...string) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for time.Now().Before(deadline) {
-			info, err := s.Client().Info(ctx, section).Result()
-			ok := err == nil
-			for _, w := range want {
-				ok = ok && strings.Contains(info, w)
-			}
-			if ok {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatalf("%s: INFO %s never showed %v", s.Addr(), section, want)
-	}
-	waitInfo(r, "replication", "master_link_status:up", "master_sync_in_progress:0")
+	r.WaitInfo(t, "replication", "master_link_status:up", "master_sync_in_progress:0")
 	for _, s := range []*redistest.Server{m, r} {
-		// A replica with AOF on rewrites its AOF by itself once the full
-		// sync has loaded: let that one finish before asking for ours,
-		// or BGREWRITEAOF answers "already in progress".
-		for try := 0; ; try++ {
-			waitInfo(s, "persistence", "aof_rewrite_in_progress:0", "aof_rewrite_scheduled:0")
-			err := s.Client().Do(ctx, "BGREWRITEAOF").Err()
-			if err == nil {
-				break
-			}
-			if try == 5 || !strings.Contains(err.Error(), "already in progress") {
-				t.Fatal(err)
-			}
-		}
-		waitInfo(s, "persistence", "aof_rewrite_in_progress:0", "aof_rewrite_scheduled:0", "aof_last_bgrewrite_status:ok")
+		s.RewriteAOF(t)
 	}
 	for _, s := range []*redistest.Server{m, r} {
 		s.Kill()

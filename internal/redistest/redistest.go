@@ -261,6 +261,53 @@ func (s *Server) Busy() {
 	}
 }
 
+// infoBound bounds WaitInfo: a full sync or an AOF rewrite of a test's few
+// keys takes milliseconds, seconds on a loaded host.
+const infoBound = 15 * time.Second
+
+// WaitInfo waits until INFO section holds every one of want (lines such as
+// "master_link_status:up"); the test fails when it does not within
+// infoBound.
+func (s *Server) WaitInfo(t testing.TB, section string, want ...string) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(infoBound)
+	for {
+		info, err := s.Client().Info(ctx, section).Result()
+		ok := err == nil
+		for _, w := range want {
+			ok = ok && strings.Contains(info, w)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server on %d: INFO %s never showed %v within %s (last error %v)", s.Port, section, want, infoBound, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// RewriteAOF rewrites the server's AOF and waits until the rewrite has
+// finished well. A rewrite Redis started by itself (a replica does after
+// each full sync when AOF is on, Redis 7) is waited out first: asked during
+// one, BGREWRITEAOF answers "already in progress".
+func (s *Server) RewriteAOF(t testing.TB) {
+	t.Helper()
+	const tries = 5
+	for try := 1; ; try++ {
+		s.WaitInfo(t, "persistence", "aof_rewrite_in_progress:0", "aof_rewrite_scheduled:0")
+		err := s.Client().Do(context.Background(), "BGREWRITEAOF").Err()
+		if err == nil {
+			break
+		}
+		if try == tries || !strings.Contains(err.Error(), "already in progress") {
+			t.Fatalf("redis-server on %d: BGREWRITEAOF: %v", s.Port, err)
+		}
+	}
+	s.WaitInfo(t, "persistence", "aof_rewrite_in_progress:0", "aof_rewrite_scheduled:0", "aof_last_bgrewrite_status:ok")
+}
+
 // LogMark is the position after the server's last log line so far: what
 // WaitLog looks after.
 func (s *Server) LogMark() int { return s.log.mark() }

@@ -120,14 +120,7 @@ func TestS6GuardBacksUpWholeAOFDir(t *testing.T) {
 	sa := redistest.Start(t, redistest.Options{Args: []string{"appendonly yes"}})
 	sb := redistest.Start(t, redistest.Options{})
 	fill(t, sa, "base", 40)
-	if err := sa.Client().Do(ctx, "BGREWRITEAOF").Err(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "AOF rewrite", 15*time.Second, func() bool {
-		info, err := sa.Client().Info(ctx, "persistence").Result()
-		return err == nil && strings.Contains(info, "aof_rewrite_in_progress:0") &&
-			strings.Contains(info, "aof_rewrite_scheduled:0") && strings.Contains(info, "aof_last_bgrewrite_status:ok")
-	})
+	sa.RewriteAOF(t)
 	fill(t, sa, "incr", 10) // in the incremental file only
 	fill(t, sb, "peer", 100)
 	a := writeConfig(t, "cache", sa, sb, settings{"backups_keep": 2})
