@@ -84,7 +84,7 @@ var Settings = []Setting{
 	{Key: "backup_dir", Usage: "directory for RDB copies taken before a dataset is discarded", Default: "/var/lib/redis-vip/backups"},
 	{Key: "backups_keep", Usage: "how many backups to keep per instance", Default: "5"},
 	{Key: "on_diverged", Usage: "notify-backup on diverged histories: backup-and-follow or refuse", Default: "backup-and-follow"},
-	{Key: "handover", Usage: "how a live master hands over: auto (the pause handover: writes paused until the offsets match, tens of ms), pause (the same), failover (FAILOVER TO on 6.2+: waits for the replica's once-a-second ACK)", Default: "auto"},
+	{Key: "handover", Usage: "how a live master hands over: auto (the pause handover: writes paused until the offsets match, tens of ms), pause (the same), failover (FAILOVER TO on 6.2+: waits for the replica's once-a-second ACK; the pause handover when the master lists the replica under no usable name)", Default: "auto"},
 	{Key: "guard.include", Usage: "file redis.conf includes (last line) that guard writes", Default: "/etc/redis/redis-vip-guard.conf"},
 	{Key: "guard.redis_conf", Usage: "redis.conf guard reads dir, dbfilename and appendonly from", Default: "/etc/redis/redis.conf"},
 	{Key: "guard.data_dir", Usage: "Redis data directory (overrides redis.conf)"},

@@ -354,7 +354,8 @@ func (f *fakeRedis) FailoverTo(_ context.Context, host string, port int, timeout
 		return errors.New("ERR FAILOVER timeout must be positive")
 	}
 	t := f.net.find(to)
-	if t == nil {
+	if t == nil || (t.seenAs != "" && !node.SameAddr(t.seenAs, to)) {
+		// Redis finds the target by the name its replica list shows.
 		return fmt.Errorf("ERR FAILOVER target HOST and PORT is not a replica")
 	}
 	f.failoverTo, f.failoverPolls, f.failoverState = t, 0, "waiting-for-sync"

@@ -751,9 +751,18 @@ func (r *Runner) failover(ctx, syncCtx context.Context, t Ticket, master, target
 	if err != nil {
 		return "", err
 	}
-	host, port, err := replicaAsSeenBy(mf, target.announce)
+	host, port, listed, err := replicaAsSeenBy(mf, target.announce)
 	if err != nil {
 		return "", err
+	}
+	if !listed {
+		// FAILOVER TO names a replica as its master lists it. One the
+		// master lists under no name we can tell (port 0: its REPLCONF
+		// listening-port was refused, a password changed mid-handshake)
+		// or not at all would only get "not a replica", every retry: the
+		// pause handover needs no name, only the offsets.
+		out, err := r.pauseHandover(ctx, syncCtx, t, master, target)
+		return fmt.Sprintf("%s lists no replica at %s, pause handover instead of FAILOVER TO: %s", master.s.Addr(), target.announce, out), err
 	}
 	deadline, _ := syncCtx.Deadline()
 	remaining := time.Until(deadline)
@@ -794,25 +803,26 @@ func (r *Runner) failover(ctx, syncCtx context.Context, t Ticket, master, target
 }
 
 // replicaAsSeenBy finds the replica announced as addr in a master's replica
-// list, as FAILOVER TO needs the address the master knows the replica by.
-func replicaAsSeenBy(mf node.Facts, addr node.Addr) (string, int, error) {
-	host, port, err := hostPort(addr)
-	if err != nil {
-		return "", 0, err
+// list, as FAILOVER TO needs the address the master knows the replica by:
+// listed at addr, or the only one listed on addr's port (NAT). listed is
+// false when neither is there.
+func replicaAsSeenBy(mf node.Facts, addr node.Addr) (host string, port int, listed bool, err error) {
+	if _, _, err := hostPort(addr); err != nil {
+		return "", 0, false, err
 	}
 	var samePort []node.Replica
 	for _, rep := range mf.Replicas {
 		if rep.Addr().Same(addr) {
-			return rep.IP, rep.Port, nil
+			return rep.IP, rep.Port, true, nil
 		}
-		if rep.Port == port {
+		if rep.Port == addr.Port {
 			samePort = append(samePort, rep)
 		}
 	}
 	if len(samePort) == 1 {
-		return samePort[0].IP, samePort[0].Port, nil
+		return samePort[0].IP, samePort[0].Port, true, nil
 	}
-	return host, port, nil
+	return "", 0, false, nil
 }
 
 // pauseHandover is the handover for servers without FAILOVER: pause the

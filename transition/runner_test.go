@@ -279,6 +279,30 @@ func TestRunSteps(t *testing.T) {
 			},
 		},
 		{
+			name: "a replica its master lists at port 0 is handed over by pause, not FAILOVER TO",
+			ev:   EventMaster,
+			setup: func(g *rig) {
+				g.local.follow(addrP, true)
+				g.local.seenAs = "192.0.2.1:0"
+			},
+			outcome: OutcomeOK, decision: "sync-then-promote", attempts: 1,
+			steps: []string{"wait-in-sync", "failover", "config-rewrite"},
+			check: func(t *testing.T, g *rig, rec Record) {
+				if c := g.peer.log(); g.peer.n("FailoverTo") != 0 || !hasCall(c, "PauseWrites") {
+					t.Errorf("peer calls = %v, want a pause and no FAILOVER TO", c)
+				}
+				if role, _, _, _ := g.local.state(); role != node.RoleMaster {
+					t.Errorf("local is %s, want master", role)
+				}
+				if role, master, _, _ := g.peer.state(); role != node.RoleReplica || master != addrL {
+					t.Errorf("peer is %s of %q, want a replica of local", role, master)
+				}
+				if d := rec.Steps[1].Detail; !strings.Contains(d, "lists no replica at 192.0.2.1:6379, pause handover instead of FAILOVER TO: paused") {
+					t.Errorf("failover detail = %q", d)
+				}
+			},
+		},
+		{
 			name: "wait-in-sync times out: local not promoted, sync-timeout, hold-off, not retried (S2)",
 			ev:   EventMaster,
 			setup: func(g *rig) {
@@ -1570,18 +1594,25 @@ func TestReplicaAsSeenBy(t *testing.T) {
 	}{
 		{"listed at its address", []node.Replica{rep("192.0.2.9:6380"), rep(addrL)}, node.MustParseAddr(addrL), addrL, false},
 		{"one replica on its port (NAT)", []node.Replica{rep("10.0.0.1:6379"), rep("10.0.0.2:6380")}, node.MustParseAddr(addrL), "10.0.0.1:6379", false},
-		{"two on its port: its own address", []node.Replica{rep("10.0.0.1:6379"), rep("10.0.0.2:6379")}, node.MustParseAddr(addrL), addrL, false},
-		{"not listed", nil, node.MustParseAddr(addrL), addrL, false},
+		{"two on its port: not listed", []node.Replica{rep("10.0.0.1:6379"), rep("10.0.0.2:6379")}, node.MustParseAddr(addrL), "", false},
+		{"listed at port 0 (listening-port refused): not listed", []node.Replica{{IP: "192.0.2.1", Port: 0}}, node.MustParseAddr(addrL), "", false},
+		{"not listed", nil, node.MustParseAddr(addrL), "", false},
 		{"malformed", nil, node.Addr{Host: "192.0.2.1"}, "", true},
 		{"unset", nil, node.Addr{}, "", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			host, port, err := replicaAsSeenBy(node.Facts{Replicas: c.replicas}, c.addr)
+			host, port, listed, err := replicaAsSeenBy(node.Facts{Replicas: c.replicas}, c.addr)
 			if (err != nil) != c.err {
 				t.Fatalf("error = %v", err)
 			}
-			if !c.err && fmt.Sprintf("%s:%d", host, port) != c.want {
+			if c.err {
+				return
+			}
+			if listed != (c.want != "") {
+				t.Fatalf("listed = %v, want %v", listed, c.want != "")
+			}
+			if listed && fmt.Sprintf("%s:%d", host, port) != c.want {
 				t.Errorf("got %s:%d, want %s", host, port, c.want)
 			}
 		})
