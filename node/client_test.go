@@ -435,3 +435,53 @@ func TestClientBGSaveAndLastSave(t *testing.T) {
 		t.Errorf("dump.rdb after BGSAVE: %v", err)
 	}
 }
+
+// What handover: failover rests on (transition's replicaAsSeenBy): a
+// replica whose REPLCONF listening-port the master refused, here with
+// -NOAUTH while a password was required for a moment, goes on to PSYNC
+// (Redis treats the refusal as non-critical) and is listed at port 0 for
+// the life of its link, so FAILOVER TO its own address cannot name it.
+func TestClientFactsReplicaWithRefusedListeningPort(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	m := startServer(t, "requirepass secret")
+	conn, err := net.DialTimeout("tcp", m.Addr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(waitLimit))
+	rd := bufio.NewReader(conn)
+	send := func(args ...string) string {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
+		for _, a := range args {
+			b.WriteString("$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n")
+		}
+		if _, err := io.WriteString(conn, b.String()); err != nil {
+			t.Fatal(err)
+		}
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(line)
+	}
+	if got := send("REPLCONF", "listening-port", "7777"); !strings.HasPrefix(got, "-NOAUTH") {
+		t.Fatalf("REPLCONF listening-port with the password required = %q, want -NOAUTH", got)
+	}
+	if err := rawClient(t, m.Addr(), "secret", 0).ConfigSet(ctx, "requirepass", "").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := send("PSYNC", "?", "-1"); !strings.HasPrefix(got, "+FULLRESYNC") {
+		t.Fatalf("PSYNC after the password went = %q, want +FULLRESYNC", got)
+	}
+	mf, err := dialTest(t, m.Addr(), "").Facts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mf.Replicas) != 1 || mf.Replicas[0].Port != 0 || mf.Replicas[0].IP != "127.0.0.1" {
+		t.Errorf("master's replicas = %+v, want one at 127.0.0.1 port 0", mf.Replicas)
+	}
+}
