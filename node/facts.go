@@ -51,7 +51,13 @@ type Facts struct {
 	// MasterLinkDownSecs is how long the link has been down (-1 unknown).
 	MasterLinkDownSecs int64     `json:"master_link_down_since_seconds"`
 	Replicas           []Replica `json:"replicas,omitempty"`
-	FailoverState      string    `json:"failover_state,omitempty"`
+	// GoodReplicas is how many replicas the master counts for
+	// min-replicas-to-write (min_slaves_good_slaves); INFO shows it, and
+	// GoodReplicasCounted is true, only while that setting and
+	// min-replicas-max-lag are on (a fence).
+	GoodReplicas        int64  `json:"good_replicas,omitempty"`
+	GoodReplicasCounted bool   `json:"good_replicas_counted,omitempty"`
+	FailoverState       string `json:"failover_state,omitempty"`
 
 	// ReplID and ReplOffset name the node's position in its replication
 	// history; ReplID2 and SecondReplOffset the history it continued from.

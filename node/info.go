@@ -57,6 +57,8 @@ func ParseInfo(text string) (Facts, error) {
 			f.MasterLastIOSecsAgo = p.int(key, val)
 		case "master_link_down_since_seconds":
 			f.MasterLinkDownSecs = p.int(key, val)
+		case "min_slaves_good_slaves":
+			f.GoodReplicas, f.GoodReplicasCounted = p.int(key, val), true
 		case "master_failover_state":
 			f.FailoverState = val
 		case "master_replid":

@@ -257,6 +257,7 @@ var fixtureCases = []struct {
 				{IP: "10.111.179.178", Port: 6379, State: "online", Offset: 1332660983},
 				{IP: "10.98.125.94", Port: 6379, State: "online", Offset: 1332660983},
 			},
+			GoodReplicas: 2, GoodReplicasCounted: true,
 			ReplID: "7f1074e6bfcccc057654c286ae9281b71d8edda0", ReplID2: "ee8596993dd6a4ea403df2728166bbd092be62c2",
 			ReplOffset: 1332661125, SecondReplOffset: 1292024488,
 			BacklogActive: true, BacklogFirstByte: 1331612550, BacklogHistLen: 1048576,

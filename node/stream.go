@@ -115,13 +115,22 @@ func (c *Client) StreamSince(ctx context.Context, from int64) (Stream, error) {
 		s.Why = fmt.Sprintf("stream of %d bytes is longer than the %d read", f.ReplOffset-from+1, maxStream)
 		return s, nil
 	}
+	readBy, _ := ctx.Deadline() // zero: no bound but ctx's
+	if f.Role == RoleMaster && f.GoodReplicasCounted {
+		var why string
+		readBy, why = c.holdFence(ctx, f, readBy)
+		if why != "" {
+			s.Why = why
+			return s, nil
+		}
+	}
 	conn, err := c.rawDial(ctx)
 	if err != nil {
 		return Stream{}, c.classify("PSYNC", err)
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
+	if !readBy.IsZero() {
+		_ = conn.SetDeadline(readBy)
 	}
 	r := bufio.NewReader(conn)
 	if err := c.rawAuth(conn, r); err != nil {
@@ -146,6 +155,50 @@ func (c *Client) StreamSince(ctx context.Context, from int64) (Stream, error) {
 	}
 	s.Writes, s.Commands, s.First = w, cmds, first
 	return s, nil
+}
+
+// maxFencedRead bounds the write pause holdFence takes, and so the stream
+// read under it; fencedReadMargin is left between the read's end and the
+// pause's, for the server to drop the reader before writes go on.
+const (
+	maxFencedRead    = time.Second
+	minFencedRead    = 50 * time.Millisecond
+	fencedReadMargin = 250 * time.Millisecond
+)
+
+// holdFence keeps a master's fence shut while StreamSince reads its
+// stream. A PSYNC that continues is an online replica with a fresh
+// acknowledgement until it disconnects, and Redis counts it for
+// min-replicas-to-write: on a master whose fence refuses writes (fewer good
+// replicas than the setting) the reader alone would let them through. So,
+// when the master refuses writes now, it pauses them (CLIENT PAUSE WRITE,
+// never UNPAUSE: a longer pause another caller holds is not shortened, and
+// writes held by it are judged by the fence again when it ends) and
+// returns the time by which the read must end (readBy is the caller's,
+// zero for none). why is set when the stream
+// must not be read: the server cannot pause writes alone (before 6.2), or
+// the pause failed.
+func (c *Client) holdFence(ctx context.Context, f Facts, readBy time.Time) (time.Time, string) {
+	need := int64(2) // the closed fence of a pair, when the setting cannot be read
+	if v, err := c.ConfigGet(ctx, "min-replicas-to-write"); err == nil {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			need = n
+		}
+	}
+	if f.GoodReplicas >= need {
+		return readBy, "" // writes flow anyway
+	}
+	pause := maxFencedRead
+	if !readBy.IsZero() {
+		pause = min(pause, time.Until(readBy))
+	}
+	if pause < minFencedRead {
+		return readBy, "no time left to read the stream of a fenced master under a write pause"
+	}
+	if err := c.do(ctx, "CLIENT", "PAUSE", strconv.FormatInt(pause.Milliseconds(), 10), "WRITE"); err != nil {
+		return readBy, fmt.Sprintf("not read: its fence refuses writes (%d good replicas of %d) and a PSYNC would count as one, but CLIENT PAUSE WRITE failed: %v", f.GoodReplicas, need, err)
+	}
+	return time.Now().Add(pause - min(fencedReadMargin, pause/4)), ""
 }
 
 // classifyStream reads RESP commands until r ends and returns the most a

@@ -274,3 +274,80 @@ func TestForkStreamsBoundedByContext(t *testing.T) {
 		t.Fatalf("hung streams: %+v %+v", as, bs)
 	}
 }
+
+// A PSYNC that continues counts as a good replica for min-replicas-to-write
+// until it disconnects: reading the stream of a master whose fence refuses
+// writes must not let one through (issue 10's bound). A writer hammers the
+// fenced master while its stream is read again and again: not one write
+// may be acknowledged, and the stream is still read.
+func TestStreamSinceKeepsAFenceShut(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	m := startServer(t)
+	conn := fill(t, ctx, m.Addr(), 3, 0)
+	r := startServer(t, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)) // the backlog exists once a replica attached
+	waitReplicas(t, ctx, conn, 1)
+	c := dialTest(t, m.Addr(), "")
+	f0, err := c.Facts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := f0.ReplOffset + 1
+	if err := rawClient(t, r.Addr(), "", 0).Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Set(ctx, "after-the-fork", 1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range [][2]string{{"min-replicas-max-lag", "10"}, {"min-replicas-to-write", "1"}} {
+		if err := conn.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(waitLimit)
+	for { // the replica's departure is counted
+		err := conn.Set(ctx, "probe", 1, 0).Err()
+		if err != nil && strings.HasPrefix(err.Error(), "NOREPLICAS") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fence never refused a write: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	if f, err := c.Facts(ctx); err != nil || !f.GoodReplicasCounted || f.GoodReplicas != 0 {
+		t.Fatalf("fenced master's facts: good replicas %d counted %v (%v), want 0 counted", f.GoodReplicas, f.GoodReplicasCounted, err)
+	}
+
+	writer := rawClient(t, m.Addr(), "", 0)
+	stop := make(chan struct{})
+	acked := make(chan int, 1)
+	go func() {
+		n := 0
+		for i := 0; i < 1_000_000; i++ {
+			select {
+			case <-stop:
+				acked <- n
+				return
+			default:
+			}
+			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			if writer.Set(wctx, "w", i, 0).Err() == nil {
+				n++
+			}
+			cancel()
+		}
+		acked <- n
+	}()
+	for range 10 {
+		s, err := c.StreamSince(ctx, from)
+		if err != nil || s.Writes != WritesSome {
+			t.Errorf("fenced master's stream: %+v %v, want writes", s, err)
+		}
+	}
+	close(stop)
+	if n := <-acked; n != 0 {
+		t.Errorf("the fenced master acknowledged %d writes while its stream was read", n)
+	}
+}
