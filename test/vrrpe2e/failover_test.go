@@ -114,8 +114,8 @@ func TestBuiltinFailover(t *testing.T) {
 	// and the sampler reads the two hosts one after the other: one sample
 	// may see both. Two samples in a row (a period longer than one
 	// interval) is two masters holding the VIP.
-	if worst > 75*time.Millisecond {
-		t.Errorf("both hosts held the VIP for more than one sample: %v", periods)
+	if n := samp.MostDualSamples(); n > 1 {
+		t.Errorf("both hosts held the VIP for %d samples in a row (%s at worst): %v", n, worst, periods)
 	}
 	if handover > time.Second {
 		t.Errorf("SIGTERM handover took %s: want about the skew time plus the promotion", handover)

@@ -18,16 +18,20 @@ type Sampler struct {
 	mu      sync.Mutex
 	samples int
 	dual    time.Time // start of the current period with two holders
+	dualN   int       // samples in it
 	worst   time.Duration
 	periods []Period
 	last    string
 	changes []string
 }
 
-// Period is a stretch of time during which both hosts held the VIP.
+// Period is a stretch of time during which both hosts held the VIP: from
+// the first sample that saw both to the first that did not, and how many
+// samples in a row saw both.
 type Period struct {
-	From time.Time
-	Len  time.Duration
+	From    time.Time
+	Len     time.Duration
+	Samples int
 }
 
 // Sample starts sampling every interval until Stop.
@@ -66,18 +70,21 @@ func (s *Sampler) take() {
 		s.last = cur
 	}
 	switch {
-	case len(hs) > 1 && s.dual.IsZero():
-		s.dual = now
-	case len(hs) <= 1 && !s.dual.IsZero():
+	case len(hs) > 1:
+		if s.dual.IsZero() {
+			s.dual = now
+		}
+		s.dualN++
+	case !s.dual.IsZero():
 		s.closeDual(now)
 	}
 }
 
 func (s *Sampler) closeDual(now time.Time) {
 	d := now.Sub(s.dual)
-	s.periods = append(s.periods, Period{From: s.dual, Len: d})
+	s.periods = append(s.periods, Period{From: s.dual, Len: d, Samples: s.dualN})
 	s.worst = max(s.worst, d)
-	s.dual = time.Time{}
+	s.dual, s.dualN = time.Time{}, 0
 }
 
 // Stop ends sampling.
@@ -106,6 +113,20 @@ func (s *Sampler) Worst() (time.Duration, []Period, int) {
 		w = max(w, time.Since(s.dual))
 	}
 	return w, append([]Period(nil), s.periods...), s.samples
+}
+
+// MostDualSamples is the most samples in a row that saw both hosts hold
+// the VIP. One is what a handover that ends between the sampler's reads of
+// the two hosts can show; two in a row is two holders. Unlike a period's
+// length, it does not grow when a loaded host delays a sample.
+func (s *Sampler) MostDualSamples() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.dualN
+	for _, p := range s.periods {
+		n = max(n, p.Samples)
+	}
+	return n
 }
 
 // Changes returns the timeline of holders ("15:04:05.000 h1").
