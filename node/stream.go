@@ -169,24 +169,30 @@ const (
 // holdFence keeps a master's fence shut while StreamSince reads its
 // stream. A PSYNC that continues is an online replica with a fresh
 // acknowledgement until it disconnects, and Redis counts it for
-// min-replicas-to-write: on a master whose fence refuses writes (fewer good
-// replicas than the setting) the reader alone would let them through. So,
-// when the master refuses writes now, it pauses them (CLIENT PAUSE WRITE,
-// never UNPAUSE: a longer pause another caller holds is not shortened, and
-// writes held by it are judged by the fence again when it ends) and
-// returns the time by which the read must end (readBy is the caller's,
-// zero for none). why is set when the stream
-// must not be read: the server cannot pause writes alone (before 6.2), or
-// the pause failed.
+// min-replicas-to-write: on a master whose fence refuses writes one good
+// replica short, the reader alone would let them through. So when the
+// reader would be the replica that lifts the refusal (or the setting
+// cannot be read and fewer than two replicas are good), holdFence pauses
+// writes (CLIENT PAUSE WRITE, never UNPAUSE: a longer pause another caller
+// holds is not shortened, and writes held by it are judged by the fence
+// again when it ends) and returns the time by which the read must end
+// (readBy is the caller's, zero for none). why is set when the stream must
+// not be read: the server cannot pause writes alone (before 6.2), or the
+// pause failed.
 func (c *Client) holdFence(ctx context.Context, f Facts, readBy time.Time) (time.Time, string) {
-	need := int64(2) // the closed fence of a pair, when the setting cannot be read
+	need, known := int64(0), false
 	if v, err := c.ConfigGet(ctx, "min-replicas-to-write"); err == nil {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			need = n
+			need, known = n, true
 		}
 	}
-	if f.GoodReplicas >= need {
+	switch {
+	case known && f.GoodReplicas >= need:
 		return readBy, "" // writes flow anyway
+	case known && f.GoodReplicas+1 < need:
+		return readBy, "" // one more replica, the reader, still leaves them refused
+	case !known && f.GoodReplicas >= 2:
+		return readBy, "" // more than a pair's fence asks
 	}
 	pause := maxFencedRead
 	if !readBy.IsZero() {
@@ -196,7 +202,7 @@ func (c *Client) holdFence(ctx context.Context, f Facts, readBy time.Time) (time
 		return readBy, "no time left to read the stream of a fenced master under a write pause"
 	}
 	if err := c.do(ctx, "CLIENT", "PAUSE", strconv.FormatInt(pause.Milliseconds(), 10), "WRITE"); err != nil {
-		return readBy, fmt.Sprintf("not read: its fence refuses writes (%d good replicas of %d) and a PSYNC would count as one, but CLIENT PAUSE WRITE failed: %v", f.GoodReplicas, need, err)
+		return readBy, fmt.Sprintf("not read: its fence refuses writes (%d good replicas) and a PSYNC would count as one more, but CLIENT PAUSE WRITE failed: %v", f.GoodReplicas, err)
 	}
 	return time.Now().Add(pause - min(fencedReadMargin, pause/4)), ""
 }

@@ -277,11 +277,21 @@ func TestForkStreamsBoundedByContext(t *testing.T) {
 
 // A PSYNC that continues counts as a good replica for min-replicas-to-write
 // until it disconnects: reading the stream of a master whose fence refuses
-// writes must not let one through (issue 10's bound). A writer hammers the
-// fenced master while its stream is read again and again: not one write
-// may be acknowledged, and the stream is still read.
+// writes must not let one through (issue 10's bound), armed (one replica
+// short: the reader pauses writes) or closed (two short). A writer hammers
+// the fenced master while its stream is read again and again: not one
+// write may be acknowledged, and the stream is still read.
 func TestStreamSinceKeepsAFenceShut(t *testing.T) {
 	t.Parallel()
+	for _, level := range []string{"1", "2"} {
+		t.Run("min-replicas-to-write "+level, func(t *testing.T) {
+			t.Parallel()
+			keepsFenceShut(t, level)
+		})
+	}
+}
+
+func keepsFenceShut(t *testing.T, level string) {
 	ctx := testCtx(t)
 	m := startServer(t)
 	conn := fill(t, ctx, m.Addr(), 3, 0)
@@ -299,7 +309,7 @@ func TestStreamSinceKeepsAFenceShut(t *testing.T) {
 	if err := conn.Set(ctx, "after-the-fork", 1, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range [][2]string{{"min-replicas-max-lag", "10"}, {"min-replicas-to-write", "1"}} {
+	for _, kv := range [][2]string{{"min-replicas-max-lag", "10"}, {"min-replicas-to-write", level}} {
 		if err := conn.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
 			t.Fatal(err)
 		}
