@@ -153,6 +153,18 @@ func chaosSchedule(t *testing.T, seed uint64, kinds []string, mode string) {
 	must(t, chaosSettled(l, key))
 	for i := range chaosFaults {
 		h := l.Host(l.Holder())
+		if h == nil {
+			// The VIP between two hosts right after settling: the
+			// preferred master taking it back (preempt). Settle again.
+			if err := chaosSettled(l, key); err != nil {
+				t.Errorf("seed %d, before fault %d: %v", seed, i+1, err)
+				return
+			}
+			if h = l.Host(l.Holder()); h == nil {
+				t.Errorf("seed %d, before fault %d: no single VIP holder just after settling: %v", seed, i+1, l.Holders())
+				return
+			}
+		}
 		if rng.IntN(3) == 0 {
 			h = h.Peer()
 		}
