@@ -26,6 +26,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redis-vip/redis-vip/internal/pollwait"
 	"github.com/redis-vip/redis-vip/internal/testtier"
 )
 
@@ -270,21 +271,20 @@ const infoBound = 15 * time.Second
 // infoBound.
 func (s *Server) WaitInfo(t testing.TB, section string, want ...string) {
 	t.Helper()
-	ctx := context.Background()
-	deadline := time.Now().Add(infoBound)
-	for {
+	ctx, cancel := context.WithTimeout(context.Background(), infoBound)
+	defer cancel()
+	var last error
+	err := pollwait.Until(ctx, 20*time.Millisecond, func() (bool, error) {
 		info, err := s.Client().Info(ctx, section).Result()
+		last = err
 		ok := err == nil
 		for _, w := range want {
 			ok = ok && strings.Contains(info, w)
 		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %d: INFO %s never showed %v within %s (last error %v)", s.Port, section, want, infoBound, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return ok, nil
+	})
+	if err != nil {
+		t.Fatalf("redis-server on %d: INFO %s never showed %v within %s (last error %v)", s.Port, section, want, infoBound, last)
 	}
 }
 
