@@ -87,13 +87,7 @@ func TestStreamSince(t *testing.T) {
 	if err := conn.Set(ctx, "ttl", 1, 50*time.Millisecond).Err(); err != nil {
 		t.Fatal(err)
 	}
-	startServer(t, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)) // the backlog exists once a replica attached
-	waitReplicas(t, ctx, conn, 1)
-	c := dialTest(t, m.Addr(), "")
-	f0, err := c.Facts(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c, f0 := withBacklog(t, ctx, m, conn)
 	from := f0.ReplOffset + 1
 
 	s, err := c.StreamSince(ctx, from)
@@ -134,6 +128,21 @@ func TestStreamSince(t *testing.T) {
 	if s, err = c.StreamSince(ctx, f.ReplOffset+10); err != nil || s.Writes != WritesNone {
 		t.Fatalf("past the end: %+v %v", s, err)
 	}
+}
+
+// withBacklog attaches a replica to m (a master has a backlog once one
+// did) and waits until it has every write made on conn; it returns the
+// replica, a Client of m and m's facts then.
+func withBacklog(t *testing.T, ctx context.Context, m *redistest.Server, conn *redis.Conn) (*redistest.Server, *Client, Facts) {
+	t.Helper()
+	r := startServer(t, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port))
+	waitReplicas(t, ctx, conn, 1)
+	c := dialTest(t, m.Addr(), "")
+	f, err := c.Facts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, c, f
 }
 
 // lazyExpiry switches a server's active expiry off: a key that expired
@@ -295,13 +304,7 @@ func keepsFenceShut(t *testing.T, level string) {
 	ctx := testCtx(t)
 	m := startServer(t)
 	conn := fill(t, ctx, m.Addr(), 3, 0)
-	r := startServer(t, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)) // the backlog exists once a replica attached
-	waitReplicas(t, ctx, conn, 1)
-	c := dialTest(t, m.Addr(), "")
-	f0, err := c.Facts(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, c, f0 := withBacklog(t, ctx, m, conn)
 	from := f0.ReplOffset + 1
 	if err := rawClient(t, r.Addr(), "", 0).Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)

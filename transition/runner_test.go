@@ -225,12 +225,7 @@ func TestRunSteps(t *testing.T) {
 				if c := g.peer.log(); !hasCall(c, "FailoverTo 192.0.2.1:6379") || g.peer.n("FailoverAbort") != 0 {
 					t.Errorf("peer calls = %v, want FAILOVER TO local", c)
 				}
-				if role, _, _, _ := g.local.state(); role != node.RoleMaster {
-					t.Errorf("local is %s, want master", role)
-				}
-				if role, master, _, _ := g.peer.state(); role != node.RoleReplica || master != addrL {
-					t.Errorf("peer is %s of %q, want a replica of local", role, master)
-				}
+				tookOver(t, g)
 				want := "FAILOVER TO 192.0.2.1:6379; peer shed 3 clients; peer skipped: server runs without a config file"
 				if rec.Steps[1].Detail != want {
 					t.Errorf("failover detail = %q, want %q", rec.Steps[1].Detail, want)
@@ -291,12 +286,7 @@ func TestRunSteps(t *testing.T) {
 				if c := g.peer.log(); g.peer.n("FailoverTo") != 0 || !hasCall(c, "PauseWrites") {
 					t.Errorf("peer calls = %v, want a pause and no FAILOVER TO", c)
 				}
-				if role, _, _, _ := g.local.state(); role != node.RoleMaster {
-					t.Errorf("local is %s, want master", role)
-				}
-				if role, master, _, _ := g.peer.state(); role != node.RoleReplica || master != addrL {
-					t.Errorf("peer is %s of %q, want a replica of local", role, master)
-				}
+				tookOver(t, g)
 				if d := rec.Steps[1].Detail; !strings.Contains(d, "lists no replica at 192.0.2.1:6379, pause handover instead of FAILOVER TO: paused") {
 					t.Errorf("failover detail = %q", d)
 				}
@@ -1577,6 +1567,17 @@ func TestDoRejectsWhatItCannotDo(t *testing.T) {
 	}
 	if _, err := g.r.do(ctx, ctx, Ticket{}, StepBackup, &Record{}); err == nil || len(g.backups.calls()) != 0 {
 		t.Errorf("backup without facts: %v, %d backups", err, len(g.backups.calls()))
+	}
+}
+
+// tookOver checks a handover's end: local the master, the peer its replica.
+func tookOver(t *testing.T, g *rig) {
+	t.Helper()
+	if role, _, _, _ := g.local.state(); role != node.RoleMaster {
+		t.Errorf("local is %s, want master", role)
+	}
+	if role, master, _, _ := g.peer.state(); role != node.RoleReplica || master != addrL {
+		t.Errorf("peer is %s of %q, want a replica of local", role, master)
 	}
 }
 
